@@ -1,0 +1,348 @@
+//! The application: each command as a short function over the library; `main` only maps the result to an exit code.
+
+use std::io::Write;
+
+use crate::bundle::{self, Limits};
+use crate::cli::{
+    BundleCommand, Cli, Command, LevelArg, ListWhat, PlanFormat, ScoringArg, ShowFormat,
+};
+use crate::error::AppError;
+use crate::plan::{self, PlanRequest};
+use crate::report::{self, ReportContext};
+use crate::spec::catalog::Catalog;
+use crate::verdict::{Capability, Scoring};
+
+fn scoring(s: ScoringArg) -> Scoring {
+    match s {
+        ScoringArg::Strict => Scoring::Strict,
+        ScoringArg::Meshery => Scoring::Meshery,
+    }
+}
+
+fn level(l: LevelArg) -> Capability {
+    match l {
+        LevelArg::Full => Capability::Full,
+        LevelArg::Partial => Capability::Partial,
+        LevelArg::None => Capability::None,
+    }
+}
+
+/// Run a parsed command line, writing to `out`.
+pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
+    let catalog = Catalog::new(crate::env::catalog_root(cli.root.clone()));
+    let io = |e: std::io::Error| AppError::Infrastructure(format!("writing output: {e}"));
+    match cli.command {
+        Command::Run(_) => Err(AppError::NotAvailable(
+            "run",
+            "the cluster and Kubernetes layers are not wired in yet; `meshproof plan` shows what a run would do",
+        )),
+        Command::Reproduce { .. } => Err(AppError::NotAvailable(
+            "reproduce",
+            "it needs `meshproof run`; `meshproof verify` re-checks a bundle offline today",
+        )),
+        Command::Doctor => Err(AppError::NotAvailable(
+            "doctor",
+            "the Docker/kind preflight is not wired in yet",
+        )),
+        Command::Gc { .. } => Err(AppError::NotAvailable(
+            "gc",
+            "the Docker cleanup layer is not wired in yet",
+        )),
+        Command::Plan { selection, format } => {
+            let req = PlanRequest {
+                cluster: selection.cluster,
+                mesh: selection.mesh,
+                workload: selection.workload,
+                suite: selection.suite,
+                only: selection.only,
+                scoring: scoring(selection.scoring),
+                timeout_scale: selection.timeout_scale,
+            };
+            let p = plan::plan(&catalog, &req)?;
+            match format {
+                PlanFormat::Text => write!(out, "{}", plan::render(&p)).map_err(io)?,
+                PlanFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&p).expect("plan serializes")
+                )
+                .map_err(io)?,
+            }
+            Ok(())
+        }
+        Command::List { what } => list(&catalog, what, out).map_err(|e| match e {
+            ListError::Spec(s) => AppError::Spec(s),
+            ListError::Io(e) => io(e),
+        }),
+        Command::Verify { bundle, require } => {
+            let report = bundle::verify::verify(&bundle, &Limits::default());
+            for l in &report.lines {
+                writeln!(
+                    out,
+                    "{} {:<15} {}",
+                    if l.ok { "ok  " } else { "FAIL" },
+                    l.name,
+                    l.detail
+                )
+                .map_err(io)?;
+            }
+            if let Some(p) = report.first_problem() {
+                return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
+            }
+            if let (Some(req), Some(v)) = (require, &report.verdicts) {
+                check_required(v, level(req))?;
+            }
+            Ok(())
+        }
+        Command::Show { bundle, format } => {
+            let files = bundle::read::read_selected(&bundle, &Limits::default(), |p| {
+                p == bundle::paths::MANIFEST
+                    || p == bundle::paths::VERDICTS
+                    || p == bundle::paths::INPUT_MESH
+            })?;
+            let need = |p: &str| {
+                files.get(p).ok_or_else(|| {
+                    AppError::Bundle(bundle::BundleError::Integrity {
+                        file: p.to_string(),
+                        reason: "missing from the bundle".into(),
+                    })
+                })
+            };
+            let bad = |p: &str, e: serde_json::Error| {
+                AppError::Bundle(bundle::BundleError::Integrity {
+                    file: p.to_string(),
+                    reason: e.to_string(),
+                })
+            };
+            let manifest: bundle::Manifest = serde_json::from_slice(need(bundle::paths::MANIFEST)?)
+                .map_err(|e| bad(bundle::paths::MANIFEST, e))?;
+            let verdicts: crate::verdict::Verdicts =
+                serde_json::from_slice(need(bundle::paths::VERDICTS)?)
+                    .map_err(|e| bad(bundle::paths::VERDICTS, e))?;
+            let ctx = ReportContext::from_manifest(
+                &manifest,
+                files.get(bundle::paths::INPUT_MESH).map(Vec::as_slice),
+            );
+            let text = match format {
+                ShowFormat::Table => report::table(&verdicts, &ctx),
+                ShowFormat::Json => report::json(&verdicts),
+                ShowFormat::Junit => report::junit(&verdicts, &ctx),
+                ShowFormat::Markdown => report::markdown(&verdicts, &ctx),
+                ShowFormat::Meshery => report::meshery_json(&verdicts, &ctx),
+            };
+            write!(out, "{text}").map_err(io)?;
+            Ok(())
+        }
+        Command::Diff { a, b } => {
+            let r = crate::diff::diff(&a, &b, &Limits::default())?;
+            for l in &r.lines {
+                writeln!(out, "{l}").map_err(io)?;
+            }
+            if r.lines.is_empty() {
+                writeln!(out, "no differences").map_err(io)?;
+            }
+            if r.verdicts_differ {
+                Err(AppError::Differs)
+            } else {
+                Ok(())
+            }
+        }
+        Command::Bundle(BundleCommand::Pack {
+            dir,
+            output,
+            scoring: s,
+            force,
+        }) => {
+            let packed = bundle::write::pack(
+                &dir,
+                &output,
+                &bundle::write::PackOptions {
+                    scoring: s.map(scoring),
+                    force,
+                },
+            )?;
+            writeln!(
+                out,
+                "wrote {} ({} files, {} bytes, sha256 {})",
+                packed.path.display(),
+                packed.files,
+                packed.bytes,
+                file_sha256(&packed.path).map_err(io)?
+            )
+            .map_err(io)?;
+            let ctx = ReportContext::from_manifest(&packed.manifest, None);
+            write!(out, "{}", report::table(&packed.verdicts, &ctx)).map_err(io)?;
+            Ok(())
+        }
+        Command::Bundle(BundleCommand::Unpack { bundle: b, output }) => {
+            let n = bundle::read::unpack(&b, &output, &Limits::default())?;
+            writeln!(
+                out,
+                "unpacked {n} files into {} (run `meshproof verify {}` to check integrity)",
+                output.display(),
+                b.display()
+            )
+            .map_err(io)?;
+            Ok(())
+        }
+    }
+}
+
+fn file_sha256(p: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(p)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+fn check_required(v: &crate::verdict::Verdicts, required: Capability) -> Result<(), AppError> {
+    let below = v.below(required);
+    if below.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::BelowRequired(format!(
+        "below the required capability {}: {}",
+        required.as_str(),
+        below
+            .iter()
+            .map(|c| format!("{} ({})", c.name, v.effective(c).as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )))
+}
+
+enum ListError {
+    Spec(crate::spec::SpecError),
+    Io(std::io::Error),
+}
+
+impl From<crate::spec::SpecError> for ListError {
+    fn from(e: crate::spec::SpecError) -> Self {
+        ListError::Spec(e)
+    }
+}
+impl From<std::io::Error> for ListError {
+    fn from(e: std::io::Error) -> Self {
+        ListError::Io(e)
+    }
+}
+
+fn list(catalog: &Catalog, what: ListWhat, out: &mut dyn Write) -> Result<(), ListError> {
+    match what {
+        ListWhat::Meshes => {
+            let mut rows = vec![[
+                "MESH".to_string(),
+                "STATUS".into(),
+                "SMI".into(),
+                "DESCRIPTION".into(),
+            ]];
+            for m in catalog.meshes()? {
+                let smi = if m.value.spec.smi.is_empty() {
+                    "-".to_string()
+                } else {
+                    m.value
+                        .spec
+                        .smi
+                        .iter()
+                        .map(|(g, v)| {
+                            format!("{}:{}", g.split('.').next().unwrap_or(g), v.join("+"))
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                };
+                rows.push([
+                    m.value.id(),
+                    m.value.spec.project.status.as_str().to_string(),
+                    smi,
+                    m.value.metadata.description.clone(),
+                ]);
+            }
+            print_rows(out, &rows)?;
+        }
+        ListWhat::Clusters => {
+            let all = catalog.clusters()?;
+            let default = catalog
+                .select_cluster(crate::spec::catalog::DEFAULT_CLUSTER)
+                .ok();
+            let mut rows = vec![[
+                "CLUSTER".to_string(),
+                "KUBERNETES".into(),
+                "KIND".into(),
+                "DESCRIPTION".into(),
+            ]];
+            for c in all {
+                let mut name = c.value.metadata.name.clone();
+                if default.as_ref().is_some_and(|d| d.path == c.path) {
+                    name.push_str(" (kind-default)");
+                }
+                rows.push([
+                    name,
+                    c.value.spec.kubernetes_version.clone(),
+                    c.value.spec.kind.version.clone(),
+                    c.value.metadata.description.clone(),
+                ]);
+            }
+            print_rows(out, &rows)?;
+        }
+        ListWhat::Workloads => {
+            let mut rows = vec![[
+                "WORKLOAD".to_string(),
+                "LAYOUTS".into(),
+                "DESCRIPTION".into(),
+                String::new(),
+            ]];
+            for w in catalog.workloads()? {
+                rows.push([
+                    w.value.metadata.name.clone(),
+                    w.value
+                        .spec
+                        .layouts
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    w.value.metadata.description.clone(),
+                    String::new(),
+                ]);
+            }
+            print_rows(out, &rows)?;
+        }
+        ListWhat::Suites => {
+            let mut rows = vec![[
+                "SUITE/CASE".to_string(),
+                "SMI SPEC".into(),
+                "STEPS".into(),
+                "DESCRIPTION".into(),
+            ]];
+            for name in catalog.suite_names()? {
+                let (suite, _) = catalog.suite(&name)?;
+                for c in &suite.cases {
+                    rows.push([
+                        format!("{name}/{}", c.name()),
+                        c.case.spec.smi_spec.clone(),
+                        c.case.spec.steps.len().to_string(),
+                        c.case.metadata.description.clone(),
+                    ]);
+                }
+            }
+            print_rows(out, &rows)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_rows(out: &mut dyn Write, rows: &[[String; 4]]) -> std::io::Result<()> {
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        writeln!(out, "{}", cells.join("  ").trim_end())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Bundle format v1: one version constant, the path constants, the manifest, limits and errors.
+//!
+//! A bundle is a deterministic zstd-compressed tar: regular files only, sorted by path, mtime 0,
+//! uid/gid 0, mode 0644, no owner names, compression level 3, so the same files give the same bytes.
+
+pub mod read;
+pub mod verify;
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::verdict::Scoring;
+
+/// Format version written by this meshproof; readers refuse other majors.
+pub const FORMAT_MAJOR: u32 = 1;
+pub const FORMAT_MINOR: u32 = 0;
+
+/// Every path of the bundle format, in one place.
+pub mod paths {
+    pub const MANIFEST: &str = "manifest.json";
+    pub const SHA256SUMS: &str = "SHA256SUMS";
+    pub const VERDICTS: &str = "verdicts.json";
+    pub const INPUTS: &str = "inputs";
+    pub const INPUT_SUITE: &str = "inputs/suite";
+    pub const INPUT_CLUSTER: &str = "inputs/cluster.yaml";
+    pub const INPUT_KIND_CONFIG: &str = "inputs/kind-config.yaml";
+    pub const INPUT_MESH: &str = "inputs/mesh.yaml";
+    pub const INPUT_MESH_RENDERED: &str = "inputs/mesh-rendered";
+    pub const INPUT_WORKLOAD: &str = "inputs/workload";
+    pub const RESOLVED: &str = "resolved";
+    pub const OBSERVATIONS: &str = "observations";
+    pub const REPORT: &str = "report";
+    pub const REPORT_JUNIT: &str = "report/junit.xml";
+    pub const REPORT_SUMMARY: &str = "report/summary.md";
+    pub const REPORT_MESHERY: &str = "report/meshery.json";
+    pub const LOGS: &str = "logs";
+
+    /// Top-level folders a run directory may hold (besides `manifest.json`).
+    pub const RUN_DIRS: [&str; 4] = [INPUTS, RESOLVED, OBSERVATIONS, LOGS];
+    /// Files `bundle pack` generates; copies of them in a run directory are replaced.
+    pub const GENERATED: [&str; 6] = [
+        SHA256SUMS,
+        VERDICTS,
+        MANIFEST,
+        REPORT_JUNIT,
+        REPORT_SUMMARY,
+        REPORT_MESHERY,
+    ];
+
+    /// `observations/<case>.json`
+    pub fn observation(case: &str) -> String {
+        format!("{OBSERVATIONS}/{case}.json")
+    }
+}
+
+/// zstd level of every bundle (part of the format: a different level gives different bytes).
+pub const ZSTD_LEVEL: i32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub git_revision: Option<String>,
+    /// `nix run github:…/<rev>` that reproduces this binary, when built by the flake.
+    pub flake_ref: Option<String>,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: "meshproof".into(),
+            version: crate::TOOL_VERSION.into(),
+            git_revision: crate::git_revision().map(str::to_string),
+            flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF).ok(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunStatus {
+    Complete,
+    Aborted,
+    InfrastructureFailed,
+}
+
+/// What the runner knows about the run; the only place with wall-clock times.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: String,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: String,
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Selectors the run resolved (`cluster`, `mesh`, `workload`, `suite`).
+    #[serde(default)]
+    pub selection: BTreeMap<String, String>,
+    /// Run id of the bundle this one re-ran (`rerun --failed`, `reproduce`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Anything else the runner recorded (phase timings, cluster mode, ...).
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: FormatVersion,
+    pub tool: Tool,
+    pub run: RunInfo,
+    /// sha256 of every file under `inputs/`.
+    pub inputs: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Reader limits against hostile archives.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest single file.
+    pub max_file: u64,
+    /// Largest sum of all files (decompression bombs).
+    pub max_total: u64,
+    pub max_entries: u64,
+    /// Largest file read into memory (SHA256SUMS, manifest, verdicts, observations, suite).
+    pub max_parsed_file: u64,
+    /// Largest sum of files read into memory.
+    pub max_parsed_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file: 8 << 30,
+            max_total: 64 << 30,
+            max_entries: 1_000_000,
+            max_parsed_file: 64 << 20,
+            max_parsed_total: 256 << 20,
+        }
+    }
+}
+
+/// Errors of the bundle layer.
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("unsafe archive entry `{entry}`: {reason}")]
+    Unsafe { entry: String, reason: String },
+    #[error("archive entry `{entry}` exceeds a limit: {reason}")]
+    Limit { entry: String, reason: String },
+    #[error("{file}: {reason}")]
+    Integrity { file: String, reason: String },
+    #[error("unsupported bundle format {major}.{minor} (this meshproof reads {FORMAT_MAJOR}.x)")]
+    Format { major: u32, minor: u32 },
+    #[error("{file}: {reason}")]
+    BadInput { file: String, reason: String },
+    #[error(transparent)]
+    Spec(#[from] crate::spec::SpecError),
+}
+
+impl BundleError {
+    pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+        BundleError::Io {
+            path: path.to_string(),
+            source,
+        }
+    }
+}
+
+/// Parse `observations/*.json` bytes, naming the file and line on error.
+pub fn parse_observation(
+    file: &str,
+    bytes: &[u8],
+) -> Result<crate::observation::CaseObservation, BundleError> {
+    let obs: crate::observation::CaseObservation =
+        serde_json::from_slice(bytes).map_err(|e| BundleError::BadInput {
+            file: format!("{file}:{}", e.line()),
+            reason: e.to_string(),
+        })?;
+    if obs.format != crate::observation::OBSERVATION_FORMAT {
+        return Err(BundleError::BadInput {
+            file: file.to_string(),
+            reason: format!(
+                "observation format {} is not supported (expected {})",
+                obs.format,
+                crate::observation::OBSERVATION_FORMAT
+            ),
+        });
+    }
+    let stem = file
+        .rsplit('/')
+        .next()
+        .unwrap_or(file)
+        .trim_end_matches(".json");
+    if obs.case != stem {
+        return Err(BundleError::BadInput {
+            file: file.to_string(),
+            reason: format!("holds case `{}`, but the file is named `{stem}`", obs.case),
+        });
+    }
+    Ok(obs)
+}

@@ -1,0 +1,200 @@
+//! Command-line types (clap derive) only; behaviour lives in `app`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "meshproof",
+    version,
+    about = "Reproduce SMI conformance runs on ephemeral kind clusters and archive verifiable bundles",
+    long_about = "meshproof spins up a kind cluster through Docker, installs a pinned service mesh and an \
+instrumented workload, runs the SMI conformance suite, and archives every input, observation and \
+verdict in one deterministic bundle that anyone can re-verify offline.",
+    after_help = "Examples:\n  meshproof run --mesh osm\n  meshproof verify meshproof-osm.tar.zst\n  meshproof show meshproof-osm.tar.zst --format markdown\n\nExit codes: 0 ok, 1 below --require or verdicts differ, 2 bad input, 3 verification failed, 4 infrastructure failure."
+)]
+pub struct Cli {
+    /// Directory holding clusters/, meshes/, workloads/ and suites/ [default: $MESHPROOF_HOME, the current directory, or the build's source tree]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScoringArg {
+    Strict,
+    Meshery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Full,
+    Partial,
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Selection {
+    /// Mesh to test: `osm` (newest pinned version), `osm@1.2.4`, or `none` (the control)
+    #[arg(long, default_value = "none")]
+    pub mesh: String,
+    /// Cluster pin (a file name in clusters/); `kind-default` picks the newest node image
+    #[arg(long, default_value = "kind-default")]
+    pub cluster: String,
+    /// Workload (a folder in workloads/)
+    #[arg(long, default_value = "smi-apps")]
+    pub workload: String,
+    /// Suite (a folder in suites/)
+    #[arg(long, default_value = "smi")]
+    pub suite: String,
+    /// Run only this case (repeatable)
+    #[arg(long = "only", value_name = "CASE")]
+    pub only: Vec<String>,
+    /// strict counts every check; meshery reproduces the historical Meshery formula
+    #[arg(long, value_enum, default_value = "strict")]
+    pub scoring: ScoringArg,
+    /// Multiply every step timeout (slow machines: 2, quick local checks: 0.5)
+    #[arg(long, default_value_t = 1.0, value_name = "X")]
+    pub timeout_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Table,
+    Json,
+    Junit,
+    Markdown,
+    Meshery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputMode {
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListWhat {
+    Meshes,
+    Clusters,
+    Workloads,
+    Suites,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the SMI suite on a fresh kind cluster and write a verified bundle
+    #[command(
+        after_help = "Examples:\n  meshproof run --mesh osm\n  meshproof run --mesh osm@1.2.4 --only traffic-split --keep\n  meshproof run --mesh none --require none --out control.tar.zst"
+    )]
+    Run(RunArgs),
+    /// Show what a run would do, step by step, with every input's sha256 (touches nothing)
+    #[command(
+        after_help = "Examples:\n  meshproof plan --mesh osm\n  meshproof plan --mesh none --only traffic-access --format json"
+    )]
+    Plan {
+        #[command(flatten)]
+        selection: Selection,
+        #[arg(long, value_enum, default_value = "text")]
+        format: PlanFormat,
+    },
+    /// Re-verify a bundle offline: safety, checksums, format, re-judged verdicts
+    #[command(
+        after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n\nExit 0 when every check passes, 3 naming the first broken file or differing verdict."
+    )]
+    Verify {
+        bundle: PathBuf,
+        /// Also exit 1 when a case is below this capability
+        #[arg(long, value_enum)]
+        require: Option<LevelArg>,
+    },
+    /// Render a bundle's verdicts
+    #[command(
+        after_help = "Examples:\n  meshproof show run.tar.zst\n  meshproof show run.tar.zst --format junit > junit.xml\n  meshproof show run.tar.zst --format meshery"
+    )]
+    Show {
+        bundle: PathBuf,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ShowFormat,
+    },
+    /// Compare two bundles' inputs, resolved pins and verdicts (exit 1 when verdicts differ)
+    #[command(after_help = "Example:\n  meshproof diff first.tar.zst reproduced.tar.zst")]
+    Diff { a: PathBuf, b: PathBuf },
+    /// Run again with a bundle's exact inputs and compare the verdicts
+    #[command(after_help = "Example:\n  meshproof reproduce meshproof-osm.tar.zst")]
+    Reproduce { bundle: PathBuf },
+    /// List the meshes, clusters, workloads or suites available
+    #[command(after_help = "Examples:\n  meshproof list meshes\n  meshproof list clusters")]
+    List {
+        #[arg(value_enum)]
+        what: ListWhat,
+    },
+    /// Check Docker, kind, kubectl and helm before a run
+    #[command(after_help = "Example:\n  meshproof doctor")]
+    Doctor,
+    /// List (and with --yes remove) leftover meshproof clusters
+    #[command(after_help = "Examples:\n  meshproof gc\n  meshproof gc --yes")]
+    Gc {
+        /// Remove them (default: dry run)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Pack or unpack bundles
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    /// Keep the cluster after the run (prints how to reach and delete it)
+    #[arg(long)]
+    pub keep: bool,
+    /// Exit 1 when a case is below this capability
+    #[arg(long, value_enum)]
+    pub require: Option<LevelArg>,
+    /// Where to write the bundle [default: meshproof-<mesh>-<run id>.tar.zst]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Progress as text, or one JSON event per line
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputMode,
+    /// Print only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BundleCommand {
+    /// Judge a run directory's observations and write its bundle
+    #[command(
+        after_help = "Example:\n  meshproof bundle unpack run.tar.zst -o run-dir\n  $EDITOR run-dir/observations/traffic-split.json\n  meshproof bundle pack run-dir -o rejudged.tar.zst"
+    )]
+    Pack {
+        dir: PathBuf,
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+        /// Scoring mode [default: the one the run recorded]
+        #[arg(long, value_enum)]
+        scoring: Option<ScoringArg>,
+        /// Replace FILE if it exists
+        #[arg(long)]
+        force: bool,
+    },
+    /// Extract a bundle safely into a new directory
+    #[command(after_help = "Example:\n  meshproof bundle unpack run.tar.zst -o run-dir")]
+    Unpack {
+        bundle: PathBuf,
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+}

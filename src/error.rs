@@ -1,0 +1,59 @@
+//! Application errors and the documented exit codes they map to.
+
+use crate::bundle::BundleError;
+use crate::spec::SpecError;
+
+/// Exit codes (README, "Exit codes").
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Verdicts below `--require`, or `diff` found a verdict difference.
+    pub const BELOW_REQUIRED: i32 = 1;
+    /// Bad input or usage.
+    pub const BAD_INPUT: i32 = 2;
+    /// Bundle verification failed.
+    pub const VERIFY_FAILED: i32 = 3;
+    /// Infrastructure failure (Docker, kind, apply, harness timeouts, disk).
+    pub const INFRASTRUCTURE: i32 = 4;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
+    #[error("verification failed: {0}")]
+    VerifyFailed(String),
+    #[error("{0}")]
+    BelowRequired(String),
+    #[error("the bundles' verdicts differ")]
+    Differs,
+    #[error("`meshproof {0}` is not available yet in this build: {1}")]
+    NotAvailable(&'static str, &'static str),
+    #[error("{0}")]
+    Infrastructure(String),
+}
+
+impl AppError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            AppError::Usage(_) | AppError::Spec(_) | AppError::NotAvailable(..) => exit::BAD_INPUT,
+            AppError::Bundle(b) => match b {
+                BundleError::BadInput { .. } | BundleError::Spec(_) => exit::BAD_INPUT,
+                BundleError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    exit::BAD_INPUT
+                }
+                BundleError::Io { .. } => exit::INFRASTRUCTURE,
+                BundleError::Unsafe { .. }
+                | BundleError::Limit { .. }
+                | BundleError::Integrity { .. }
+                | BundleError::Format { .. } => exit::VERIFY_FAILED,
+            },
+            AppError::VerifyFailed(_) => exit::VERIFY_FAILED,
+            AppError::BelowRequired(_) | AppError::Differs => exit::BELOW_REQUIRED,
+            AppError::Infrastructure(_) => exit::INFRASTRUCTURE,
+        }
+    }
+}

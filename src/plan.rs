@@ -1,0 +1,407 @@
+//! RunPlan: the resolved, hashed selection a run would execute. Pure: no Docker, no cluster.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::spec::catalog::{Catalog, LoadedCase};
+use crate::spec::mesh::InstallMethod;
+use crate::spec::SpecError;
+use crate::timeouts::Timeouts;
+use crate::verdict::{check_specs, CheckKind, Scoring};
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub cluster: String,
+    pub mesh: String,
+    pub workload: String,
+    pub suite: String,
+    pub only: Vec<String>,
+    pub scoring: Scoring,
+    pub timeout_scale: f64,
+}
+
+impl Default for PlanRequest {
+    fn default() -> Self {
+        use crate::spec::catalog::*;
+        PlanRequest {
+            cluster: DEFAULT_CLUSTER.into(),
+            mesh: DEFAULT_MESH.into(),
+            workload: DEFAULT_WORKLOAD.into(),
+            suite: DEFAULT_SUITE.into(),
+            only: Vec::new(),
+            scoring: Scoring::Strict,
+            timeout_scale: 1.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InputFile {
+    pub path: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClusterPlan {
+    pub name: String,
+    pub kubernetes_version: String,
+    pub node_image: String,
+    pub kind_version: String,
+    pub nodes: usize,
+    pub file: InputFile,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MeshPlan {
+    pub id: String,
+    pub project: String,
+    pub status: String,
+    pub install: Vec<String>,
+    pub namespaces: Vec<String>,
+    pub onboarding_labels: BTreeMap<String, String>,
+    pub onboarding_annotations: BTreeMap<String, String>,
+    pub dns_template: String,
+    pub smi: BTreeMap<String, Vec<String>>,
+    pub file: InputFile,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WorkloadPlan {
+    pub name: String,
+    pub image: String,
+    pub files: Vec<InputFile>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StepPlan {
+    pub index: usize,
+    pub name: String,
+    pub kind: &'static str,
+    pub timeout_secs: u64,
+    pub does: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CasePlan {
+    pub name: String,
+    pub smi_spec: String,
+    pub layout: String,
+    pub variant: String,
+    pub variant_note: String,
+    pub steps: Vec<StepPlan>,
+    pub files: Vec<InputFile>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunPlan {
+    pub cluster: ClusterPlan,
+    pub mesh: MeshPlan,
+    pub workload: WorkloadPlan,
+    pub suite: String,
+    pub scoring: Scoring,
+    pub timeouts: Timeouts,
+    pub cases: Vec<CasePlan>,
+    pub warnings: Vec<String>,
+}
+
+fn input(path: &str, bytes: &[u8]) -> InputFile {
+    InputFile {
+        path: path.to_string(),
+        sha256: crate::sha256_hex(bytes),
+    }
+}
+
+/// Resolve a request against the catalog; every input is read and hashed, nothing is started.
+pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> {
+    if !(req.timeout_scale > 0.0 && req.timeout_scale <= 100.0) {
+        return Err(SpecError::Invalid(format!(
+            "--timeout-scale {}: must be greater than 0 and at most 100",
+            req.timeout_scale
+        )));
+    }
+    let cluster = catalog.select_cluster(&req.cluster)?;
+    let mesh = catalog.select_mesh(&req.mesh)?;
+    let workload = catalog.select_workload(&req.workload)?;
+    let (suite, _tree) = catalog.suite(&req.suite)?;
+    for only in &req.only {
+        if suite.case(only).is_none() {
+            return Err(SpecError::NotFound {
+                what: "case",
+                name: only.clone(),
+                available: suite
+                    .cases
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let timeouts = Timeouts::default().scaled(req.timeout_scale);
+    let mut warnings = Vec::new();
+
+    let c = &cluster.value.spec;
+    let cluster_plan = ClusterPlan {
+        name: cluster.value.metadata.name.clone(),
+        kubernetes_version: c.kubernetes_version.clone(),
+        node_image: c.node_image.clone(),
+        kind_version: c.kind.version.clone(),
+        nodes: c.nodes.len(),
+        file: input(&cluster.path, &cluster.bytes),
+    };
+
+    let m = &mesh.value;
+    if let Some(range) = &m.spec.kubernetes.versions {
+        let req_ok = semver::VersionReq::parse(range)
+            .ok()
+            .zip(semver::Version::parse(&c.kubernetes_version).ok())
+            .map(|(r, v)| r.matches(&v));
+        if req_ok == Some(false) {
+            warnings.push(format!(
+                "mesh {} is known to work on Kubernetes {range}; cluster {} runs {}",
+                m.id(),
+                cluster.value.metadata.name,
+                c.kubernetes_version
+            ));
+        }
+    }
+    let install =
+        match m.spec.install.method {
+            InstallMethod::None => vec!["no mesh: the control run".to_string()],
+            InstallMethod::Helm => {
+                let h = m.spec.install.helm.as_ref().expect("validated");
+                let mut v =
+                    vec![format!(
+                "helm template {} {} --repo {} --version {} --namespace {} --include-crds{}",
+                h.release,
+                h.chart,
+                h.repo,
+                h.version,
+                h.namespace,
+                if h.values.is_empty() { "" } else { " --values <pinned values>" }
+            )];
+                match &h.digest {
+                    Some(d) => v.push(format!("check chart tarball sha256 {d}")),
+                    None => v.push("chart tarball digest not pinned (run `meshproof lock`)".into()),
+                }
+                v.push("apply the rendered manifests (server-side apply, CRDs first)".into());
+                v
+            }
+            InstallMethod::Manifests => m
+                .spec
+                .install
+                .manifests
+                .iter()
+                .map(|f| format!("download {} (sha256 {}) and apply", f.url, f.sha256))
+                .collect(),
+        };
+    let mesh_plan = MeshPlan {
+        id: m.id(),
+        project: m.spec.project.name.clone(),
+        status: m.spec.project.status.as_str().to_string(),
+        install,
+        namespaces: m.spec.namespaces.clone(),
+        onboarding_labels: m.spec.onboarding.labels.clone(),
+        onboarding_annotations: m.spec.onboarding.annotations.clone(),
+        dns_template: m.spec.dns.template.clone(),
+        smi: m.spec.smi.clone(),
+        file: input(&mesh.path, &mesh.bytes),
+    };
+
+    let wtree = catalog.workload_tree(&workload.value.metadata.name)?;
+    let wname = &workload.value.metadata.name;
+    let workload_plan = WorkloadPlan {
+        name: wname.clone(),
+        image: workload.value.spec.image.name.clone(),
+        files: wtree
+            .iter()
+            .map(|(k, v)| input(&format!("workloads/{wname}/{k}"), v))
+            .collect(),
+    };
+
+    let mut cases = Vec::new();
+    for lc in &suite.cases {
+        if !req.only.is_empty() && !req.only.iter().any(|o| o == lc.name()) {
+            continue;
+        }
+        if !workload
+            .value
+            .spec
+            .layouts
+            .contains_key(&lc.case.spec.layout)
+        {
+            return Err(SpecError::Invalid(format!(
+                "suites/{}/{}/case.yaml: layout `{}` is not defined by workload `{wname}`",
+                req.suite,
+                lc.name(),
+                lc.case.spec.layout
+            )));
+        }
+        cases.push(case_plan(lc, &req.suite, &m.spec.smi, &timeouts));
+    }
+    Ok(RunPlan {
+        cluster: cluster_plan,
+        mesh: mesh_plan,
+        workload: workload_plan,
+        suite: req.suite.clone(),
+        scoring: req.scoring,
+        timeouts,
+        cases,
+        warnings,
+    })
+}
+
+fn case_plan(
+    lc: &LoadedCase,
+    suite: &str,
+    served: &BTreeMap<String, Vec<String>>,
+    timeouts: &Timeouts,
+) -> CasePlan {
+    let spec = &lc.case.spec;
+    let (variant, note) = match spec.pick_variant(served) {
+        Some(v) => (v.name.clone(), "served by the mesh pin".to_string()),
+        None => (
+            spec.variants[0].name.clone(),
+            "the mesh pin serves none of this case's API versions; its precondition will fail"
+                .to_string(),
+        ),
+    };
+    let steps = spec
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| StepPlan {
+            index: i + 1,
+            name: s.name.clone(),
+            kind: if s.is_behavioural() {
+                "behaviour"
+            } else {
+                "precondition"
+            },
+            timeout_secs: timeouts.for_step(s).as_secs(),
+            does: check_specs(s)
+                .into_iter()
+                .map(|(id, kind, expected)| {
+                    let tag = match kind {
+                        CheckKind::Precondition => "pre",
+                        CheckKind::Behaviour => "check",
+                        CheckKind::Setup => "send",
+                    };
+                    format!("{tag} {id}: {expected}")
+                })
+                .collect(),
+        })
+        .collect();
+    CasePlan {
+        name: lc.name().to_string(),
+        smi_spec: spec.smi_spec.clone(),
+        layout: spec.layout.clone(),
+        variant,
+        variant_note: note,
+        steps,
+        files: lc
+            .files
+            .iter()
+            .map(|(k, v)| input(&format!("suites/{suite}/{}/{k}", lc.name()), v))
+            .collect(),
+    }
+}
+
+/// Human-readable plan.
+pub fn render(p: &RunPlan) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cluster  {} (Kubernetes {}, kind {})",
+        p.cluster.name, p.cluster.kubernetes_version, p.cluster.kind_version
+    );
+    let _ = writeln!(out, "         node image {}", p.cluster.node_image);
+    let _ = writeln!(
+        out,
+        "         {}  sha256:{}",
+        p.cluster.file.path, p.cluster.file.sha256
+    );
+    let _ = writeln!(
+        out,
+        "mesh     {} — {} ({})",
+        p.mesh.id, p.mesh.project, p.mesh.status
+    );
+    let _ = writeln!(
+        out,
+        "         {}  sha256:{}",
+        p.mesh.file.path, p.mesh.file.sha256
+    );
+    for (g, vs) in &p.mesh.smi {
+        let _ = writeln!(out, "         serves {g} {}", vs.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "workload {} (image {})",
+        p.workload.name, p.workload.image
+    );
+    for f in &p.workload.files {
+        let _ = writeln!(out, "         {}  sha256:{}", f.path, f.sha256);
+    }
+    let _ = writeln!(
+        out,
+        "suite    {} · scoring {} · timeouts assert {}s, traffic {}s, metrics {}s, apply {}s",
+        p.suite,
+        p.scoring.as_str(),
+        p.timeouts.assert_secs,
+        p.timeouts.traffic_secs,
+        p.timeouts.metrics_secs,
+        p.timeouts.apply_secs
+    );
+    for w in &p.warnings {
+        let _ = writeln!(out, "warning  {w}");
+    }
+    let _ = writeln!(out, "\nphases");
+    let _ = writeln!(
+        out,
+        "  1. preflight: Docker engine, kind {}, kubectl, helm",
+        p.cluster.kind_version
+    );
+    let _ = writeln!(
+        out,
+        "  2. cluster: kind create cluster --name meshproof-<run id> --image {}",
+        p.cluster.node_image
+    );
+    let _ = writeln!(
+        out,
+        "  3. load the workload image {} into every node",
+        p.workload.image
+    );
+    for (i, line) in p.mesh.install.iter().enumerate() {
+        let _ = writeln!(out, "  4.{} mesh: {line}", i + 1);
+    }
+    let _ = writeln!(
+        out,
+        "  5. cases, each in a fresh namespace (labels {:?}, annotations {:?}):",
+        p.mesh.onboarding_labels, p.mesh.onboarding_annotations
+    );
+    for c in &p.cases {
+        let _ = writeln!(
+            out,
+            "\n  case {} ({}, layout {}, variant {}: {})",
+            c.name, c.smi_spec, c.layout, c.variant, c.variant_note
+        );
+        for s in &c.steps {
+            let _ = writeln!(
+                out,
+                "    {:>2}. {} [{}, ≤{}s]",
+                s.index, s.name, s.kind, s.timeout_secs
+            );
+            for d in &s.does {
+                let _ = writeln!(out, "        {d}");
+            }
+        }
+        for f in &c.files {
+            let _ = writeln!(out, "      {}  sha256:{}", f.path, f.sha256);
+        }
+    }
+    let _ = writeln!(out, "\n  6. evidence, judge, bundle, teardown");
+    out
+}

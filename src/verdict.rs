@@ -1,0 +1,1092 @@
+//! The judge: a pure function from a suite and its recorded observations to verdicts.
+//!
+//! No clock, no I/O, no randomness: `verify` re-runs `judge` on a bundle's observations and must
+//! get byte-identical `verdicts.json`. The runner uses [`evaluate_attempt`] to know when an
+//! eventual expectation holds, so both sides share one definition of "holds".
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observation::{
+    Attempt, CallRecord, CaseObservation, MetricsObservation, StepObservation, StepStatus,
+};
+use crate::spec::case::{Expect, MetricsCheck, Step, TrafficCheck};
+use crate::spec::catalog::{LoadedCase, Suite};
+
+/// Version of `verdicts.json`.
+pub const VERDICT_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+pub enum Capability {
+    None,
+    Partial,
+    Full,
+}
+
+impl Capability {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::None => "None",
+            Capability::Partial => "Partial",
+            Capability::Full => "Full",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Capability> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" => Some(Capability::None),
+            "partial" => Some(Capability::Partial),
+            "full" => Some(Capability::Full),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// Every check counts; capability from behavioural checks.
+    #[default]
+    Strict,
+    /// The historical Meshery formula (first failing step decides Full/Half/None).
+    Meshery,
+}
+
+impl Scoring {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scoring::Strict => "strict",
+            Scoring::Meshery => "meshery",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+    Skipped,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckKind {
+    /// CRD presence, workload readiness, objects applied/deleted: not the mesh's behaviour.
+    Precondition,
+    /// Traffic and metrics expectations: what the capability is made of.
+    Behaviour,
+    /// Traffic sent only to feed a later check.
+    Setup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckVerdict {
+    pub id: String,
+    pub kind: CheckKind,
+    pub outcome: Outcome,
+    pub expected: String,
+    pub observed: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepVerdict {
+    pub index: usize,
+    pub name: String,
+    pub description: String,
+    pub outcome: Outcome,
+    pub attempts: usize,
+    /// 1-based attempt at which every check held (when the step passed).
+    pub passed_at_attempt: Option<usize>,
+    pub checks: Vec<CheckVerdict>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub skipped: usize,
+    pub total: usize,
+}
+
+impl Stats {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Pass => self.pass += 1,
+            Outcome::Fail => self.fail += 1,
+            Outcome::Error => self.error += 1,
+            Outcome::Skipped => self.skipped += 1,
+        }
+        self.total += 1;
+    }
+
+    fn merge(&mut self, o: &Stats) {
+        self.pass += o.pass;
+        self.fail += o.fail;
+        self.error += o.error;
+        self.skipped += o.skipped;
+        self.total += o.total;
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseStatus {
+    Passed,
+    Failed,
+    /// The harness or cluster broke during the case: not a statement about the mesh.
+    Error,
+}
+
+/// The historical Meshery result of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MesheryCase {
+    /// `FULL`, `HALF` or `NONE`.
+    pub capability: String,
+    /// `PASSED` or `FAILED`.
+    pub status: String,
+    pub steps: usize,
+    pub passed: usize,
+    /// 1-based index of the first step that did not pass.
+    pub failed_step: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseVerdict {
+    pub name: String,
+    pub smi_spec: String,
+    pub spec_version: String,
+    pub variant: String,
+    /// SMI group → version the variant used.
+    pub apis: BTreeMap<String, String>,
+    pub status: CaseStatus,
+    /// Capability under strict scoring (behavioural checks).
+    pub capability: Capability,
+    pub behaviour: Stats,
+    pub checks: Stats,
+    pub steps: Vec<StepVerdict>,
+    /// Present for cases of the historical Meshery suite.
+    pub meshery: Option<MesheryCase>,
+    /// Why the case could not be judged at all (unknown case or variant).
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpecRollup {
+    pub smi_spec: String,
+    pub capability: Capability,
+    pub cases: Vec<String>,
+    pub behaviour: Stats,
+    pub checks: Stats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub checks: Stats,
+    /// Passed checks / all checks, two decimals.
+    pub percent: String,
+    pub meshery_cases_passed: usize,
+    pub meshery_steps: usize,
+    pub meshery_percent: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdicts {
+    pub format: u32,
+    pub scoring: Scoring,
+    pub suite: String,
+    pub cases: Vec<CaseVerdict>,
+    pub specs: Vec<SpecRollup>,
+    pub summary: Summary,
+}
+
+impl Verdicts {
+    /// The capability of a case under the verdicts' scoring mode.
+    pub fn effective(&self, case: &CaseVerdict) -> Capability {
+        match (self.scoring, &case.meshery) {
+            (Scoring::Meshery, Some(m)) => match m.capability.as_str() {
+                "FULL" => Capability::Full,
+                "HALF" => Capability::Partial,
+                _ => Capability::None,
+            },
+            _ => case.capability,
+        }
+    }
+
+    /// Cases below `required` (harness errors always count as below).
+    pub fn below(&self, required: Capability) -> Vec<&CaseVerdict> {
+        self.cases
+            .iter()
+            .filter(|c| c.status == CaseStatus::Error || self.effective(c) < required)
+            .collect()
+    }
+
+    /// Canonical bytes of `verdicts.json`.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("verdicts serialize");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// One check's evaluation against one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckEval {
+    pub id: String,
+    pub kind: CheckKind,
+    pub expected: String,
+    pub holds: bool,
+    pub observed: String,
+}
+
+/// Judge a suite's observations. Total: any observation set gives verdicts.
+pub fn judge(
+    suite: &Suite,
+    observations: &BTreeMap<String, CaseObservation>,
+    scoring: Scoring,
+) -> Verdicts {
+    let mut cases = Vec::new();
+    // Suite order first, then unknown observations by name.
+    for lc in &suite.cases {
+        if let Some(obs) = observations.get(lc.name()) {
+            cases.push(judge_case(lc, obs));
+        }
+    }
+    for (name, obs) in observations {
+        if suite.case(name).is_none() {
+            cases.push(problem_case(
+                name,
+                &obs.variant,
+                "no such case in the suite",
+            ));
+        }
+    }
+    let specs = rollup(&cases);
+    let summary = summarize(&cases);
+    Verdicts {
+        format: VERDICT_FORMAT,
+        scoring,
+        suite: suite.name.clone(),
+        cases,
+        specs,
+        summary,
+    }
+}
+
+fn problem_case(name: &str, variant: &str, problem: &str) -> CaseVerdict {
+    CaseVerdict {
+        name: name.to_string(),
+        smi_spec: String::new(),
+        spec_version: String::new(),
+        variant: variant.to_string(),
+        apis: BTreeMap::new(),
+        status: CaseStatus::Error,
+        capability: Capability::None,
+        behaviour: Stats::default(),
+        checks: Stats::default(),
+        steps: Vec::new(),
+        meshery: None,
+        problem: Some(problem.to_string()),
+    }
+}
+
+fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
+    let spec = &lc.case.spec;
+    let Some(variant) = spec.variants.iter().find(|v| v.name == obs.variant) else {
+        let mut c = problem_case(
+            lc.name(),
+            &obs.variant,
+            &format!("variant `{}` is not defined by the case", obs.variant),
+        );
+        c.smi_spec = spec.smi_spec.clone();
+        c.spec_version = spec.spec_version.clone();
+        return c;
+    };
+    let mut steps = Vec::new();
+    let mut blocked: Option<String> = None;
+    for (i, step) in spec.steps.iter().enumerate() {
+        let step_obs = obs.steps.iter().find(|s| s.name == step.name);
+        let sv = judge_step(lc, obs, i, step, step_obs, blocked.as_deref());
+        if !step.is_behavioural() && sv.outcome != Outcome::Pass && blocked.is_none() {
+            blocked = Some(format!("step {} `{}` did not pass", i + 1, step.name));
+        }
+        steps.push(sv);
+    }
+    let mut behaviour = Stats::default();
+    let mut checks = Stats::default();
+    for s in &steps {
+        for c in &s.checks {
+            checks.add(c.outcome);
+            if c.kind == CheckKind::Behaviour {
+                behaviour.add(c.outcome);
+            }
+        }
+    }
+    let capability = capability_of(&behaviour);
+    let status = if steps.iter().any(|s| s.outcome == Outcome::Error) {
+        CaseStatus::Error
+    } else if steps.iter().all(|s| s.outcome == Outcome::Pass) {
+        CaseStatus::Passed
+    } else {
+        CaseStatus::Failed
+    };
+    let meshery = spec.meshery.then(|| meshery_case(&steps));
+    CaseVerdict {
+        name: lc.name().to_string(),
+        smi_spec: spec.smi_spec.clone(),
+        spec_version: spec.spec_version.clone(),
+        variant: variant.name.clone(),
+        apis: variant.apis.clone(),
+        status,
+        capability,
+        behaviour,
+        checks,
+        steps,
+        meshery,
+        problem: None,
+    }
+}
+
+fn capability_of(behaviour: &Stats) -> Capability {
+    if behaviour.total > 0 && behaviour.pass == behaviour.total {
+        Capability::Full
+    } else if behaviour.pass > 0 {
+        Capability::Partial
+    } else {
+        Capability::None
+    }
+}
+
+/// Meshery's formula: the first step that did not pass decides; HALF when `passed >= steps / 2`.
+fn meshery_case(steps: &[StepVerdict]) -> MesheryCase {
+    let n = steps.len();
+    match steps.iter().position(|s| s.outcome != Outcome::Pass) {
+        None => MesheryCase {
+            capability: "FULL".into(),
+            status: "PASSED".into(),
+            steps: n,
+            passed: n,
+            failed_step: None,
+        },
+        Some(i) => {
+            let passed = i;
+            MesheryCase {
+                capability: if passed >= n / 2 { "HALF" } else { "NONE" }.into(),
+                status: "FAILED".into(),
+                steps: n,
+                passed,
+                failed_step: Some(i + 1),
+            }
+        }
+    }
+}
+
+fn judge_step(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    index: usize,
+    step: &Step,
+    step_obs: Option<&StepObservation>,
+    blocked: Option<&str>,
+) -> StepVerdict {
+    let specs = check_specs(step);
+    let mk = |outcome: Outcome, observed: &str, attempts: usize| StepVerdict {
+        index: index + 1,
+        name: step.name.clone(),
+        description: step.description.clone(),
+        outcome,
+        attempts,
+        passed_at_attempt: None,
+        checks: specs
+            .iter()
+            .map(|(id, kind, expected)| CheckVerdict {
+                id: id.clone(),
+                kind: *kind,
+                outcome,
+                expected: expected.clone(),
+                observed: observed.to_string(),
+            })
+            .collect(),
+    };
+    if let Some(reason) = blocked {
+        return mk(Outcome::Skipped, &format!("skipped: {reason}"), 0);
+    }
+    let Some(so) = step_obs else {
+        return mk(Outcome::Skipped, "skipped: not observed", 0);
+    };
+    match so.status {
+        StepStatus::NotRun => return mk(Outcome::Skipped, "skipped: not run", 0),
+        StepStatus::HarnessError => {
+            let msg = so.error.as_deref().unwrap_or("unknown harness error");
+            return mk(
+                Outcome::Error,
+                &format!("harness error: {msg}"),
+                so.attempts.len(),
+            );
+        }
+        StepStatus::Completed => {}
+    }
+    if so.attempts.is_empty() {
+        return mk(Outcome::Error, "harness error: no attempt recorded", 0);
+    }
+    let evals: Vec<Vec<CheckEval>> = so
+        .attempts
+        .iter()
+        .map(|a| evaluate_attempt(lc, obs, index, a))
+        .collect();
+    let passed_at = evals.iter().position(|e| e.iter().all(|c| c.holds));
+    let mut checks = Vec::new();
+    for (ci, (id, kind, expected)) in specs.iter().enumerate() {
+        let held = evals.iter().position(|e| e[ci].holds);
+        let shown = match (passed_at, held) {
+            (Some(p), _) => &evals[p][ci],
+            (None, Some(h)) => &evals[h][ci],
+            (None, None) => &evals[evals.len() - 1][ci],
+        };
+        checks.push(CheckVerdict {
+            id: id.clone(),
+            kind: *kind,
+            outcome: if held.is_some() {
+                Outcome::Pass
+            } else {
+                Outcome::Fail
+            },
+            expected: expected.clone(),
+            observed: shown.observed.clone(),
+        });
+    }
+    StepVerdict {
+        index: index + 1,
+        name: step.name.clone(),
+        description: step.description.clone(),
+        outcome: if passed_at.is_some() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        },
+        attempts: so.attempts.len(),
+        passed_at_attempt: passed_at.map(|p| p + 1),
+        checks,
+    }
+}
+
+/// The checks of a step in a fixed order: (id, kind, expected in words).
+pub fn check_specs(step: &Step) -> Vec<(String, CheckKind, String)> {
+    let mut out = Vec::new();
+    if !step.apply.is_empty() {
+        out.push((
+            "apply".to_string(),
+            CheckKind::Precondition,
+            format!("every object of {} is accepted", step.apply.join(", ")),
+        ));
+    }
+    if !step.delete.is_empty() {
+        out.push((
+            "delete".to_string(),
+            CheckKind::Precondition,
+            format!("every object of {} is deleted", step.delete.join(", ")),
+        ));
+    }
+    if let Some(a) = &step.assert {
+        if !a.present.is_empty() {
+            out.push((
+                "assert-present".to_string(),
+                CheckKind::Precondition,
+                format!("objects of {} exist and match", a.present.join(", ")),
+            ));
+        }
+        if !a.absent.is_empty() {
+            out.push((
+                "assert-absent".to_string(),
+                CheckKind::Precondition,
+                format!("objects of {} are gone", a.absent.join(", ")),
+            ));
+        }
+    }
+    for (i, t) in step.traffic.iter().enumerate() {
+        let kind = if t.expect.is_behavioural() {
+            CheckKind::Behaviour
+        } else {
+            CheckKind::Setup
+        };
+        out.push((format!("traffic-{}", i + 1), kind, describe_traffic(t)));
+    }
+    for (i, m) in step.metrics.iter().enumerate() {
+        out.push((
+            format!("metrics-{}", i + 1),
+            CheckKind::Behaviour,
+            describe_metrics(m),
+        ));
+    }
+    out
+}
+
+fn describe_traffic(t: &TrafficCheck) -> String {
+    let req = format!(
+        "{} × {} {} from {} to {}",
+        t.count, t.method, t.path, t.from, t.to
+    );
+    let what = match &t.expect {
+        Expect::Allowed => "all succeed (HTTP 2xx/3xx)".to_string(),
+        Expect::Denied => "all denied (HTTP error status or transport error)".to_string(),
+        Expect::Any => "sent (no expectation)".to_string(),
+        Expect::Only(b) => format!("all succeed and are answered by {b}"),
+        Expect::Spread(bs) => format!("all succeed and each of {} answers some", bs.join(", ")),
+        Expect::Greater(bs) => format!(
+            "all succeed and {} answers more than {}",
+            bs.first().map(String::as_str).unwrap_or("?"),
+            bs.get(1).map(String::as_str).unwrap_or("?")
+        ),
+    };
+    format!("{req}: {what}")
+}
+
+fn describe_metrics(m: &MetricsCheck) -> String {
+    let target = match &m.edge {
+        Some(e) => format!(
+            "TrafficMetrics edge {}/{} → {e}",
+            m.resource.kind, m.resource.name
+        ),
+        None => format!("TrafficMetrics of {}/{}", m.resource.kind, m.resource.name),
+    };
+    match &m.counts_from {
+        Some(s) => format!(
+            "{target} exists with success/failure counts ≥ the successes/failures sent in step `{s}`"
+        ),
+        None => format!("{target} exists with success_count and failure_count"),
+    }
+}
+
+/// Evaluate every check of step `index` against one attempt.
+pub fn evaluate_attempt(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    index: usize,
+    attempt: &Attempt,
+) -> Vec<CheckEval> {
+    let step = &lc.case.spec.steps[index];
+    let specs = check_specs(step);
+    let mut out = Vec::with_capacity(specs.len());
+    for (id, kind, expected) in specs {
+        let (holds, observed) = if id == "apply" {
+            objects_ok(lc, obs, &step.apply, &attempt.applied, "accepted")
+        } else if id == "delete" {
+            objects_ok(lc, obs, &step.delete, &attempt.deleted, "deleted")
+        } else if id == "assert-present" {
+            let files = &step.assert.as_ref().expect("has assert").present;
+            assert_present(lc, obs, files, attempt)
+        } else if id == "assert-absent" {
+            let files = &step.assert.as_ref().expect("has assert").absent;
+            assert_absent(lc, obs, files, attempt)
+        } else if let Some(n) = id.strip_prefix("traffic-") {
+            let i: usize = n.parse::<usize>().expect("own id") - 1;
+            let records = attempt
+                .traffic
+                .iter()
+                .find(|t| t.check == i)
+                .map(|t| t.records.as_slice());
+            eval_traffic(&step.traffic[i], records)
+        } else {
+            let i: usize = id
+                .strip_prefix("metrics-")
+                .and_then(|n| n.parse::<usize>().ok())
+                .expect("own id")
+                - 1;
+            let m = attempt.metrics.iter().find(|m| m.check == i);
+            eval_metrics(lc, obs, &step.metrics[i], m)
+        };
+        out.push(CheckEval {
+            id,
+            kind,
+            expected,
+            holds,
+            observed,
+        });
+    }
+    out
+}
+
+/// The objects of a case file as the run saw them: `{{namespace}}` replaced, documents parsed.
+pub fn expected_objects(
+    lc: &LoadedCase,
+    variant: &str,
+    namespace: &str,
+    file: &str,
+) -> Result<Vec<serde_json::Value>, String> {
+    let (path, bytes) = lc
+        .resolve(variant, file)
+        .ok_or_else(|| format!("{file}: not in the suite"))?;
+    let text = std::str::from_utf8(bytes).map_err(|_| format!("{path}: not UTF-8"))?;
+    let text = crate::substitute(text, namespace);
+    crate::yaml::documents(&path, &text).map_err(|e| e.to_string())
+}
+
+/// `Kind/name` of a manifest object.
+pub fn object_ref(v: &serde_json::Value) -> String {
+    format!(
+        "{}/{}",
+        v["kind"].as_str().unwrap_or("?"),
+        v["metadata"]["name"].as_str().unwrap_or("?")
+    )
+}
+
+fn objects_ok(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    files: &[String],
+    results: &[crate::observation::ObjectResult],
+    verb: &str,
+) -> (bool, String) {
+    let mut missing = Vec::new();
+    let mut rejected = Vec::new();
+    for f in files {
+        let objects = match expected_objects(lc, &obs.variant, &obs.namespace, f) {
+            Ok(o) => o,
+            Err(e) => return (false, format!("suite file unreadable: {e}")),
+        };
+        for o in objects {
+            let r = object_ref(&o);
+            match results.iter().find(|x| x.file == *f && x.object == r) {
+                None => missing.push(r),
+                Some(x) if !x.ok => rejected.push(format!(
+                    "{r}: {}",
+                    x.message.as_deref().unwrap_or("rejected")
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    if missing.is_empty() && rejected.is_empty() {
+        (true, format!("all {verb}"))
+    } else {
+        let mut parts = Vec::new();
+        if !rejected.is_empty() {
+            parts.push(format!("not {verb}: {}", rejected.join("; ")));
+        }
+        if !missing.is_empty() {
+            parts.push(format!("not attempted: {}", missing.join(", ")));
+        }
+        (false, parts.join("; "))
+    }
+}
+
+fn assert_present(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    files: &[String],
+    attempt: &Attempt,
+) -> (bool, String) {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for f in files {
+        let objects = match expected_objects(lc, &obs.variant, &obs.namespace, f) {
+            Ok(o) => o,
+            Err(e) => return (false, format!("suite file unreadable: {e}")),
+        };
+        for want in objects {
+            count += 1;
+            let r = object_ref(&want);
+            match attempt
+                .objects
+                .iter()
+                .find(|s| s.file == *f && s.object == r)
+            {
+                None => problems.push(format!("{r} not looked up")),
+                Some(s) if !s.found => problems.push(format!("{r} not found")),
+                Some(s) => {
+                    let got = s.value.clone().unwrap_or(serde_json::Value::Null);
+                    if let Err(path) = subset(&want, &got, "") {
+                        problems.push(format!("{r} differs at {path}"));
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        (true, format!("{count} object(s) present and matching"))
+    } else {
+        (false, problems.join("; "))
+    }
+}
+
+fn assert_absent(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    files: &[String],
+    attempt: &Attempt,
+) -> (bool, String) {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for f in files {
+        let objects = match expected_objects(lc, &obs.variant, &obs.namespace, f) {
+            Ok(o) => o,
+            Err(e) => return (false, format!("suite file unreadable: {e}")),
+        };
+        for want in objects {
+            count += 1;
+            let r = object_ref(&want);
+            match attempt
+                .objects
+                .iter()
+                .find(|s| s.file == *f && s.object == r)
+            {
+                None => problems.push(format!("{r} not looked up")),
+                Some(s) if s.found => problems.push(format!("{r} still exists")),
+                Some(_) => {}
+            }
+        }
+    }
+    if problems.is_empty() {
+        (true, format!("{count} object(s) absent"))
+    } else {
+        (false, problems.join("; "))
+    }
+}
+
+/// Subset match: every field of `want` is in `got` with an equal value. Arrays match when every
+/// element of `want` matches a distinct element of `got`, in any order (kuttl required equal
+/// lengths, which made a CRD with an extra shortName fail).
+pub fn subset(want: &serde_json::Value, got: &serde_json::Value, path: &str) -> Result<(), String> {
+    use serde_json::Value;
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (k, wv) in w {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match g.get(k) {
+                    Some(gv) => subset(wv, gv, &p)?,
+                    None => return Err(p),
+                }
+            }
+            Ok(())
+        }
+        (Value::Array(w), Value::Array(g)) => {
+            let mut used = vec![false; g.len()];
+            for (i, wv) in w.iter().enumerate() {
+                let hit = g
+                    .iter()
+                    .enumerate()
+                    .find(|(j, gv)| !used[*j] && subset(wv, gv, "").is_ok());
+                match hit {
+                    Some((j, _)) => used[j] = true,
+                    None => return Err(format!("{path}[{i}]")),
+                }
+            }
+            Ok(())
+        }
+        (Value::Number(a), Value::Number(b)) => {
+            if a.as_f64() == b.as_f64() {
+                Ok(())
+            } else {
+                Err(path.to_string())
+            }
+        }
+        (w, g) if w == g => Ok(()),
+        _ => Err(if path.is_empty() {
+            ".".into()
+        } else {
+            path.to_string()
+        }),
+    }
+}
+
+fn tally<'a>(items: impl Iterator<Item = String> + 'a) -> String {
+    let mut m: BTreeMap<String, usize> = BTreeMap::new();
+    for i in items {
+        *m.entry(i).or_default() += 1;
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k}×{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn eval_traffic(check: &TrafficCheck, records: Option<&[CallRecord]>) -> (bool, String) {
+    let Some(records) = records else {
+        return (false, "no requests recorded".to_string());
+    };
+    let n = records.len();
+    let ok = records.iter().filter(|r| r.succeeded()).count();
+    let outcomes = tally(records.iter().map(|r| r.outcome()));
+    let backends = tally(
+        records
+            .iter()
+            .filter(|r| r.succeeded())
+            .map(|r| r.backend.clone().unwrap_or_else(|| "unknown".into())),
+    );
+    let mut observed = format!("{n} request(s): {outcomes}");
+    if !backends.is_empty() {
+        observed.push_str(&format!("; answered by {backends}"));
+    }
+    if n < check.count as usize {
+        return (
+            false,
+            format!(
+                "only {n} of {} request(s) recorded; {observed}",
+                check.count
+            ),
+        );
+    }
+    let by = |b: &str| {
+        records
+            .iter()
+            .filter(|r| r.succeeded() && r.backend.as_deref() == Some(b))
+            .count()
+    };
+    let holds = match &check.expect {
+        Expect::Any => true,
+        Expect::Allowed => ok == n,
+        Expect::Denied => ok == 0,
+        Expect::Only(b) => ok == n && by(b) == n,
+        Expect::Spread(bs) => ok == n && bs.iter().all(|b| by(b) > 0),
+        Expect::Greater(bs) => match bs.as_slice() {
+            [more, less] => ok == n && by(more) > by(less),
+            _ => false,
+        },
+    };
+    (holds, observed)
+}
+
+/// A metric value as TrafficMetrics carries it: a number or a quantity string (`"12"`, `"1500m"`).
+fn metric_value(v: &serde_json::Value) -> Option<f64> {
+    match v {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => {
+            let s = s.trim();
+            if let Some(m) = s.strip_suffix('m') {
+                m.parse::<f64>().ok().map(|x| x / 1000.0)
+            } else if let Some(k) = s.strip_suffix('k') {
+                k.parse::<f64>().ok().map(|x| x * 1000.0)
+            } else {
+                s.parse::<f64>().ok()
+            }
+        }
+        _ => None,
+    }
+}
+
+fn counts(tm: &serde_json::Value) -> Option<(f64, f64)> {
+    let metrics = tm.get("metrics")?.as_array()?;
+    let get = |name: &str| {
+        metrics
+            .iter()
+            .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(name))
+            .and_then(|m| m.get("value"))
+            .and_then(metric_value)
+    };
+    Some((get("success_count")?, get("failure_count")?))
+}
+
+fn eval_metrics(
+    lc: &LoadedCase,
+    obs: &CaseObservation,
+    check: &MetricsCheck,
+    m: Option<&MetricsObservation>,
+) -> (bool, String) {
+    let Some(m) = m else {
+        return (false, "metrics API not read".to_string());
+    };
+    if let Some(e) = &m.error {
+        return (false, format!("read {} failed: {e}", m.path));
+    }
+    if m.status != Some(200) {
+        return (
+            false,
+            format!(
+                "read {} answered {}",
+                m.path,
+                m.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "nothing".into())
+            ),
+        );
+    }
+    let Some(body) = &m.body else {
+        return (false, "empty metrics response".to_string());
+    };
+    let tm = match &check.edge {
+        None => Some(body.clone()),
+        Some(target) => body
+            .get("items")
+            .and_then(|i| i.as_array())
+            .and_then(|items| {
+                items
+                    .iter()
+                    .find(|it| it["edge"]["resource"]["name"].as_str() == Some(target.as_str()))
+                    .cloned()
+            }),
+    };
+    let Some(tm) = tm else {
+        return (
+            false,
+            format!(
+                "no edge to {} in the TrafficMetricsList",
+                check.edge.as_deref().unwrap_or("?")
+            ),
+        );
+    };
+    let Some((succ, fail)) = counts(&tm) else {
+        return (
+            false,
+            "TrafficMetrics lacks numeric success_count/failure_count".to_string(),
+        );
+    };
+    let observed = format!("success_count={succ}, failure_count={fail}");
+    let Some(from) = &check.counts_from else {
+        return (true, observed);
+    };
+    // Successes and failures of the last attempt of the step that generated the traffic.
+    let sent = obs
+        .steps
+        .iter()
+        .find(|s| &s.name == from)
+        .and_then(|s| s.attempts.last())
+        .map(|a| {
+            let recs = a.traffic.iter().flat_map(|t| t.records.iter());
+            recs.fold((0usize, 0usize), |(s, f), r| {
+                if r.succeeded() {
+                    (s + 1, f)
+                } else {
+                    (s, f + 1)
+                }
+            })
+        });
+    let _ = lc;
+    match sent {
+        None => (false, format!("{observed}; step `{from}` sent no traffic")),
+        Some((s, f)) => (
+            succ >= s as f64 && fail >= f as f64,
+            format!("{observed}; sent {s} succeeded, {f} failed in `{from}`"),
+        ),
+    }
+}
+
+fn rollup(cases: &[CaseVerdict]) -> Vec<SpecRollup> {
+    let mut by: BTreeMap<String, SpecRollup> = BTreeMap::new();
+    for c in cases.iter().filter(|c| !c.smi_spec.is_empty()) {
+        let r = by.entry(c.smi_spec.clone()).or_insert_with(|| SpecRollup {
+            smi_spec: c.smi_spec.clone(),
+            capability: Capability::Full,
+            cases: Vec::new(),
+            behaviour: Stats::default(),
+            checks: Stats::default(),
+        });
+        r.cases.push(c.name.clone());
+        r.behaviour.merge(&c.behaviour);
+        r.checks.merge(&c.checks);
+    }
+    let mut out: Vec<SpecRollup> = by
+        .into_values()
+        .map(|mut r| {
+            r.capability = capability_of(&r.behaviour);
+            r
+        })
+        .collect();
+    out.sort_by_key(|r| {
+        crate::spec::case::SMI_SPECS
+            .iter()
+            .position(|s| *s == r.smi_spec)
+            .unwrap_or(usize::MAX)
+    });
+    out
+}
+
+fn percent(num: usize, den: usize) -> String {
+    if den == 0 {
+        return "0.00".to_string();
+    }
+    // Integer arithmetic in hundredths, rounded half up, so the text never depends on float printing.
+    let hundredths = (num as u128 * 10000 * 2 + den as u128) / (2 * den as u128);
+    format!("{}.{:02}", hundredths / 100, hundredths % 100)
+}
+
+fn summarize(cases: &[CaseVerdict]) -> Summary {
+    let mut checks = Stats::default();
+    let (mut mp, mut ms) = (0, 0);
+    for c in cases {
+        checks.merge(&c.checks);
+        if let Some(m) = &c.meshery {
+            mp += m.passed;
+            ms += m.steps;
+        }
+    }
+    Summary {
+        percent: percent(checks.pass, checks.total),
+        checks,
+        meshery_cases_passed: mp,
+        meshery_steps: ms,
+        meshery_percent: percent(mp, ms),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subset_ignores_extra_fields_and_array_order() {
+        let want = json!({"spec": {"names": {"shortNames": ["tt"]}}});
+        let got =
+            json!({"spec": {"names": {"shortNames": ["x", "tt"], "kind": "K"}}, "status": {}});
+        assert!(subset(&want, &got, "").is_ok());
+        let bad = json!({"spec": {"names": {"shortNames": ["x"]}}});
+        assert_eq!(
+            subset(&want, &bad, "").unwrap_err(),
+            "spec.names.shortNames[0]"
+        );
+    }
+
+    #[test]
+    fn percent_rounds_in_integer_arithmetic() {
+        assert_eq!(percent(20, 24), "83.33");
+        assert_eq!(percent(2, 3), "66.67");
+        assert_eq!(percent(0, 0), "0.00");
+        assert_eq!(percent(24, 24), "100.00");
+    }
+
+    #[test]
+    fn meshery_half_when_first_failure_past_midpoint() {
+        let step = |o| StepVerdict {
+            index: 0,
+            name: String::new(),
+            description: String::new(),
+            outcome: o,
+            attempts: 1,
+            passed_at_attempt: None,
+            checks: vec![],
+        };
+        let mut s = vec![step(Outcome::Pass); 7];
+        s[3] = step(Outcome::Fail); // fails at step 4 → passed 3 ≥ 7/2 = 3 → HALF
+        assert_eq!(meshery_case(&s).capability, "HALF");
+        s[3] = step(Outcome::Pass);
+        s[2] = step(Outcome::Fail); // fails at step 3 → passed 2 < 3 → NONE
+        assert_eq!(meshery_case(&s).capability, "NONE");
+        assert_eq!(meshery_case(&s).failed_step, Some(3));
+    }
+
+    #[test]
+    fn metric_values_parse_quantities() {
+        assert_eq!(metric_value(&json!("12")), Some(12.0));
+        assert_eq!(metric_value(&json!("1500m")), Some(1.5));
+        assert_eq!(metric_value(&json!(3)), Some(3.0));
+        assert_eq!(metric_value(&json!("x")), None);
+    }
+}
