@@ -40,14 +40,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             "reproduce",
             "it needs `meshproof run`; `meshproof verify` re-checks a bundle offline today",
         )),
-        Command::Doctor => Err(AppError::NotAvailable(
-            "doctor",
-            "the Docker/kind preflight is not wired in yet",
-        )),
-        Command::Gc { .. } => Err(AppError::NotAvailable(
-            "gc",
-            "the Docker cleanup layer is not wired in yet",
-        )),
+        Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
+        Command::Gc { yes } => crate::doctor::gc(yes, out),
         Command::Plan { selection, format } => {
             let req = PlanRequest {
                 cluster: selection.cluster,
@@ -75,6 +69,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             ListError::Io(e) => io(e),
         }),
         Command::Verify { bundle, require } => {
+            if !bundle.is_file() {
+                return Err(AppError::Bundle(bundle::BundleError::BadInput {
+                    file: bundle.display().to_string(),
+                    reason: "no such bundle file".into(),
+                }));
+            }
             let report = bundle::verify::verify(&bundle, &Limits::default());
             for l in &report.lines {
                 writeln!(

@@ -137,11 +137,22 @@ pub enum Command {
         #[arg(value_enum)]
         what: ListWhat,
     },
-    /// Check Docker, kind, kubectl and helm before a run
-    #[command(after_help = "Example:\n  meshproof doctor")]
-    Doctor,
+    /// Check Docker, kind, kubectl and helm before a run, against the cluster and mesh pins' version ranges
+    #[command(
+        after_help = "Examples:\n  meshproof doctor\n  meshproof doctor --cluster kind-v0.31.0 --mesh osm\n  DOCKER_HOST=unix:///run/user/1000/docker.sock meshproof doctor\n\nExit 0 when no check fails (warnings allowed), 4 naming the failed checks."
+    )]
+    Doctor {
+        /// Cluster pin whose kind version range is checked (a file name in clusters/)
+        #[arg(long, default_value = "kind-default")]
+        cluster: String,
+        /// Mesh pin whose needs are checked (`helm`-installed meshes require helm)
+        #[arg(long, default_value = "none")]
+        mesh: String,
+    },
     /// List (and with --yes remove) leftover meshproof clusters
-    #[command(after_help = "Examples:\n  meshproof gc\n  meshproof gc --yes")]
+    #[command(
+        after_help = "Examples:\n  meshproof gc          # dry run: list leftover meshproof-* clusters, their containers and volumes\n  meshproof gc --yes    # remove them\n\nOnly clusters named meshproof-* are ever touched. Exit 4 when the Docker engine cannot be reached."
+    )]
     Gc {
         /// Remove them (default: dry run)
         #[arg(long)]

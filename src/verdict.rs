@@ -448,27 +448,26 @@ fn judge_step(
         .iter()
         .map(|a| evaluate_attempt(lc, obs, index, a))
         .collect();
+    // The decisive attempt: the first one where every check held, else the last one (the state
+    // after waiting out the timeout). Checks are judged on it, so a check cannot pass on a stale
+    // attempt the step later moved away from.
     let passed_at = evals.iter().position(|e| e.iter().all(|c| c.holds));
-    let mut checks = Vec::new();
-    for (ci, (id, kind, expected)) in specs.iter().enumerate() {
-        let held = evals.iter().position(|e| e[ci].holds);
-        let shown = match (passed_at, held) {
-            (Some(p), _) => &evals[p][ci],
-            (None, Some(h)) => &evals[h][ci],
-            (None, None) => &evals[evals.len() - 1][ci],
-        };
-        checks.push(CheckVerdict {
+    let decisive = &evals[passed_at.unwrap_or(evals.len() - 1)];
+    let checks = specs
+        .iter()
+        .zip(decisive)
+        .map(|((id, kind, expected), ev)| CheckVerdict {
             id: id.clone(),
             kind: *kind,
-            outcome: if held.is_some() {
+            outcome: if ev.holds {
                 Outcome::Pass
             } else {
                 Outcome::Fail
             },
             expected: expected.clone(),
-            observed: shown.observed.clone(),
-        });
-    }
+            observed: ev.observed.clone(),
+        })
+        .collect();
     StepVerdict {
         index: index + 1,
         name: step.name.clone(),

@@ -56,7 +56,13 @@ pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, YamlEr
         })
     });
     result.map_err(|e| {
-        let path = failed_path.unwrap_or_default();
+        // serde_path_to_error writes `?` for a key it could not name (syntax errors, duplicates).
+        let path = failed_path
+            .unwrap_or_default()
+            .split('.')
+            .filter(|seg| *seg != "?")
+            .collect::<Vec<_>>()
+            .join(".");
         let index = LineIndex::new(text);
         let line = e
             .location()
@@ -103,7 +109,15 @@ pub fn read_file<T: DeserializeOwned>(path: &Path, shown_as: &str) -> Result<T, 
 fn clean_message(message: &str) -> String {
     let first = message.lines().next().unwrap_or(message).trim();
     let re = regex::Regex::new(r"\s*at line \d+,? column \d+\.?$").expect("static regex");
-    re.replace(first, "").to_string()
+    let msg = re.replace(first, "").to_string();
+    // Say it in the user's terms rather than the parser's.
+    let msg = msg.replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    match msg.as_str() {
+        "expected string scalar" => "expected a string".to_string(),
+        "invalid u16" => "expected a whole number from 0 to 65535".to_string(),
+        "invalid u32" => "expected a whole number from 0 to 4294967295".to_string(),
+        _ => msg,
+    }
 }
 
 /// Maps dotted field paths (`spec.nodes[0].role`) of the first document to the line of the key.

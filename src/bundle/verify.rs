@@ -79,10 +79,7 @@ enum Msg {
 const CHUNK: usize = 256 << 10;
 
 /// Stream the bundle once: per-file sha256 (hashed on a second thread) and the structured files.
-fn scan(
-    bundle: &Path,
-    limits: &Limits,
-) -> Result<(Sums, BTreeMap<String, Vec<u8>>), BundleError> {
+fn scan(bundle: &Path, limits: &Limits) -> Result<(Sums, BTreeMap<String, Vec<u8>>), BundleError> {
     let input = super::read::open(bundle)?;
     let (tx, rx) = mpsc::sync_channel::<Msg>(8);
     let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
@@ -314,18 +311,22 @@ pub fn first_difference(recorded: &Verdicts, rejudged: &Verdicts) -> String {
         };
         for (o, n) in old.steps.iter().zip(&new.steps) {
             if o != n {
+                let words = |s: &crate::verdict::StepVerdict| {
+                    s.checks
+                        .iter()
+                        .map(|c| format!("{} {}: {}", c.id, c.outcome.as_str(), c.observed))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                };
                 return format!(
-                    "verdicts.json: case `{}` step {} `{}`: recorded {}, re-judged {} ({})",
+                    "verdicts.json: case `{}` step {} `{}`: recorded {} [{}], re-judged {} [{}]",
                     new.name,
                     n.index,
                     n.name,
                     o.outcome.as_str(),
+                    words(o),
                     n.outcome.as_str(),
-                    n.checks
-                        .iter()
-                        .map(|c| format!("{}: {}", c.id, c.observed))
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    words(n)
                 );
             }
         }

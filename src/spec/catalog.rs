@@ -86,6 +86,27 @@ impl Suite {
                     case.metadata.name
                 )));
             }
+            // Every manifest of the case must parse, with the namespace placeholder filled in.
+            for (rel, bytes) in files
+                .iter()
+                .filter(|(k, _)| k.ends_with(".yaml") && *k != "case.yaml")
+            {
+                let shown_file = format!("{shown}/{dir}/{rel}");
+                let text = std::str::from_utf8(bytes)
+                    .map_err(|_| SpecError::Invalid(format!("{shown_file}: not UTF-8")))?;
+                let docs = crate::yaml::documents(&shown_file, &crate::substitute(text, "ns"))?;
+                for (i, d) in docs.iter().enumerate() {
+                    let named = d["apiVersion"].is_string()
+                        && d["kind"].is_string()
+                        && d["metadata"]["name"].is_string();
+                    if !named {
+                        return Err(SpecError::Invalid(format!(
+                            "{shown_file}: document {} needs apiVersion, kind and metadata.name",
+                            i + 1
+                        )));
+                    }
+                }
+            }
             cases.push(LoadedCase { case, files });
         }
         if cases.is_empty() {

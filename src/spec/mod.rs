@@ -35,6 +35,9 @@ pub enum SpecError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// Several problems in one file, in line order.
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<YamlError>),
 }
 
 /// The common header of every spec document.
@@ -89,12 +92,13 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The first problem, if any (errors are reported one at a time, in file order).
+    /// Every problem found, in line order.
     pub fn finish(mut self) -> Result<(), SpecError> {
         self.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-        match self.problems.into_iter().next() {
-            Some(p) => Err(SpecError::Yaml(p)),
-            None => Ok(()),
+        match self.problems.len() {
+            0 => Ok(()),
+            1 => Err(SpecError::Yaml(self.problems.remove(0))),
+            _ => Err(SpecError::Many(self.problems)),
         }
     }
 }

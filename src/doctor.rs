@@ -1,0 +1,331 @@
+//! `meshproof doctor` and `meshproof gc`: the CLI face of the provider layer (`meshproof-cluster`),
+//! run on a private current-thread tokio runtime so the rest of the core stays synchronous.
+
+use std::io::Write;
+
+use meshproof_cluster::gc::{GcPlan, GcReport};
+use meshproof_cluster::preflight::{self, Check, PreflightInput, Status, ToolRequirement};
+
+use crate::error::AppError;
+use crate::spec::catalog::Catalog;
+use crate::spec::mesh::InstallMethod;
+
+fn io(e: std::io::Error) -> AppError {
+    AppError::Infrastructure(format!("writing output: {e}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| AppError::Infrastructure(format!("cannot start the async runtime: {e}")))
+}
+
+/// The one-word status column: `ok`, `warn`, `FAIL`.
+fn label(s: Status) -> &'static str {
+    match s {
+        Status::Ok => "ok",
+        Status::Warn => "warn",
+        Status::Fail => "FAIL",
+    }
+}
+
+/// Whether the mesh pin's Kubernetes range admits the cluster pin's Kubernetes version
+/// (the same comparison `plan` warns about). `None` when the mesh declares no range.
+fn mesh_kubernetes_check(
+    mesh_id: &str,
+    range: Option<&str>,
+    cluster: &str,
+    kubernetes: &str,
+) -> Option<Check> {
+    let range = range?;
+    let (status, detail, fix) = match (
+        semver::VersionReq::parse(range),
+        semver::Version::parse(kubernetes),
+    ) {
+        (Ok(req), Ok(v)) if req.matches(&v) => (
+            Status::Ok,
+            format!("cluster {cluster} runs Kubernetes {kubernetes}; mesh {mesh_id} wants {range}"),
+            None,
+        ),
+        (Ok(_), Ok(_)) => (
+            Status::Warn,
+            format!(
+                "cluster {cluster} runs Kubernetes {kubernetes}; mesh {mesh_id} is known to work on {range}"
+            ),
+            Some(format!(
+                "pick a cluster pin whose Kubernetes is in {range} (`meshproof list clusters`)"
+            )),
+        ),
+        (Err(e), _) => (
+            Status::Warn,
+            format!("mesh {mesh_id} declares an unreadable Kubernetes range {range:?}: {e}"),
+            Some("fix spec.kubernetes.versions in the mesh pin".to_string()),
+        ),
+        (_, Err(e)) => (
+            Status::Warn,
+            format!("cluster {cluster} declares an unreadable Kubernetes version {kubernetes:?}: {e}"),
+            Some("fix spec.kubernetesVersion in the cluster pin".to_string()),
+        ),
+    };
+    Some(Check {
+        name: "mesh-kubernetes".to_string(),
+        status,
+        detail,
+        fix,
+    })
+}
+
+/// Write one line per check (`ok|warn|FAIL  <name>  <detail>`, plus `      fix: ...` when not ok).
+fn print_checks(checks: &[Check], out: &mut dyn Write) -> std::io::Result<()> {
+    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    for c in checks {
+        writeln!(
+            out,
+            "{:<4}  {:<width$}  {}",
+            label(c.status),
+            c.name,
+            c.detail
+        )?;
+        if c.status != Status::Ok {
+            if let Some(fix) = &c.fix {
+                writeln!(out, "      fix: {fix}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Check that this machine can run `cluster` with `mesh`: the Docker engine and its resources,
+/// leftover clusters, and `kind`/`kubectl`/`helm` against the pins' requirements. Any failed
+/// check is an infrastructure error (exit 4) naming the failed checks.
+pub fn doctor(
+    catalog: &Catalog,
+    cluster: &str,
+    mesh: &str,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let cluster_pin = catalog.select_cluster(cluster)?;
+    let mesh_pin = catalog.select_mesh(mesh)?;
+    let c = &cluster_pin.value;
+    let m = &mesh_pin.value;
+    let kind_range = c.spec.kind.version.clone();
+    let helm_required = m.spec.install.method == InstallMethod::Helm;
+    let input = PreflightInput {
+        tools: vec![
+            ToolRequirement::kind(Some(kind_range.clone())),
+            ToolRequirement::kubectl(None),
+            ToolRequirement::helm(None, helm_required),
+        ],
+        ..PreflightInput::default()
+    };
+    writeln!(
+        out,
+        "cluster {} ({}): kind {kind_range}, Kubernetes {}",
+        c.metadata.name, cluster_pin.path, c.spec.kubernetes_version
+    )
+    .map_err(io)?;
+    writeln!(
+        out,
+        "mesh {} ({}): helm {}",
+        m.id(),
+        mesh_pin.path,
+        if helm_required {
+            "required (installed with helm)"
+        } else {
+            "optional"
+        }
+    )
+    .map_err(io)?;
+
+    let mut checks = runtime()?.block_on(preflight::run_checks(&input));
+    checks.extend(mesh_kubernetes_check(
+        &m.id(),
+        m.spec.kubernetes.versions.as_deref(),
+        &c.metadata.name,
+        &c.spec.kubernetes_version,
+    ));
+    print_checks(&checks, out).map_err(io)?;
+
+    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+    let failed: Vec<&Check> = checks.iter().filter(|c| c.status == Status::Fail).collect();
+    writeln!(
+        out,
+        "{} checks: {} ok, {} warn, {} failed",
+        checks.len(),
+        count(Status::Ok),
+        count(Status::Warn),
+        failed.len()
+    )
+    .map_err(io)?;
+    if failed.is_empty() {
+        writeln!(
+            out,
+            "ready: `meshproof run --cluster {} --mesh {}` can start",
+            c.metadata.name,
+            m.id()
+        )
+        .map_err(io)?;
+        return Ok(());
+    }
+    let mut msg = format!(
+        "preflight failed ({}): {}",
+        failed.len(),
+        failed
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for c in &failed {
+        msg.push_str(&format!("\n  {}: {}", c.name, c.detail));
+    }
+    Err(AppError::Infrastructure(msg))
+}
+
+/// Connect to the Docker engine (`DOCKER_HOST` or the default socket); the error names the
+/// address and the root cause of bollard's error.
+async fn engine() -> Result<meshproof_cluster::Engine, AppError> {
+    // The message already carries the address and the root cause of bollard's error chain.
+    meshproof_cluster::connect()
+        .await
+        .map_err(|e| AppError::Infrastructure(e.to_string()))
+}
+
+fn print_plan(plan: &GcPlan, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{} leftover meshproof cluster(s):",
+        plan.clusters.len()
+    )?;
+    for cluster in &plan.clusters {
+        writeln!(
+            out,
+            "  {}  ({} container(s), {} volume(s))",
+            cluster.name,
+            cluster.containers.len(),
+            cluster.volumes.len()
+        )?;
+        for c in &cluster.containers {
+            let short: String = c.id.chars().take(12).collect();
+            let role = if c.role.is_empty() { "-" } else { &c.role };
+            let state = if c.state.is_empty() { "-" } else { &c.state };
+            writeln!(out, "    container  {}  {short}  {role}  {state}", c.name)?;
+        }
+        for v in &cluster.volumes {
+            writeln!(out, "    volume     {v}")?;
+        }
+    }
+    Ok(())
+}
+
+fn print_report(report: &GcReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for c in &report.removed_containers {
+        writeln!(out, "removed container {c}")?;
+    }
+    for v in &report.removed_volumes {
+        writeln!(out, "removed volume {v}")?;
+    }
+    for f in &report.failures {
+        writeln!(out, "FAILED to remove {}: {}", f.object, f.error)?;
+    }
+    writeln!(
+        out,
+        "removed {} container(s) and {} volume(s){}",
+        report.removed_containers.len(),
+        report.removed_volumes.len(),
+        if report.failures.is_empty() {
+            String::new()
+        } else {
+            format!("; {} could not be removed", report.failures.len())
+        }
+    )
+}
+
+/// List leftover `meshproof-*` kind clusters (containers and volumes); with `yes`, remove them.
+/// Only clusters whose kind label starts with `meshproof-` are ever touched.
+pub fn gc(yes: bool, out: &mut dyn Write) -> Result<(), AppError> {
+    let rt = runtime()?;
+    rt.block_on(async {
+        let engine = engine().await?;
+        let plan = meshproof_cluster::gc::plan(&engine).await.map_err(|e| {
+            AppError::Infrastructure(format!("{e} (Docker engine at {})", engine.host()))
+        })?;
+        if plan.is_empty() {
+            writeln!(
+                out,
+                "no leftover meshproof clusters (Docker engine at {})",
+                engine.host()
+            )
+            .map_err(io)?;
+            return Ok(());
+        }
+        print_plan(&plan, out).map_err(io)?;
+        if !yes {
+            writeln!(
+                out,
+                "dry run: nothing removed; run `meshproof gc --yes` to remove them"
+            )
+            .map_err(io)?;
+            return Ok(());
+        }
+        let report = meshproof_cluster::gc::apply(&engine, &plan).await;
+        print_report(&report, out).map_err(io)?;
+        if report.failures.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Infrastructure(format!(
+                "gc could not remove {}",
+                report
+                    .failures
+                    .iter()
+                    .map(|f| format!("{} ({})", f.object, f.error))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mesh_kubernetes_range_is_compared() {
+        let c =
+            mesh_kubernetes_check("osm@1.2.4", Some(">=1.22.9, <1.25"), "k", "1.24.17").unwrap();
+        assert_eq!(c.status, Status::Ok);
+        let c = mesh_kubernetes_check("osm@1.2.4", Some(">=1.22.9, <1.25"), "k", "1.36.1").unwrap();
+        assert_eq!(c.status, Status::Warn);
+        assert_eq!(
+            c.detail,
+            "cluster k runs Kubernetes 1.36.1; mesh osm@1.2.4 is known to work on >=1.22.9, <1.25"
+        );
+        assert!(mesh_kubernetes_check("none", None, "k", "1.36.1").is_none());
+    }
+
+    #[test]
+    fn checks_print_with_status_name_detail_and_fix() {
+        let checks = vec![
+            Check {
+                name: "docker-engine".into(),
+                status: Status::Ok,
+                detail: "reachable".into(),
+                fix: None,
+            },
+            Check {
+                name: "kind".into(),
+                status: Status::Fail,
+                detail: "`kind` not found".into(),
+                fix: Some("install kind".into()),
+            },
+        ];
+        let mut buf = Vec::new();
+        print_checks(&checks, &mut buf).unwrap();
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "ok    docker-engine  reachable\nFAIL  kind           `kind` not found\n      fix: install kind\n"
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! The suite runner: eventual polling, every attempt recorded, harness errors, interruption.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::{model_timeouts, osm, suite, FakeClock, MeshModel, World};
+use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult, StepStatus};
+use meshproof::spec::case::TrafficCheck;
+use meshproof::suite::{
+    run_case, traffic_url, CaseContext, HarnessError, NoProgress, StepAt, StepProgress,
+    SuiteBackend,
+};
+use serde_json::Value;
+
+/// Wraps the model, records calls, and can fail or interrupt on demand.
+struct Probe<'a> {
+    world: World,
+    urls: Vec<String>,
+    namespaces: Vec<String>,
+    fail_traffic_after: Option<usize>,
+    cancel_after_traffic: Option<(usize, &'a AtomicBool)>,
+    traffic_calls: usize,
+}
+
+impl SuiteBackend for Probe<'_> {
+    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
+        self.world.served_smi()
+    }
+    fn create_namespace(
+        &mut self,
+        ns: &str,
+        l: &BTreeMap<String, String>,
+        a: &BTreeMap<String, String>,
+    ) -> Result<(), HarnessError> {
+        self.namespaces.push(format!("create {ns} {l:?} {a:?}"));
+        Ok(())
+    }
+    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
+        self.namespaces.push(format!("delete {ns}"));
+        Ok(())
+    }
+    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
+        self.world.apply(ns, f, o)
+    }
+    fn delete(
+        &mut self,
+        ns: &str,
+        f: &str,
+        o: &[Value],
+    ) -> Result<Vec<ObjectResult>, HarnessError> {
+        SuiteBackend::delete(&mut self.world, ns, f, o)
+    }
+    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
+        SuiteBackend::lookup(&mut self.world, ns, o)
+    }
+    fn traffic(
+        &mut self,
+        ns: &str,
+        c: &TrafficCheck,
+        url: &str,
+    ) -> Result<Vec<CallRecord>, HarnessError> {
+        self.traffic_calls += 1;
+        self.urls.push(url.to_string());
+        if self
+            .fail_traffic_after
+            .is_some_and(|n| self.traffic_calls > n)
+        {
+            return Err(HarnessError(
+                "port-forward to pod app-a: connection closed".into(),
+            ));
+        }
+        if let Some((n, flag)) = self.cancel_after_traffic {
+            if self.traffic_calls >= n {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        self.world.traffic(ns, c, url)
+    }
+    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
+        SuiteBackend::metrics(&mut self.world, path)
+    }
+}
+
+fn probe(mesh: MeshModel) -> Probe<'static> {
+    Probe {
+        world: World::new(mesh),
+        urls: vec![],
+        namespaces: vec![],
+        fail_traffic_after: None,
+        cancel_after_traffic: None,
+        traffic_calls: 0,
+    }
+}
+
+#[derive(Default)]
+struct Log(Vec<String>);
+
+impl StepProgress for Log {
+    fn attempt(&mut self, at: StepAt<'_>, _: &str, attempt: usize) {
+        self.0.push(format!(
+            "{} {}/{} {} attempt {attempt}",
+            at.case, at.k, at.n, at.step
+        ));
+    }
+    fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
+        self.0.push(format!(
+            "{} {}/{} {} {status:?} held={held} attempts={attempts}",
+            at.case, at.k, at.n, at.step
+        ));
+    }
+}
+
+#[test]
+fn eventual_steps_are_polled_and_every_attempt_is_recorded() {
+    let s = suite();
+    let lc = s.case("traffic-access").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let ctx = CaseContext {
+        mesh: &mesh,
+        port: 9091,
+        workload: vec![],
+        timeouts: model_timeouts(),
+        cancel: &cancel,
+    };
+    let mut b = probe(MeshModel::Conformant);
+    let mut log = Log::default();
+    let clock = FakeClock::default();
+    let obs = run_case(lc, "mp-abc-traffic-access", &ctx, &mut b, &clock, &mut log);
+    let allowed = obs.steps.iter().find(|s| s.name == "allowed").unwrap();
+    // The model's data plane lags one round: attempt 1 denied, attempt 2 allowed, both recorded.
+    assert_eq!(allowed.attempts.len(), 2);
+    assert_eq!(allowed.attempts[0].at_ms, 0);
+    assert_eq!(
+        allowed.attempts[1].at_ms, 1000,
+        "one poll interval later, simulated"
+    );
+    assert!(allowed.attempts[0].traffic[0]
+        .records
+        .iter()
+        .all(|r| r.error.as_deref() == Some("reset")));
+    assert!(allowed.attempts[1].traffic[0]
+        .records
+        .iter()
+        .all(|r| r.status == Some(200)));
+    // Correct cluster DNS names (the original suite's template had a double dot).
+    assert_eq!(
+        b.urls[0],
+        "http://app-b.mp-abc-traffic-access.svc.cluster.local:9091/echo"
+    );
+    // The namespace carries the mesh's onboarding and is deleted at the end.
+    assert_eq!(b.namespaces.len(), 2);
+    assert!(
+        b.namespaces[0].contains("openservicemesh.io/monitored-by")
+            && b.namespaces[0].contains("openservicemesh.io/sidecar-injection")
+    );
+    assert_eq!(b.namespaces[1], "delete mp-abc-traffic-access");
+    assert!(
+        log.0
+            .contains(&"traffic-access 5/7 allowed attempt 2".to_string()),
+        "{:?}",
+        log.0
+    );
+    assert!(log
+        .0
+        .contains(&"traffic-access 5/7 allowed Completed held=true attempts=2".to_string()));
+    assert!(clock_ms(&clock) > 0);
+}
+
+fn clock_ms(c: &FakeClock) -> u64 {
+    use meshproof::suite::Clock;
+    c.now_ms()
+}
+
+#[test]
+fn a_failed_precondition_stops_the_case_after_its_timeout() {
+    let s = suite();
+    let lc = s.case("traffic-split").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let ctx = CaseContext {
+        mesh: &mesh,
+        port: 9091,
+        workload: vec![],
+        timeouts: model_timeouts(),
+        cancel: &cancel,
+    };
+    let mut b = probe(MeshModel::NoMesh);
+    let obs = run_case(
+        lc,
+        "ns",
+        &ctx,
+        &mut b,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    assert_eq!(obs.steps[0].status, StepStatus::Completed);
+    assert_eq!(
+        obs.steps[0].attempts.len(),
+        4,
+        "polled until the 3 s timeout: t=0,1,2,3"
+    );
+    assert!(obs.steps[1..]
+        .iter()
+        .all(|s| s.status == StepStatus::NotRun && s.attempts.is_empty()));
+    assert!(b.urls.is_empty(), "no traffic after a failed precondition");
+    // No SMI API is served: the most preferred variant is recorded.
+    assert_eq!(obs.variant, "split-v1alpha4");
+    assert!(obs.served.is_empty());
+}
+
+#[test]
+fn harness_failures_are_recorded_as_harness_errors() {
+    let s = suite();
+    let lc = s.case("traffic-access").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let ctx = CaseContext {
+        mesh: &mesh,
+        port: 9091,
+        workload: vec![],
+        timeouts: model_timeouts(),
+        cancel: &cancel,
+    };
+    let mut b = probe(MeshModel::Conformant);
+    b.fail_traffic_after = Some(1);
+    let obs = run_case(
+        lc,
+        "ns",
+        &ctx,
+        &mut b,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    let st: Vec<StepStatus> = obs.steps.iter().map(|s| s.status).collect();
+    use StepStatus::*;
+    assert_eq!(
+        st,
+        [
+            Completed,
+            Completed,
+            Completed,
+            Completed,
+            HarnessError,
+            NotRun,
+            NotRun
+        ]
+    );
+    assert!(obs.steps[4]
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("port-forward to pod app-a"));
+    assert_eq!(
+        b.namespaces.last().unwrap(),
+        "delete ns",
+        "cleaned up after the failure"
+    );
+}
+
+#[test]
+fn an_interrupt_stops_at_the_next_attempt_boundary() {
+    let s = suite();
+    let lc = s.case("traffic-split").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let ctx = CaseContext {
+        mesh: &mesh,
+        port: 9091,
+        workload: vec![],
+        timeouts: model_timeouts(),
+        cancel: &cancel,
+    };
+    let mut b = probe(MeshModel::Conformant);
+    b.cancel_after_traffic = Some((1, &cancel));
+    let obs = run_case(
+        lc,
+        "ns",
+        &ctx,
+        &mut b,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    let spread = &obs.steps[2];
+    assert_eq!(spread.status, StepStatus::HarnessError);
+    assert!(spread.error.as_deref().unwrap().contains("interrupted"));
+    assert_eq!(spread.attempts.len(), 1, "the attempt in flight is kept");
+    assert!(obs.steps[3..]
+        .iter()
+        .all(|s| s.status == StepStatus::NotRun));
+    assert_eq!(b.traffic_calls, 1);
+}
+
+#[test]
+fn traffic_urls_follow_the_mesh_dns_template() {
+    let mut mesh = osm();
+    mesh.spec.dns.template = "{service}.{namespace}.traefik.mesh".into();
+    let check: TrafficCheck =
+        meshproof::yaml::from_str("t", "{from: app-a, to: app-svc, path: /echo, expect: any}")
+            .unwrap();
+    assert_eq!(
+        traffic_url(&mesh, "ns1", 9091, &check),
+        "http://app-svc.ns1.traefik.mesh:9091/echo"
+    );
+}
