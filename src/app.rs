@@ -3,13 +3,22 @@
 use std::io::Write;
 
 use crate::bundle::{self, Limits};
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
 use crate::cli::{
-    BundleCommand, Cli, Command, LevelArg, ListWhat, PlanFormat, ScoringArg, ShowFormat,
+    BundleCommand, Cli, Command, LevelArg, ListWhat, OutputMode, PlanFormat, RunArgs, ScoringArg,
+    ShowFormat,
 };
 use crate::error::AppError;
+use crate::pipeline;
 use crate::plan::{self, PlanRequest};
+use crate::platform::KindPlatform;
+use crate::progress::{JsonlProgress, Progress, QuietProgress, Spinner, TextProgress};
 use crate::report::{self, ReportContext};
 use crate::spec::catalog::Catalog;
+use crate::suite::SystemClock;
 use crate::verdict::{Capability, Scoring};
 
 fn scoring(s: ScoringArg) -> Scoring {
@@ -32,14 +41,58 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
     let catalog = Catalog::new(crate::env::catalog_root(cli.root.clone()));
     let io = |e: std::io::Error| AppError::Infrastructure(format!("writing output: {e}"));
     match cli.command {
-        Command::Run(_) => Err(AppError::NotAvailable(
-            "run",
-            "the cluster and Kubernetes layers are not wired in yet; `meshproof plan` shows what a run would do",
-        )),
-        Command::Reproduce { .. } => Err(AppError::NotAvailable(
-            "reproduce",
-            "it needs `meshproof run`; `meshproof verify` re-checks a bundle offline today",
-        )),
+        Command::Run(args) => run_command(&catalog, args, out),
+        Command::Reproduce { bundle, args } => {
+            let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+            let mut platform = KindPlatform::new(catalog.clone(), args.keep)
+                .map_err(|e| AppError::Infrastructure(e.0))?;
+            let (outcome, diff) = pipeline::reproduce(
+                &bundle,
+                args.out.clone(),
+                args.keep,
+                &mut platform,
+                progress.as_mut(),
+                &SystemClock::new(),
+                &cancel,
+            )?;
+            finish_run(&outcome, None, out)?;
+            writeln!(out, "\ncompared with {}:", bundle.display()).map_err(io)?;
+            for l in &diff.lines {
+                writeln!(out, "  {l}").map_err(io)?;
+            }
+            if diff.lines.is_empty() {
+                writeln!(out, "  no differences").map_err(io)?;
+            }
+            if diff.verdicts_differ {
+                return Err(AppError::Differs);
+            }
+            Ok(())
+        }
+        Command::Rerun { bundle, args, .. } => {
+            let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+            let mut platform = KindPlatform::new(catalog.clone(), args.keep)
+                .map_err(|e| AppError::Infrastructure(e.0))?;
+            match pipeline::rerun_failed(
+                &bundle,
+                args.out.clone(),
+                args.keep,
+                &mut platform,
+                progress.as_mut(),
+                &SystemClock::new(),
+                &cancel,
+            )? {
+                None => {
+                    writeln!(
+                        out,
+                        "every case of {} is Full: nothing to rerun",
+                        bundle.display()
+                    )
+                    .map_err(io)?;
+                    Ok(())
+                }
+                Some(outcome) => finish_run(&outcome, None, out),
+            }
+        }
         Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
         Command::Gc { yes } => crate::doctor::gc(yes, out),
         Command::Plan { selection, format } => {
@@ -186,6 +239,117 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// The Ctrl-C / SIGTERM flag (a second signal exits at once) and the progress reporter.
+fn run_env(
+    output: OutputMode,
+    quiet: bool,
+) -> Result<(Arc<AtomicBool>, Box<dyn Progress>), AppError> {
+    let cancel = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal while the run is stopping exits immediately (130).
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&cancel)))
+            .map_err(|e| {
+                AppError::Infrastructure(format!("cannot install signal handlers: {e}"))
+            })?;
+    }
+    let progress: Box<dyn Progress> = match (output, quiet) {
+        (OutputMode::Jsonl, _) => Box::new(JsonlProgress::new(std::io::stdout())),
+        (_, true) => Box::new(QuietProgress),
+        (OutputMode::Text, false) if std::io::stderr().is_terminal() => {
+            Box::new(Spinner::default())
+        }
+        (OutputMode::Text, false) => Box::new(TextProgress::new(std::io::stderr())),
+    };
+    Ok((cancel, progress))
+}
+
+fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<(), AppError> {
+    let s = args.selection;
+    let req = pipeline::RunRequest {
+        plan: PlanRequest {
+            cluster: s.cluster,
+            mesh: s.mesh,
+            workload: s.workload,
+            suite: s.suite,
+            only: s.only,
+            scoring: scoring(s.scoring),
+            timeout_scale: s.timeout_scale,
+        },
+        keep: args.keep,
+        require: args.require.map(level),
+        out: args.out,
+        kubeconfig: args.kubeconfig,
+        context: args.context,
+        mesh_installed: args.mesh_installed,
+        parent: None,
+    };
+    let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+    let mut platform =
+        KindPlatform::new(catalog.clone(), req.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let outcome = pipeline::run(
+        catalog,
+        &req,
+        &mut platform,
+        progress.as_mut(),
+        &SystemClock::new(),
+        &cancel,
+    )?;
+    finish_run(&outcome, req.require, out)
+}
+
+/// Summary table, then the exit code: infrastructure failure or abort → 4, below `--require` → 1.
+fn finish_run(
+    outcome: &pipeline::RunOutcome,
+    require: Option<Capability>,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let files = bundle::read::read_selected(&outcome.bundle, &Limits::default(), |p| {
+        p == bundle::paths::MANIFEST || p == bundle::paths::INPUT_MESH
+    })?;
+    let manifest: bundle::Manifest = serde_json::from_slice(&files[bundle::paths::MANIFEST])
+        .map_err(|e| AppError::Infrastructure(format!("reading back the manifest: {e}")))?;
+    let ctx = ReportContext::from_manifest(
+        &manifest,
+        files.get(bundle::paths::INPUT_MESH).map(Vec::as_slice),
+    );
+    write!(out, "{}", report::table(&outcome.verdicts, &ctx)).map_err(io_err)?;
+    writeln!(out, "bundle: {}", outcome.bundle.display()).map_err(io_err)?;
+    if let Some(r) = &manifest.tool.flake_ref {
+        writeln!(
+            out,
+            "reproduce: nix run {r} -- reproduce {}",
+            outcome.bundle.display()
+        )
+        .map_err(io_err)?;
+    }
+    match outcome.status {
+        bundle::RunStatus::Complete => {}
+        bundle::RunStatus::Aborted => {
+            return Err(AppError::Infrastructure(format!(
+                "run aborted ({}); the bundle {} holds what was recorded",
+                outcome.failure.as_deref().unwrap_or("interrupted"),
+                outcome.bundle.display()
+            )))
+        }
+        bundle::RunStatus::InfrastructureFailed => {
+            return Err(AppError::Infrastructure(format!(
+                "infrastructure failure: {}; the bundle {} holds what was recorded",
+                outcome.failure.as_deref().unwrap_or("unknown"),
+                outcome.bundle.display()
+            )))
+        }
+    }
+    match require {
+        Some(r) => check_required(&outcome.verdicts, r),
+        None => Ok(()),
+    }
+}
+
+fn io_err(e: std::io::Error) -> AppError {
+    AppError::Infrastructure(format!("writing output: {e}"))
 }
 
 fn file_sha256(p: &std::path::Path) -> std::io::Result<String> {

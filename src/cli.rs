@@ -128,9 +128,25 @@ pub enum Command {
     /// Compare two bundles' inputs, resolved pins and verdicts (exit 1 when verdicts differ)
     #[command(after_help = "Example:\n  meshproof diff first.tar.zst reproduced.tar.zst")]
     Diff { a: PathBuf, b: PathBuf },
-    /// Run again with a bundle's exact inputs and compare the verdicts
-    #[command(after_help = "Example:\n  meshproof reproduce meshproof-osm.tar.zst")]
-    Reproduce { bundle: PathBuf },
+    /// Run again with a bundle's exact inputs and compare the verdicts (exit 1 when they differ)
+    #[command(
+        after_help = "Example:\n  meshproof reproduce meshproof-osm.tar.zst --out reproduced.tar.zst"
+    )]
+    Reproduce {
+        bundle: PathBuf,
+        #[command(flatten)]
+        args: RerunArgs,
+    },
+    /// Rerun only the cases of a bundle that were not Full; the new bundle names its parent
+    #[command(after_help = "Example:\n  meshproof rerun --failed meshproof-osm.tar.zst")]
+    Rerun {
+        /// Rerun the cases that were not Full (the only mode)
+        #[arg(long, required = true)]
+        failed: bool,
+        bundle: PathBuf,
+        #[command(flatten)]
+        args: RerunArgs,
+    },
     /// List the meshes, clusters, workloads or suites available
     #[command(after_help = "Examples:\n  meshproof list meshes\n  meshproof list clusters")]
     List {
@@ -174,6 +190,32 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub require: Option<LevelArg>,
     /// Where to write the bundle [default: meshproof-<mesh>-<run id>.tar.zst]
+    #[arg(long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Progress as text, or one JSON event per line
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: OutputMode,
+    /// Print only the summary
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Run on an existing cluster instead of kind (never created or deleted; only the run's
+    /// own namespaces are removed)
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context of --kubeconfig [default: its current context]
+    #[arg(long, value_name = "NAME", requires = "kubeconfig")]
+    pub context: Option<String>,
+    /// The mesh is already installed (with --kubeconfig): record its version instead of installing
+    #[arg(long, requires = "kubeconfig")]
+    pub mesh_installed: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RerunArgs {
+    /// Keep the cluster after the run
+    #[arg(long)]
+    pub keep: bool,
+    /// Where to write the new bundle
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Progress as text, or one JSON event per line

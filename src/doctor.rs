@@ -111,14 +111,6 @@ pub fn doctor(
     let m = &mesh_pin.value;
     let kind_range = c.spec.kind.version.clone();
     let helm_required = m.spec.install.method == InstallMethod::Helm;
-    let input = PreflightInput {
-        tools: vec![
-            ToolRequirement::kind(Some(kind_range.clone())),
-            ToolRequirement::kubectl(None),
-            ToolRequirement::helm(None, helm_required),
-        ],
-        ..PreflightInput::default()
-    };
     writeln!(
         out,
         "cluster {} ({}): kind {kind_range}, Kubernetes {}",
@@ -138,6 +130,45 @@ pub fn doctor(
     )
     .map_err(io)?;
 
+    let checks = preflight_checks(c, m)?;
+    print_checks(&checks, out).map_err(io)?;
+    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+    writeln!(
+        out,
+        "{} checks: {} ok, {} warn, {} failed",
+        checks.len(),
+        count(Status::Ok),
+        count(Status::Warn),
+        count(Status::Fail)
+    )
+    .map_err(io)?;
+    if let Some(e) = failed_checks_error(&checks) {
+        return Err(e);
+    }
+    writeln!(
+        out,
+        "ready: `meshproof run --cluster {} --mesh {}` can start",
+        c.metadata.name,
+        m.id()
+    )
+    .map_err(io)?;
+    Ok(())
+}
+
+/// The preflight checks of a cluster pin and a mesh pin (also the first phase of `run`).
+pub fn preflight_checks(
+    c: &crate::spec::cluster::Cluster,
+    m: &crate::spec::mesh::Mesh,
+) -> Result<Vec<Check>, AppError> {
+    let helm_required = m.spec.install.method == InstallMethod::Helm;
+    let input = PreflightInput {
+        tools: vec![
+            ToolRequirement::kind(Some(c.spec.kind.version.clone())),
+            ToolRequirement::kubectl(None),
+            ToolRequirement::helm(None, helm_required),
+        ],
+        ..PreflightInput::default()
+    };
     let mut checks = runtime()?.block_on(preflight::run_checks(&input));
     checks.extend(mesh_kubernetes_check(
         &m.id(),
@@ -145,28 +176,14 @@ pub fn doctor(
         &c.metadata.name,
         &c.spec.kubernetes_version,
     ));
-    print_checks(&checks, out).map_err(io)?;
+    Ok(checks)
+}
 
-    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+/// The failed checks as one infrastructure error, or `None` when nothing failed.
+pub fn failed_checks_error(checks: &[Check]) -> Option<AppError> {
     let failed: Vec<&Check> = checks.iter().filter(|c| c.status == Status::Fail).collect();
-    writeln!(
-        out,
-        "{} checks: {} ok, {} warn, {} failed",
-        checks.len(),
-        count(Status::Ok),
-        count(Status::Warn),
-        failed.len()
-    )
-    .map_err(io)?;
     if failed.is_empty() {
-        writeln!(
-            out,
-            "ready: `meshproof run --cluster {} --mesh {}` can start",
-            c.metadata.name,
-            m.id()
-        )
-        .map_err(io)?;
-        return Ok(());
+        return None;
     }
     let mut msg = format!(
         "preflight failed ({}): {}",
@@ -180,7 +197,7 @@ pub fn doctor(
     for c in &failed {
         msg.push_str(&format!("\n  {}: {}", c.name, c.detail));
     }
-    Err(AppError::Infrastructure(msg))
+    Some(AppError::Infrastructure(msg))
 }
 
 /// Connect to the Docker engine (`DOCKER_HOST` or the default socket); the error names the

@@ -8,6 +8,8 @@ pub const MESHPROOF_HOME: &str = "MESHPROOF_HOME";
 pub const MESHPROOF_REQUIRE_DOCKER: &str = "MESHPROOF_REQUIRE_DOCKER";
 /// Path of a prebuilt probe image archive (the Nix wrapper sets it).
 pub const MESHPROOF_PROBE_IMAGE_ARCHIVE: &str = "MESHPROOF_PROBE_IMAGE_ARCHIVE";
+/// An image reference an external cluster (`run --kubeconfig`) can pull for the probe.
+pub const MESHPROOF_PROBE_IMAGE: &str = "MESHPROOF_PROBE_IMAGE";
 /// The `nix run` reference that built this binary (the flake sets it).
 pub const MESHPROOF_FLAKE_REF: &str = "MESHPROOF_FLAKE_REF";
 

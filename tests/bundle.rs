@@ -75,7 +75,12 @@ fn raw_entry(
 type Tar = tar::Builder<zstd::stream::write::Encoder<'static, std::fs::File>>;
 
 /// (name, archive builder, entry named in the error, reason in the error)
-type HostileCase = (&'static str, Box<dyn Fn(&mut Tar)>, &'static str, &'static str);
+type HostileCase = (
+    &'static str,
+    Box<dyn Fn(&mut Tar)>,
+    &'static str,
+    &'static str,
+);
 
 fn hostile(path: &Path, build: impl FnOnce(&mut Tar)) {
     let enc = zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap();

@@ -55,17 +55,39 @@ fn every_command_has_help_with_an_example() {
 }
 
 #[test]
-fn run_and_reproduce_say_they_are_not_available_yet() {
-    bin()
+fn run_fails_fast_in_preflight_here_and_writes_nothing() {
+    // This machine has Docker but no kind: the run stops in preflight with exit 4, says what
+    // is missing, and leaves no file behind.
+    let tmp = tempfile::tempdir().unwrap();
+    let empty_path = tmp.path().join("no-tools");
+    std::fs::create_dir(&empty_path).unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let a = bin()
         .args(["run", "--mesh", "none"])
+        .env("PATH", &empty_path)
+        .current_dir(&work)
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not available yet"));
+        .code(4);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
+    assert!(
+        err.contains("preflight failed") && err.contains("kind"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+    // reproduce / rerun of a missing bundle are usage errors.
     bin()
-        .args(["reproduce", "x.tar.zst"])
+        .args(["reproduce", "missing.tar.zst"])
+        .current_dir(&work)
         .assert()
-        .code(2)
-        .stderr(predicate::str::contains("not available yet"));
+        .code(2);
+    bin()
+        .args(["rerun", "--failed", "missing.tar.zst"])
+        .current_dir(&work)
+        .assert()
+        .code(2);
+    // --context needs --kubeconfig.
+    bin().args(["run", "--context", "x"]).assert().code(2);
 }
 
 #[test]

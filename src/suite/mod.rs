@@ -175,8 +175,8 @@ fn doing(lc: &LoadedCase, index: usize) -> String {
 }
 
 /// Run one case in `namespace`: create it with the mesh's onboarding, install the workload
-/// layout, run the steps, delete the namespace. The case's observations come back in every case;
-/// harness failures are inside them.
+/// layout, run the steps. The namespace is left for the caller, which collects evidence from it
+/// before deleting it. Observations come back in every case; harness failures are inside them.
 pub fn run_case(
     lc: &LoadedCase,
     namespace: &str,
@@ -342,8 +342,7 @@ pub fn run_case(
             attempts,
         );
     }
-    // Best effort: a namespace that cannot be deleted is reported by evidence, not here.
-    let _ = backend.delete_namespace(namespace);
+    // The caller collects evidence from the namespace, then deletes it.
     obs
 }
 

@@ -1,0 +1,676 @@
+//! `meshproof run`: plan → preflight → cluster → workload image → mesh → cases → evidence →
+//! teardown → bundle (judge inside `pack`) → verify → summary, against a `Platform`.
+//!
+//! The real platform (kind + Docker + kube-rs) and the tests' double implement the same trait.
+//! A run that fails for infrastructure reasons, or is interrupted, still writes a bundle with
+//! what it had (status `infrastructure-failed` / `aborted`); a failed preflight writes nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::{json, Value};
+
+use crate::bundle::{self, paths, RunStatus};
+use crate::error::AppError;
+use crate::observation::CaseObservation;
+use crate::plan::{self, PlanRequest, RunPlan};
+use crate::progress::Progress;
+use crate::spec::catalog::{Catalog, FileTree, Sourced};
+use crate::spec::mesh::Mesh;
+use crate::spec::workload::Workload;
+use crate::suite::{self, CaseContext, Clock, SuiteBackend};
+use crate::timeouts::Timeouts;
+use crate::verdict::{Capability, Verdicts};
+
+/// An infrastructure failure (not the mesh's): Docker, kind, the API server, an install timeout.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InfraError(pub String);
+
+/// What a platform knows about the cluster it brought up or connected to.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFacts {
+    /// `meshproof-<id>` for kind clusters, the context name for external ones.
+    pub name: String,
+    pub external: bool,
+    /// The rendered kind config (kind clusters only) — goes to `inputs/kind-config.yaml`.
+    pub kind_config: Option<String>,
+    /// Facts for `resolved/cluster.json` (kind/Kubernetes versions, node image digest, node ids, commands).
+    pub facts: BTreeMap<String, Value>,
+}
+
+/// The workload image as loaded into the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFacts {
+    /// Reference written into the manifests (`meshproof-probe:0.1.0`).
+    pub reference: String,
+    /// Image id / config digest (`sha256:…`).
+    pub id: String,
+}
+
+/// The mesh as installed.
+#[derive(Debug, Clone, Default)]
+pub struct MeshFacts {
+    /// Rendered manifests that were applied → `inputs/mesh-rendered/`.
+    pub rendered: FileTree,
+    /// Facts for `resolved/mesh.json` (chart digest, commands, versions).
+    pub facts: BTreeMap<String, Value>,
+}
+
+/// Everything a run needs from the outside world.
+pub trait Platform {
+    /// Check the machine before anything starts.
+    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError>;
+    /// Create an ephemeral cluster for `plan.cluster`.
+    fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError>;
+    /// Use an existing cluster instead (never created or deleted by meshproof).
+    fn connect_external(
+        &mut self,
+        kubeconfig: &Path,
+        context: Option<&str>,
+    ) -> Result<ClusterFacts, InfraError>;
+    /// Build or take the workload image and load it into every node (no registry).
+    fn load_workload_image(
+        &mut self,
+        workload: &Sourced<Workload>,
+    ) -> Result<ImageFacts, InfraError>;
+    /// Install the mesh and wait for its readiness checks.
+    fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError>;
+    /// Record the already-installed mesh instead (`--mesh-installed`).
+    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError>;
+    /// The suite backend on the cluster.
+    fn backend(&mut self) -> &mut dyn SuiteBackend;
+    /// Best-effort evidence of namespaces (pod logs, events, objects) into `dir`; returns failures.
+    fn collect_evidence(&mut self, namespaces: &[String], dir: &Path) -> Vec<String>;
+    /// Node logs of the cluster into `dir` (kind clusters); returns failures.
+    fn collect_node_logs(&mut self, dir: &Path) -> Vec<String>;
+    /// What the run pinned, for `resolved/<name>.json` (image digests from pod statuses, versions).
+    fn resolved(&mut self) -> BTreeMap<String, Value>;
+    /// Delete the cluster unless `keep`; returns a note (how to reach a kept cluster).
+    fn teardown(&mut self, keep: bool) -> Result<Option<String>, InfraError>;
+}
+
+/// A `run` request.
+#[derive(Debug, Clone, Default)]
+pub struct RunRequest {
+    pub plan: PlanRequest,
+    pub keep: bool,
+    pub require: Option<Capability>,
+    pub out: Option<PathBuf>,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub mesh_installed: bool,
+    /// Run id of the bundle this run re-runs.
+    pub parent: Option<String>,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    pub bundle: PathBuf,
+    pub verdicts: Verdicts,
+    /// The infrastructure error that ended the run early, if any.
+    pub failure: Option<String>,
+}
+
+/// A fresh run id: 16 hex digits from the clock and the process id.
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let seed = format!("{nanos}-{}", std::process::id());
+    crate::sha256_hex(seed.as_bytes())[..16].to_string()
+}
+
+/// RFC 3339 UTC timestamp of a system time (seconds precision).
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), AppError> {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(&p, bytes).map_err(|e| AppError::Infrastructure(format!("{}: {e}", p.display())))
+}
+
+fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
+    let mut b = serde_json::to_vec_pretty(v).expect("json");
+    b.push(b'\n');
+    b
+}
+
+/// One phase's timing for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+struct PhaseTiming {
+    phase: String,
+    duration_ms: u64,
+    ok: bool,
+}
+
+struct Phases<'a> {
+    progress: &'a mut dyn Progress,
+    clock: &'a dyn Clock,
+    timings: Vec<PhaseTiming>,
+}
+
+impl Phases<'_> {
+    fn run<T>(
+        &mut self,
+        phase: &str,
+        f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
+    ) -> Result<T, InfraError> {
+        self.progress.phase_started(phase);
+        let start = self.clock.now_ms();
+        let r = f(self.progress);
+        let ms = self.clock.now_ms().saturating_sub(start);
+        let (ok, detail) = match &r {
+            Ok((_, d)) => (true, d.clone()),
+            Err(e) => (false, e.0.clone()),
+        };
+        self.progress.phase_finished(phase, ms, ok, &detail);
+        self.timings.push(PhaseTiming {
+            phase: phase.to_string(),
+            duration_ms: ms,
+            ok,
+        });
+        r.map(|(t, _)| t)
+    }
+}
+
+/// Run the suite end to end. Bad input is an error before anything starts; afterwards every
+/// outcome writes a bundle, and the cluster is torn down (unless kept) in every case.
+pub fn run(
+    catalog: &Catalog,
+    req: &RunRequest,
+    platform: &mut dyn Platform,
+    progress: &mut dyn Progress,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+) -> Result<RunOutcome, AppError> {
+    // Plan: validated inputs, before anything touches Docker.
+    let plan = plan::plan(catalog, &req.plan)?;
+    let cluster_pin = catalog.select_cluster(&req.plan.cluster)?;
+    let mesh_pin = catalog.select_mesh(&req.plan.mesh)?;
+    let workload = catalog.select_workload(&req.plan.workload)?;
+    let (suite, suite_tree) = catalog.suite(&req.plan.suite)?;
+    let run_id = new_run_id();
+    let out = req.out.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "meshproof-{}-{}.tar.zst",
+            mesh_pin.value.id().replace('@', "-"),
+            &run_id[..8]
+        ))
+    });
+    if out.exists() {
+        return Err(AppError::Usage(format!(
+            "{}: already exists; choose another --out",
+            out.display()
+        )));
+    }
+    let started_at = rfc3339(std::time::SystemTime::now());
+    let mut phases = Phases {
+        progress,
+        clock,
+        timings: Vec::new(),
+    };
+
+    // Preflight: nothing is written when it fails.
+    if req.kubeconfig.is_none() {
+        phases
+            .run("preflight", |_| {
+                platform.preflight(&plan).map(|()| ((), String::new()))
+            })
+            .map_err(|e| AppError::Infrastructure(e.0))?;
+    }
+
+    // The run directory lives next to the output and becomes the bundle.
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let run_dir = tempfile::Builder::new()
+        .prefix(&format!(".meshproof-run-{}-", &run_id[..8]))
+        .tempdir_in(&parent)
+        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+    let dir = run_dir.path().to_path_buf();
+    write(&dir, paths::INPUT_CLUSTER, &cluster_pin.bytes)?;
+    write(&dir, paths::INPUT_MESH, &mesh_pin.bytes)?;
+    let wname = &workload.value.metadata.name;
+    write(
+        &dir,
+        &format!("{}/workload.yaml", paths::INPUT_WORKLOAD),
+        &workload.bytes,
+    )?;
+    let wtree = catalog.workload_tree(wname)?;
+    for (k, v) in &wtree {
+        write(&dir, &format!("{}/{k}", paths::INPUT_WORKLOAD), v)?;
+    }
+    for (k, v) in &suite_tree {
+        write(&dir, &format!("{}/{k}", paths::INPUT_SUITE), v)?;
+    }
+
+    let mut status = RunStatus::Complete;
+    let mut failure: Option<String> = None;
+    let mut observations: BTreeMap<String, CaseObservation> = BTreeMap::new();
+    let mut cluster_facts: Option<ClusterFacts> = None;
+    let mut resolved: BTreeMap<String, Value> = BTreeMap::new();
+
+    let infra = (|| -> Result<(), InfraError> {
+        let facts = match &req.kubeconfig {
+            Some(k) => phases.run("cluster", |_| {
+                platform
+                    .connect_external(k, req.context.as_deref())
+                    .map(|f| {
+                        let d = format!("external cluster {}", f.name);
+                        (f, d)
+                    })
+            })?,
+            None => phases.run("cluster", |_| {
+                platform.cluster_up(&run_id, &plan).map(|f| {
+                    let d = format!("{} ({})", f.name, plan.cluster.node_image);
+                    (f, d)
+                })
+            })?,
+        };
+        cluster_facts = Some(facts);
+        let image = phases.run("workload image", |_| {
+            platform.load_workload_image(&workload).map(|i| {
+                let d = format!("{} ({})", i.reference, i.id);
+                (i, d)
+            })
+        })?;
+        resolved.insert(
+            "workload-image".into(),
+            json!({"reference": image.reference, "id": image.id}),
+        );
+        let mesh_facts = if req.mesh_installed {
+            phases.run("mesh", |_| {
+                platform
+                    .observe_installed_mesh(&mesh_pin.value)
+                    .map(|m| (m, "already installed (recorded, not installed)".to_string()))
+            })?
+        } else {
+            phases.run("mesh", |_| {
+                platform
+                    .install_mesh(&mesh_pin.value, &plan.timeouts)
+                    .map(|m| {
+                        let d = match mesh_pin.value.spec.install.method {
+                            crate::spec::mesh::InstallMethod::None => {
+                                "no mesh (the control run)".to_string()
+                            }
+                            _ => format!("{} installed", mesh_pin.value.id()),
+                        };
+                        (m, d)
+                    })
+            })?
+        };
+        for (k, v) in &mesh_facts.rendered {
+            write(&dir, &format!("{}/{k}", paths::INPUT_MESH_RENDERED), v)
+                .map_err(|e| InfraError(e.to_string()))?;
+        }
+        resolved.insert("mesh".into(), json!(mesh_facts.facts));
+
+        for cp in &plan.cases {
+            if cancel.load(Ordering::SeqCst) {
+                return Err(InfraError("interrupted (Ctrl-C)".into()));
+            }
+            let lc = suite.case(&cp.name).expect("planned cases exist");
+            let layout = &workload.value.spec.layouts[&lc.case.spec.layout];
+            let mut docs = Vec::new();
+            for m in &layout.manifests {
+                let text = String::from_utf8_lossy(&wtree[m])
+                    .replace(&workload.value.spec.image.placeholder, &image.reference);
+                docs.extend(
+                    crate::yaml::documents(&format!("workloads/{wname}/{m}"), &text)
+                        .map_err(|e| InfraError(e.to_string()))?,
+                );
+            }
+            let ns = suite::namespace_for(lc.name(), &run_id);
+            let ctx = CaseContext {
+                mesh: &mesh_pin.value,
+                port: workload.value.spec.port,
+                workload: docs,
+                timeouts: plan.timeouts,
+                cancel,
+            };
+            let obs = phases.run(&format!("case {}", lc.name()), |progress| {
+                let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
+                let d = format!("variant {}", obs.variant);
+                Ok((obs, d))
+            })?;
+            let failures =
+                platform.collect_evidence(std::slice::from_ref(&ns), &dir.join(paths::LOGS));
+            for f in failures {
+                phases.progress.note(&format!("evidence: {f}"));
+            }
+            // Only the namespaces this run made are removed.
+            if let Err(e) = platform.backend().delete_namespace(&ns) {
+                phases
+                    .progress
+                    .note(&format!("could not delete namespace {ns}: {e}"));
+            }
+            observations.insert(lc.name().to_string(), obs);
+            if cancel.load(Ordering::SeqCst) {
+                return Err(InfraError("interrupted (Ctrl-C)".into()));
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = infra {
+        status = if cancel.load(Ordering::SeqCst) {
+            RunStatus::Aborted
+        } else {
+            RunStatus::InfrastructureFailed
+        };
+        failure = Some(e.0);
+    }
+
+    // Evidence of the mesh and the nodes, before anything is deleted.
+    if cluster_facts.is_some() {
+        let _ = phases.run("evidence", |_| {
+            let mut f =
+                platform.collect_evidence(&mesh_pin.value.spec.namespaces, &dir.join(paths::LOGS));
+            f.extend(platform.collect_node_logs(&dir.join(paths::LOGS).join("nodes")));
+            let d = if f.is_empty() {
+                String::new()
+            } else {
+                format!("{} item(s) missing: {}", f.len(), f.join("; "))
+            };
+            Ok(((), d))
+        });
+        resolved.extend(platform.resolved());
+    }
+    // Teardown: always, unless kept or external.
+    if let Some(facts) = &cluster_facts {
+        if !facts.external {
+            match phases.run("teardown", |_| {
+                platform
+                    .teardown(req.keep)
+                    .map(|note| ((), note.unwrap_or_default()))
+            }) {
+                Ok(()) => {}
+                Err(e) => {
+                    if failure.is_none() {
+                        status = RunStatus::InfrastructureFailed;
+                        failure = Some(format!("teardown: {}", e.0));
+                    }
+                }
+            }
+        }
+        if let Some(cfg) = &facts.kind_config {
+            write(&dir, paths::INPUT_KIND_CONFIG, cfg.as_bytes())?;
+        }
+        let mut cf = facts.facts.clone();
+        cf.insert("name".into(), json!(facts.name));
+        cf.insert("external".into(), json!(facts.external));
+        resolved.insert("cluster".into(), json!(cf));
+    }
+    let served: BTreeMap<&String, &BTreeMap<String, Vec<String>>> =
+        observations.iter().map(|(k, o)| (k, &o.served)).collect();
+    resolved.insert("served-smi".into(), json!(served));
+    for (name, v) in &resolved {
+        write(
+            &dir,
+            &format!("{}/{name}.json", paths::RESOLVED),
+            &json_bytes(v),
+        )?;
+    }
+    for (name, o) in &observations {
+        write(&dir, &paths::observation(name), &json_bytes(o))?;
+    }
+    let mut selection = BTreeMap::new();
+    selection.insert("cluster".to_string(), plan.cluster.name.clone());
+    selection.insert("mesh".to_string(), plan.mesh.id.clone());
+    selection.insert("workload".to_string(), plan.workload.name.clone());
+    selection.insert("suite".to_string(), plan.suite.clone());
+    if !req.plan.only.is_empty() {
+        selection.insert("only".to_string(), req.plan.only.join(","));
+    }
+    let mut extra = BTreeMap::new();
+    extra.insert("phases".to_string(), json!(phases.timings));
+    extra.insert(
+        "cluster_mode".to_string(),
+        json!(if req.kubeconfig.is_some() {
+            "external"
+        } else {
+            "kind"
+        }),
+    );
+    extra.insert(
+        "mesh_installed_by_user".to_string(),
+        json!(req.mesh_installed),
+    );
+    extra.insert("timeout_scale".to_string(), json!(req.plan.timeout_scale));
+    if let Some(f) = &failure {
+        extra.insert("failure".to_string(), json!(f));
+    }
+    let run_info = bundle::RunInfo {
+        id: run_id.clone(),
+        status,
+        started_at,
+        finished_at: rfc3339(std::time::SystemTime::now()),
+        scoring: req.plan.scoring,
+        selection,
+        parent: req.parent.clone(),
+        extra,
+    };
+    write(
+        &dir,
+        paths::MANIFEST,
+        &json_bytes(&json!({ "run": run_info })),
+    )?;
+
+    let packed = bundle::write::pack(&dir, &out, &bundle::write::PackOptions::default())?;
+    let report = bundle::verify::verify(&out, &bundle::Limits::default());
+    if let Some(p) = report.first_problem() {
+        return Err(AppError::VerifyFailed(format!(
+            "the bundle just written does not verify ({}: {})",
+            p.name, p.detail
+        )));
+    }
+    phases.progress.note(&format!(
+        "bundle {} ({} files, verified)",
+        out.display(),
+        packed.files
+    ));
+    Ok(RunOutcome {
+        run_id,
+        status,
+        bundle: out,
+        verdicts: packed.verdicts,
+        failure,
+    })
+}
+
+/// A catalog rebuilt from a bundle's `inputs/`: the exact cluster pin, mesh pin, workload and
+/// suite bytes the original run used, laid out as `clusters/`, `meshes/`, `workloads/`, `suites/`.
+#[derive(Debug)]
+pub struct BundleInputs {
+    pub dir: tempfile::TempDir,
+    pub manifest: bundle::Manifest,
+    pub verdicts: Verdicts,
+    /// The original run's selection, for a new `RunRequest`.
+    pub request: PlanRequest,
+}
+
+/// Unpack what `reproduce` and `rerun` need from a bundle (it must verify first).
+pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
+    if !path.is_file() {
+        return Err(AppError::Usage(format!(
+            "{}: no such bundle file",
+            path.display()
+        )));
+    }
+    let report = bundle::verify::verify(path, &bundle::Limits::default());
+    if let Some(p) = report.first_problem() {
+        return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
+    }
+    let manifest = report.manifest.expect("verified bundles have a manifest");
+    let verdicts = report.verdicts.expect("verified bundles have verdicts");
+    let files = bundle::read::read_selected(path, &bundle::Limits::default(), |p| {
+        p.starts_with("inputs/")
+    })?;
+    let sel = |k: &str| {
+        manifest.run.selection.get(k).cloned().ok_or_else(|| {
+            AppError::Bundle(bundle::BundleError::Integrity {
+                file: paths::MANIFEST.into(),
+                reason: format!("run.selection.{k} is missing"),
+            })
+        })
+    };
+    let (cluster, mesh, workload, suite) = (
+        sel("cluster")?,
+        sel("mesh")?,
+        sel("workload")?,
+        sel("suite")?,
+    );
+    let dir = tempfile::tempdir().map_err(|e| AppError::Infrastructure(e.to_string()))?;
+    let need = |p: &str| {
+        files.get(p).ok_or_else(|| {
+            AppError::Bundle(bundle::BundleError::Integrity {
+                file: p.to_string(),
+                reason: "missing from the bundle's inputs".into(),
+            })
+        })
+    };
+    write(
+        dir.path(),
+        &format!("clusters/{cluster}.yaml"),
+        need(paths::INPUT_CLUSTER)?,
+    )?;
+    let mesh_rel = match mesh.split_once('@') {
+        Some((n, v)) => format!("meshes/{n}/{v}.yaml"),
+        None => format!("meshes/{mesh}.yaml"),
+    };
+    write(dir.path(), &mesh_rel, need(paths::INPUT_MESH)?)?;
+    for (k, v) in &files {
+        if let Some(rest) = k.strip_prefix(&format!("{}/", paths::INPUT_WORKLOAD)) {
+            write(dir.path(), &format!("workloads/{workload}/{rest}"), v)?;
+        } else if let Some(rest) = k.strip_prefix(&format!("{}/", paths::INPUT_SUITE)) {
+            write(dir.path(), &format!("suites/{suite}/{rest}"), v)?;
+        }
+    }
+    let only = manifest
+        .run
+        .selection
+        .get("only")
+        .map(|o| o.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
+    let timeout_scale = manifest
+        .run
+        .extra
+        .get("timeout_scale")
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0);
+    let request = PlanRequest {
+        cluster,
+        mesh,
+        workload,
+        suite,
+        only,
+        scoring: manifest.run.scoring,
+        timeout_scale,
+    };
+    Ok(BundleInputs {
+        dir,
+        manifest,
+        verdicts,
+        request,
+    })
+}
+
+/// Cases of a bundle that were not Full (or hit a harness error): what `rerun --failed` runs.
+pub fn failed_cases(v: &Verdicts) -> Vec<String> {
+    v.below(Capability::Full)
+        .into_iter()
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// `reproduce`: run again with the bundle's own inputs, then compare with the original.
+/// Returns the new run and the comparison (`verdicts_differ` → exit 1).
+pub fn reproduce(
+    original: &Path,
+    out: Option<PathBuf>,
+    keep: bool,
+    platform: &mut dyn Platform,
+    progress: &mut dyn Progress,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+) -> Result<(RunOutcome, crate::diff::DiffReport), AppError> {
+    let inputs = inputs_from_bundle(original)?;
+    if inputs.manifest.run.extra.get("cluster_mode") == Some(&json!("external")) {
+        progress.note(
+            "the original ran on an external cluster (--kubeconfig): its cluster was not pinned, \
+             so this reproduction runs on the pinned kind cluster of the same selection",
+        );
+    }
+    let catalog = Catalog::new(inputs.dir.path());
+    let req = RunRequest {
+        plan: inputs.request.clone(),
+        keep,
+        out,
+        parent: Some(inputs.manifest.run.id.clone()),
+        ..RunRequest::default()
+    };
+    let outcome = run(&catalog, &req, platform, progress, clock, cancel)?;
+    let diff = crate::diff::diff(original, &outcome.bundle, &bundle::Limits::default())?;
+    Ok((outcome, diff))
+}
+
+/// `rerun --failed`: run only the cases of a bundle that were not Full; the new bundle names
+/// its parent. `Ok(None)` when every case was Full.
+pub fn rerun_failed(
+    original: &Path,
+    out: Option<PathBuf>,
+    keep: bool,
+    platform: &mut dyn Platform,
+    progress: &mut dyn Progress,
+    clock: &dyn Clock,
+    cancel: &AtomicBool,
+) -> Result<Option<RunOutcome>, AppError> {
+    let inputs = inputs_from_bundle(original)?;
+    let failed = failed_cases(&inputs.verdicts);
+    if failed.is_empty() {
+        return Ok(None);
+    }
+    let catalog = Catalog::new(inputs.dir.path());
+    let mut plan = inputs.request.clone();
+    plan.only = failed;
+    let req = RunRequest {
+        plan,
+        keep,
+        out,
+        parent: Some(inputs.manifest.run.id.clone()),
+        ..RunRequest::default()
+    };
+    run(&catalog, &req, platform, progress, clock, cancel).map(Some)
+}

@@ -1,0 +1,656 @@
+//! The real platform of `run`: kind clusters through the kind CLI and the Docker engine
+//! (`meshproof-cluster`), the Kubernetes API through kube-rs (`meshproof-kube`), Helm for charts.
+//!
+//! Async layers run on one private tokio runtime; the pipeline above stays synchronous.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use meshproof_cluster::guard::{ClusterGuard, TeardownOutcome};
+use meshproof_cluster::kind::{
+    self, CreateRequest, KindCli, KindConfigInput, Kubeconfig, NodeRole,
+};
+use meshproof_cluster::Engine;
+use meshproof_kube::{Condition, Kube};
+use serde_json::{json, Value};
+
+use crate::observation::{CallRecord, MetricsObservation, ObjectResult};
+use crate::pipeline::{ClusterFacts, ImageFacts, InfraError, MeshFacts, Platform};
+use crate::plan::RunPlan;
+use crate::spec::case::TrafficCheck;
+use crate::spec::catalog::{Catalog, Sourced};
+use crate::spec::mesh::{InstallMethod, Mesh};
+use crate::spec::workload::Workload;
+use crate::suite::{HarnessError, SuiteBackend};
+use crate::timeouts::Timeouts;
+
+/// How long kind waits for the control plane.
+const KIND_WAIT: Duration = Duration::from_secs(300);
+/// Namespace deletion, object deletion and one probe `/call` batch.
+const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
+const CALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn infra(e: impl std::fmt::Display) -> InfraError {
+    InfraError(e.to_string())
+}
+
+/// The suite backend over kube-rs.
+#[derive(Debug)]
+pub struct KubeBackend {
+    handle: tokio::runtime::Handle,
+    kube: Option<Kube>,
+    port: u16,
+    apply_timeout: Duration,
+}
+
+impl KubeBackend {
+    fn kube(&self) -> Result<&Kube, HarnessError> {
+        self.kube
+            .as_ref()
+            .ok_or_else(|| HarnessError("no cluster connection".into()))
+    }
+}
+
+impl SuiteBackend for KubeBackend {
+    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
+        let k = self.kube()?.clone();
+        self.handle
+            .block_on(k.served_smi())
+            .map_err(|e| HarnessError(e.to_string()))
+    }
+
+    fn create_namespace(
+        &mut self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<(), HarnessError> {
+        let k = self.kube()?.clone();
+        self.handle
+            .block_on(k.ensure_namespace(namespace, labels, annotations))
+            .map_err(|e| HarnessError(e.to_string()))
+    }
+
+    fn delete_namespace(&mut self, namespace: &str) -> Result<(), HarnessError> {
+        let k = self.kube()?.clone();
+        self.handle
+            .block_on(k.delete_namespace(namespace, DELETE_TIMEOUT))
+            .map_err(|e| HarnessError(e.to_string()))
+    }
+
+    fn apply(
+        &mut self,
+        namespace: &str,
+        file: &str,
+        objects: &[Value],
+    ) -> Result<Vec<ObjectResult>, HarnessError> {
+        let k = self.kube()?.clone();
+        let out = self
+            .handle
+            .block_on(k.apply(objects, Some(namespace), self.apply_timeout));
+        Ok(out
+            .into_iter()
+            .map(|o| ObjectResult {
+                file: file.to_string(),
+                object: o.object,
+                ok: o.ok,
+                message: o.message,
+            })
+            .collect())
+    }
+
+    fn delete(
+        &mut self,
+        namespace: &str,
+        file: &str,
+        objects: &[Value],
+    ) -> Result<Vec<ObjectResult>, HarnessError> {
+        let k = self.kube()?.clone();
+        let mut out = Vec::new();
+        for o in objects {
+            let d = self
+                .handle
+                .block_on(k.delete(o, Some(namespace), DELETE_TIMEOUT))
+                .map_err(|e| HarnessError(e.to_string()))?;
+            out.push(ObjectResult {
+                file: file.to_string(),
+                object: d.object,
+                ok: d.ok,
+                message: d.message,
+            });
+        }
+        Ok(out)
+    }
+
+    fn lookup(&mut self, namespace: &str, object: &Value) -> Result<Option<Value>, HarnessError> {
+        let k = self.kube()?.clone();
+        self.handle
+            .block_on(k.get(object, Some(namespace)))
+            .map_err(|e| HarnessError(e.to_string()))
+    }
+
+    fn traffic(
+        &mut self,
+        namespace: &str,
+        check: &TrafficCheck,
+        url: &str,
+    ) -> Result<Vec<CallRecord>, HarnessError> {
+        let k = self.kube()?.clone();
+        let request = meshproof_kube::probe_call_request(url, &check.method, check.count);
+        let selector = format!("app={}", check.from);
+        let answer = self
+            .handle
+            .block_on(k.call_probe(namespace, &selector, self.port, &request, CALL_TIMEOUT))
+            .map_err(|e| HarnessError(e.to_string()))?;
+        let records = answer.get("records").cloned().ok_or_else(|| {
+            HarnessError(format!(
+                "probe {} answered without records: {answer}",
+                check.from
+            ))
+        })?;
+        serde_json::from_value(records).map_err(|e| {
+            HarnessError(format!(
+                "probe {} answered unreadable records: {e}",
+                check.from
+            ))
+        })
+    }
+
+    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
+        let k = self.kube()?.clone();
+        Ok(match self.handle.block_on(k.raw_get(path)) {
+            Ok((status, body)) => MetricsObservation {
+                check: 0,
+                path: path.to_string(),
+                status: Some(status),
+                body,
+                error: None,
+            },
+            Err(e) => MetricsObservation {
+                check: 0,
+                path: path.to_string(),
+                status: None,
+                body: None,
+                error: Some(e.to_string()),
+            },
+        })
+    }
+}
+
+/// kind + Docker + kube-rs.
+#[derive(Debug)]
+pub struct KindPlatform {
+    rt: tokio::runtime::Runtime,
+    catalog: Catalog,
+    keep: bool,
+    kind: Arc<KindCli>,
+    engine: Option<Engine>,
+    cluster: Option<String>,
+    guard: Option<ClusterGuard>,
+    kubeconfig: Option<Kubeconfig>,
+    backend: KubeBackend,
+    images: BTreeMap<String, String>,
+    server_version: Option<String>,
+    /// Temporary files (kind config, image archive) kept alive for the run.
+    scratch: tempfile::TempDir,
+}
+
+impl KindPlatform {
+    pub fn new(catalog: Catalog, keep: bool) -> Result<Self, InfraError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| infra(format!("cannot start the async runtime: {e}")))?;
+        let backend = KubeBackend {
+            handle: rt.handle().clone(),
+            kube: None,
+            port: 9091,
+            apply_timeout: Duration::from_secs(Timeouts::default().apply_secs),
+        };
+        Ok(KindPlatform {
+            rt,
+            catalog,
+            keep,
+            kind: Arc::new(KindCli::new()),
+            engine: None,
+            cluster: None,
+            guard: None,
+            kubeconfig: None,
+            backend,
+            images: BTreeMap::new(),
+            server_version: None,
+            scratch: tempfile::tempdir().map_err(infra)?,
+        })
+    }
+
+    fn engine(&mut self) -> Result<&Engine, InfraError> {
+        if self.engine.is_none() {
+            let e = self
+                .rt
+                .block_on(meshproof_cluster::connect())
+                .map_err(infra)?;
+            self.engine = Some(e);
+        }
+        Ok(self.engine.as_ref().expect("connected"))
+    }
+
+    fn kube(&self) -> Result<Kube, InfraError> {
+        self.backend
+            .kube
+            .clone()
+            .ok_or_else(|| infra("no cluster connection"))
+    }
+
+    fn connect(&mut self, path: &Path, context: Option<&str>) -> Result<String, InfraError> {
+        let k = self
+            .rt
+            .block_on(Kube::from_kubeconfig(path, context))
+            .map_err(infra)?;
+        let v = self.rt.block_on(k.server_version()).map_err(infra)?;
+        self.backend.kube = Some(k);
+        self.server_version = Some(v.clone());
+        Ok(v)
+    }
+
+    /// The probe image as a docker archive: `$MESHPROOF_PROBE_IMAGE_ARCHIVE` (the Nix wrapper
+    /// sets it), else `docker build` of the workload's Dockerfile and `docker save`.
+    fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, InfraError> {
+        if let Some(p) = std::env::var_os(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE) {
+            return Ok(PathBuf::from(p));
+        }
+        let reference = format!("{}:{}", w.value.spec.image.name, crate::TOOL_VERSION);
+        let status = std::process::Command::new("docker")
+            .arg("build")
+            .arg("-f")
+            .arg(self.catalog.root.join(&w.value.spec.image.dockerfile))
+            .arg("-t")
+            .arg(&reference)
+            .arg(&self.catalog.root)
+            .status()
+            .map_err(|e| infra(format!("docker build: {e}")))?;
+        if !status.success() {
+            return Err(infra(format!(
+                "docker build of {reference} failed ({status})"
+            )));
+        }
+        let archive = self.scratch.path().join("probe-image.tar");
+        let status = std::process::Command::new("docker")
+            .args(["save", "-o"])
+            .arg(&archive)
+            .arg(&reference)
+            .status()
+            .map_err(|e| infra(format!("docker save: {e}")))?;
+        if !status.success() {
+            return Err(infra(format!(
+                "docker save of {reference} failed ({status})"
+            )));
+        }
+        Ok(archive)
+    }
+}
+
+/// Reference and config digest of the first image in a docker-archive tar (`manifest.json`).
+pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
+    let f =
+        std::fs::File::open(archive).map_err(|e| infra(format!("{}: {e}", archive.display())))?;
+    let mut ar = tar::Archive::new(f);
+    for entry in ar.entries().map_err(infra)? {
+        let mut entry = entry.map_err(infra)?;
+        if entry.path().map_err(infra)?.to_string_lossy() == "manifest.json" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text).map_err(infra)?;
+            let v: Value = serde_json::from_str(&text).map_err(infra)?;
+            let first = &v[0];
+            let reference = first["RepoTags"][0]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let config = first["Config"].as_str().unwrap_or_default();
+            // `blobs/sha256/<hex>` (OCI layout) or `<hex>.json` (docker save).
+            let hex = config
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches(".json");
+            if reference.is_empty() || !crate::spec::is_sha256_hex(hex) {
+                return Err(infra(format!(
+                    "{}: manifest.json names no tagged image with a sha256 config",
+                    archive.display()
+                )));
+            }
+            return Ok(ImageFacts {
+                reference,
+                id: format!("sha256:{hex}"),
+            });
+        }
+    }
+    Err(infra(format!(
+        "{}: not a docker image archive (no manifest.json)",
+        archive.display()
+    )))
+}
+
+impl Platform for KindPlatform {
+    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError> {
+        let cluster = self
+            .catalog
+            .select_cluster(&plan.cluster.name)
+            .map_err(infra)?;
+        let mesh = self.catalog.select_mesh(&plan.mesh.id).map_err(infra)?;
+        let checks = crate::doctor::preflight_checks(&cluster.value, &mesh.value)
+            .map_err(|e| infra(e.to_string()))?;
+        match crate::doctor::failed_checks_error(&checks) {
+            Some(e) => Err(infra(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError> {
+        let pin = self
+            .catalog
+            .select_cluster(&plan.cluster.name)
+            .map_err(infra)?
+            .value;
+        let name = kind::cluster_name(run_id).map_err(infra)?;
+        let roles = pin
+            .spec
+            .nodes
+            .iter()
+            .map(|n| match n.role {
+                crate::spec::cluster::NodeRole::ControlPlane => NodeRole::ControlPlane,
+                crate::spec::cluster::NodeRole::Worker => NodeRole::Worker,
+            })
+            .collect();
+        let config = kind::render_config(&KindConfigInput {
+            name: name.clone(),
+            node_image: pin.spec.node_image.clone(),
+            roles,
+            extra: (!pin.spec.config.is_empty()).then(|| Value::Object(pin.spec.config.clone())),
+        })
+        .map_err(infra)?;
+        let config_path = self.scratch.path().join("kind-config.yaml");
+        std::fs::write(&config_path, &config).map_err(infra)?;
+        let version = self.kind.version().map_err(infra)?;
+        kind::check_kind_version(&version.version, &pin.spec.kind.version).map_err(infra)?;
+        self.engine()?;
+        // From here on the cluster is deleted on every path (drop, panic), unless kept.
+        self.guard = Some(ClusterGuard::new(
+            name.clone(),
+            self.kind.clone() as Arc<dyn meshproof_cluster::guard::Teardown>,
+            self.keep,
+        ));
+        self.cluster = Some(name.clone());
+        self.kind
+            .create(&CreateRequest {
+                name: name.clone(),
+                config_path,
+                wait: KIND_WAIT,
+                retain: true,
+            })
+            .map_err(infra)?;
+        let kubeconfig = self.kind.kubeconfig(&name).map_err(infra)?;
+        let server = self.connect(kubeconfig.path(), Some(&kubeconfig.context.clone()))?;
+        self.kubeconfig = Some(kubeconfig);
+        let engine = self.engine()?.clone();
+        let nodes = self
+            .rt
+            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &name))
+            .map_err(infra)?;
+        let mut facts = BTreeMap::new();
+        facts.insert("kind_version".into(), json!(version.version.to_string()));
+        facts.insert("node_image".into(), json!(pin.spec.node_image));
+        facts.insert("kubernetes_server".into(), json!(server));
+        facts.insert(
+            "nodes".into(),
+            json!(nodes
+                .iter()
+                .map(|n| json!({"name": n.name, "container_id": n.container_id, "role": n.role, "image_id": n.image_id}))
+                .collect::<Vec<_>>()),
+        );
+        facts.insert("commands".into(), json!(self.kind.records()));
+        Ok(ClusterFacts {
+            name,
+            external: false,
+            kind_config: Some(config),
+            facts,
+        })
+    }
+
+    fn connect_external(
+        &mut self,
+        kubeconfig: &Path,
+        context: Option<&str>,
+    ) -> Result<ClusterFacts, InfraError> {
+        let server = self.connect(kubeconfig, context)?;
+        let mut facts = BTreeMap::new();
+        facts.insert("kubernetes_server".into(), json!(server));
+        facts.insert(
+            "note".into(),
+            json!("external cluster: its nodes, node image and kind version are not pinned"),
+        );
+        Ok(ClusterFacts {
+            name: context.unwrap_or("current-context").to_string(),
+            external: true,
+            kind_config: None,
+            facts,
+        })
+    }
+
+    fn load_workload_image(&mut self, w: &Sourced<Workload>) -> Result<ImageFacts, InfraError> {
+        self.backend.port = w.value.spec.port;
+        let Some(cluster) = self.cluster.clone() else {
+            // External clusters pull: the image must be reachable from them.
+            let reference = std::env::var(crate::env::MESHPROOF_PROBE_IMAGE).map_err(|_| {
+                infra(format!(
+                    "an external cluster cannot be loaded with a local image; push the probe image \
+                     somewhere it can pull and set {}",
+                    crate::env::MESHPROOF_PROBE_IMAGE
+                ))
+            })?;
+            return Ok(ImageFacts {
+                reference,
+                id: "unknown (pulled by the external cluster; see resolved/images.json)".into(),
+            });
+        };
+        let archive = self.image_archive(w)?;
+        let image = archive_image(&archive)?;
+        let engine = self.engine()?.clone();
+        let nodes = self
+            .rt
+            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &cluster))
+            .map_err(infra)?;
+        let report = self
+            .rt
+            .block_on(meshproof_cluster::images::load_image_archive(
+                &engine, &nodes, &archive,
+            ))
+            .map_err(infra)?;
+        if !report.all_ok() {
+            return Err(infra(format!(
+                "loading {} into the nodes failed: {report:?}",
+                image.reference
+            )));
+        }
+        Ok(image)
+    }
+
+    fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError> {
+        let mut facts = MeshFacts::default();
+        match mesh.spec.install.method {
+            InstallMethod::None => return Ok(facts),
+            InstallMethod::Manifests => {
+                return Err(infra(format!(
+                "{}: the `manifests` install method is not implemented yet (mesh catalog issue)",
+                mesh.id()
+            )))
+            }
+            InstallMethod::Helm => {}
+        }
+        let h = mesh.spec.install.helm.as_ref().expect("validated");
+        let dir = self.scratch.path().join("chart");
+        std::fs::create_dir_all(&dir).map_err(infra)?;
+        // Pull the exact chart version, check its digest, render it offline.
+        let pull = std::process::Command::new("helm")
+            .args([
+                "pull",
+                &h.chart,
+                "--repo",
+                &h.repo,
+                "--version",
+                &h.version,
+                "--destination",
+            ])
+            .arg(&dir)
+            .output()
+            .map_err(|e| infra(format!("helm pull: {e}")))?;
+        if !pull.status.success() {
+            return Err(infra(format!(
+                "helm pull {} {} from {}: {}",
+                h.chart,
+                h.version,
+                h.repo,
+                String::from_utf8_lossy(&pull.stderr).trim()
+            )));
+        }
+        let tgz = dir.join(format!("{}-{}.tgz", h.chart, h.version));
+        let bytes = std::fs::read(&tgz).map_err(|e| infra(format!("{}: {e}", tgz.display())))?;
+        let got = crate::sha256_hex(&bytes);
+        if let Some(want) = &h.digest {
+            if &got != want {
+                return Err(infra(format!(
+                    "chart {}-{}.tgz has sha256 {got}, the pin says {want}: refusing to install",
+                    h.chart, h.version
+                )));
+            }
+        }
+        let values = dir.join("values.yaml");
+        std::fs::write(
+            &values,
+            serde_json::to_vec_pretty(&h.values).map_err(infra)?,
+        )
+        .map_err(infra)?;
+        let render = std::process::Command::new("helm")
+            .arg("template")
+            .arg(&h.release)
+            .arg(&tgz)
+            .args(["--namespace", &h.namespace, "--include-crds", "--values"])
+            .arg(&values)
+            .output()
+            .map_err(|e| infra(format!("helm template: {e}")))?;
+        if !render.status.success() {
+            return Err(infra(format!(
+                "helm template {}: {}",
+                h.chart,
+                String::from_utf8_lossy(&render.stderr).trim()
+            )));
+        }
+        let rendered = render.stdout;
+        let docs =
+            crate::yaml::documents("helm template output", &String::from_utf8_lossy(&rendered))
+                .map_err(infra)?;
+        let k = self.kube()?;
+        self.rt
+            .block_on(k.ensure_namespace(&h.namespace, &BTreeMap::new(), &BTreeMap::new()))
+            .map_err(infra)?;
+        let outcomes = self.rt.block_on(k.apply(
+            &docs,
+            Some(&h.namespace),
+            Duration::from_secs(timeouts.apply_secs),
+        ));
+        if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
+            return Err(infra(format!(
+                "installing {}: {} rejected: {}",
+                mesh.id(),
+                bad.object,
+                bad.message.as_deref().unwrap_or("no reason given")
+            )));
+        }
+        for r in &mesh.spec.readiness {
+            if r.kind != "Deployment" {
+                continue;
+            }
+            let cond = Condition::DeploymentAvailable {
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            };
+            self.rt
+                .block_on(k.wait(&cond, Duration::from_secs(timeouts.assert_secs)))
+                .map_err(infra)?;
+        }
+        facts.rendered.insert("helm-template.yaml".into(), rendered);
+        facts
+            .rendered
+            .insert("values.yaml".into(), std::fs::read(&values).map_err(infra)?);
+        facts.facts.insert(
+            "chart".into(),
+            json!(format!("{}-{}.tgz", h.chart, h.version)),
+        );
+        facts.facts.insert("chart_sha256".into(), json!(got));
+        facts.facts.insert("repo".into(), json!(h.repo));
+        Ok(facts)
+    }
+
+    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
+        let k = self.kube()?;
+        let served = self.rt.block_on(k.served_smi()).map_err(infra)?;
+        let mut facts = MeshFacts::default();
+        facts.facts.insert("installed_by_user".into(), json!(true));
+        facts.facts.insert("pin".into(), json!(mesh.id()));
+        facts.facts.insert("served_smi".into(), json!(served));
+        Ok(facts)
+    }
+
+    fn backend(&mut self) -> &mut dyn SuiteBackend {
+        &mut self.backend
+    }
+
+    fn collect_evidence(&mut self, namespaces: &[String], dir: &Path) -> Vec<String> {
+        let Ok(k) = self.kube() else {
+            return vec!["no cluster connection: evidence not collected".into()];
+        };
+        let report = self.rt.block_on(k.collect_evidence(namespaces, dir));
+        self.images.extend(report.images);
+        report.failures
+    }
+
+    fn collect_node_logs(&mut self, dir: &Path) -> Vec<String> {
+        let Some(cluster) = self.cluster.clone() else {
+            return Vec::new();
+        };
+        let engine = match self.engine() {
+            Ok(e) => e.clone(),
+            Err(e) => return vec![e.0],
+        };
+        match self
+            .rt
+            .block_on(meshproof_cluster::logs::export_logs(&engine, &cluster, dir))
+        {
+            Ok(export) => export.failures.iter().map(|f| format!("{f:?}")).collect(),
+            Err(e) => vec![e.to_string()],
+        }
+    }
+
+    fn resolved(&mut self) -> BTreeMap<String, Value> {
+        let mut out = BTreeMap::new();
+        out.insert("images".into(), json!(self.images));
+        if let Some(v) = &self.server_version {
+            out.insert("kubernetes".into(), json!({"server_version": v}));
+        }
+        out
+    }
+
+    fn teardown(&mut self, _keep: bool) -> Result<Option<String>, InfraError> {
+        let Some(guard) = self.guard.take() else {
+            return Ok(None);
+        };
+        match guard.teardown().map_err(infra)? {
+            TeardownOutcome::Kept => Ok(Some(meshproof_cluster::guard::keep_message(
+                guard.cluster(),
+            ))),
+            TeardownOutcome::Deleted | TeardownOutcome::AlreadyDone => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! Progress of a run: one line per phase with its elapsed time, per case `step k/n` with the
+//! current expectation and attempt count; `--output jsonl` streams the same as JSON events.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use crate::observation::StepStatus;
+use crate::suite::{StepAt, StepProgress};
+
+/// What the pipeline reports while it runs.
+pub trait Progress: StepProgress {
+    fn phase_started(&mut self, phase: &str);
+    /// `detail` is a short note (`kind-v0.32.0`, `3 images loaded`, the error).
+    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str);
+    /// A free-form note (where the bundle went, how to reach a kept cluster).
+    fn note(&mut self, text: &str);
+}
+
+fn secs(ms: u64) -> String {
+    format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
+}
+
+fn status_word(status: StepStatus, held: bool) -> &'static str {
+    match (status, held) {
+        (StepStatus::Completed, true) => "held",
+        (StepStatus::Completed, false) => "did not hold",
+        (StepStatus::HarnessError, _) => "harness error",
+        (StepStatus::NotRun, _) => "not run",
+    }
+}
+
+/// Plain lines (no terminal tricks): CI logs and the non-interactive form.
+#[derive(Debug)]
+pub struct TextProgress<W: Write> {
+    out: W,
+    /// Print every attempt (interactive terminals get a spinner instead, see `Spinner`).
+    attempts: bool,
+}
+
+impl<W: Write> TextProgress<W> {
+    pub fn new(out: W) -> Self {
+        TextProgress {
+            out,
+            attempts: false,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> StepProgress for TextProgress<W> {
+    fn attempt(&mut self, at: StepAt<'_>, doing: &str, attempt: usize) {
+        if attempt == 1 || self.attempts {
+            let _ = writeln!(
+                self.out,
+                "  {} step {}/{} {}: {}",
+                at.case, at.k, at.n, at.step, doing
+            );
+        }
+    }
+    fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
+        let _ = writeln!(
+            self.out,
+            "  {} step {}/{} {}: {} after {} attempt(s)",
+            at.case,
+            at.k,
+            at.n,
+            at.step,
+            status_word(status, held),
+            attempts
+        );
+    }
+}
+
+impl<W: Write> Progress for TextProgress<W> {
+    fn phase_started(&mut self, phase: &str) {
+        let _ = writeln!(self.out, "[{phase}] …");
+    }
+    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+        let _ = writeln!(
+            self.out,
+            "[{phase}] {} in {}{}{}",
+            if ok { "done" } else { "FAILED" },
+            secs(elapsed_ms),
+            if detail.is_empty() { "" } else { ": " },
+            detail
+        );
+    }
+    fn note(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+    }
+}
+
+/// One JSON object per line and per event, flushed as it happens (CI, dashboards).
+#[derive(Debug)]
+pub struct JsonlProgress<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonlProgress<W> {
+    pub fn new(out: W) -> Self {
+        JsonlProgress { out }
+    }
+    fn emit(&mut self, v: serde_json::Value) {
+        let _ = writeln!(self.out, "{v}");
+        let _ = self.out.flush();
+    }
+}
+
+impl<W: Write> StepProgress for JsonlProgress<W> {
+    fn attempt(&mut self, at: StepAt<'_>, doing: &str, attempt: usize) {
+        self.emit(json!({"event": "attempt", "case": at.case, "step": at.step, "k": at.k, "n": at.n, "doing": doing, "attempt": attempt}));
+    }
+    fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
+        self.emit(json!({"event": "step", "case": at.case, "step": at.step, "k": at.k, "n": at.n, "status": status, "held": held, "attempts": attempts}));
+    }
+}
+
+impl<W: Write> Progress for JsonlProgress<W> {
+    fn phase_started(&mut self, phase: &str) {
+        self.emit(json!({"event": "phase-started", "phase": phase}));
+    }
+    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+        self.emit(json!({"event": "phase", "phase": phase, "elapsed_ms": elapsed_ms, "ok": ok, "detail": detail}));
+    }
+    fn note(&mut self, text: &str) {
+        self.emit(json!({"event": "note", "text": text}));
+    }
+}
+
+/// Nothing but the final summary (`--quiet`).
+#[derive(Debug, Default)]
+pub struct QuietProgress;
+
+impl StepProgress for QuietProgress {
+    fn attempt(&mut self, _: StepAt<'_>, _: &str, _: usize) {}
+    fn step_done(&mut self, _: StepAt<'_>, _: StepStatus, _: bool, _: usize) {}
+}
+
+impl Progress for QuietProgress {
+    fn phase_started(&mut self, _: &str) {}
+    fn phase_finished(&mut self, _: &str, _: u64, _: bool, _: &str) {}
+    fn note(&mut self, _: &str) {}
+}
+
+/// Interactive terminals: an `indicatif` spinner per phase, and the current step and attempt.
+#[derive(Debug, Default)]
+pub struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    fn bar(&mut self) -> &indicatif::ProgressBar {
+        self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+                    .expect("static template"),
+            );
+            b
+        })
+    }
+}
+
+impl StepProgress for Spinner {
+    fn attempt(&mut self, at: StepAt<'_>, doing: &str, attempt: usize) {
+        let msg = format!(
+            "{} step {}/{} {} (attempt {attempt}): {doing}",
+            at.case, at.k, at.n, at.step
+        );
+        self.bar().set_message(msg);
+    }
+    fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
+        let line = format!(
+            "  {} step {}/{} {}: {} after {} attempt(s)",
+            at.case,
+            at.k,
+            at.n,
+            at.step,
+            status_word(status, held),
+            attempts
+        );
+        self.bar().println(line);
+    }
+}
+
+impl Progress for Spinner {
+    fn phase_started(&mut self, phase: &str) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        self.bar().set_message(format!("[{phase}]"));
+    }
+    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+        let line = format!(
+            "[{phase}] {} in {}{}{}",
+            if ok { "done" } else { "FAILED" },
+            secs(elapsed_ms),
+            if detail.is_empty() { "" } else { ": " },
+            detail
+        );
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+        eprintln!("{line}");
+    }
+    fn note(&mut self, text: &str) {
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
+        }
+    }
+}
