@@ -93,6 +93,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 Some(outcome) => finish_run(&outcome, None, out),
             }
         }
+        Command::Lock { mesh } => lock_command(&catalog, &mesh, out),
         Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
         Command::Gc { yes } => crate::doctor::gc(yes, out),
         Command::Plan { selection, format } => {
@@ -104,6 +105,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 only: selection.only,
                 scoring: scoring(selection.scoring),
                 timeout_scale: selection.timeout_scale,
+                force: selection.force,
             };
             let p = plan::plan(&catalog, &req)?;
             match format {
@@ -277,6 +279,7 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
             only: s.only,
             scoring: scoring(s.scoring),
             timeout_scale: s.timeout_scale,
+            force: s.force,
         },
         keep: args.keep,
         require: args.require.map(level),
@@ -285,7 +288,9 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         context: args.context,
         mesh_installed: args.mesh_installed,
         parent: None,
+        image_pins: Default::default(),
     };
+    check_mesh_artifacts(catalog, &req)?;
     let (cancel, mut progress) = run_env(args.output, args.quiet)?;
     let mut platform =
         KindPlatform::new(catalog.clone(), req.keep).map_err(|e| AppError::Infrastructure(e.0))?;
@@ -298,6 +303,87 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         &cancel,
     )?;
     finish_run(&outcome, req.require, out)
+}
+
+/// Before anything is created: an unpinned mesh is refused (exit 2); a lock file next to the pin
+/// must agree with the pin and with the artifacts it names (exit 3 otherwise).
+fn check_mesh_artifacts(catalog: &Catalog, req: &pipeline::RunRequest) -> Result<(), AppError> {
+    use crate::install::{lock, InstallError};
+    use crate::spec::mesh::InstallMethod;
+    let p = plan::plan(catalog, &req.plan)?;
+    if let Some(b) = &p.blocked {
+        if req.kubeconfig.is_none() {
+            return Err(AppError::Usage(format!("{b}; pass --force to run anyway")));
+        }
+    }
+    let pin = catalog.select_mesh(&req.plan.mesh)?;
+    if req.mesh_installed {
+        return Ok(());
+    }
+    if pin.value.spec.install.method == InstallMethod::Unpinned {
+        return Err(AppError::Usage(format!(
+            "{} ({}) cannot be installed reproducibly: {}",
+            pin.value.id(),
+            pin.path,
+            pin.value
+                .spec
+                .install
+                .reason
+                .as_deref()
+                .unwrap_or("unpinned")
+        )));
+    }
+    let Some(l) = lock::load_for(catalog, &pin)? else {
+        return Ok(());
+    };
+    lock::check(&pin.value, &l.value, &l.path)
+        .map_err(|e| AppError::VerifyFailed(e.to_string()))?;
+    lock::verify_artifacts(&pin.value, &l.value).map_err(|e| match e {
+        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(format!("{}: {e}", l.path)),
+        other => AppError::Infrastructure(other.to_string()),
+    })
+}
+
+/// `meshproof lock --mesh X@V`: download the pin's artifacts and write `<version>.lock.yaml`.
+fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<(), AppError> {
+    use crate::install::{lock, InstallError};
+    use crate::spec::mesh::InstallMethod;
+    let pin = catalog.select_mesh(mesh)?;
+    if pin.value.spec.install.method == InstallMethod::Unpinned {
+        return Err(AppError::Usage(format!(
+            "{} cannot be locked: {}",
+            pin.value.id(),
+            pin.value
+                .spec
+                .install
+                .reason
+                .as_deref()
+                .unwrap_or("unpinned")
+        )));
+    }
+    let resolved = lock::resolve(&pin.value).map_err(|e| match e {
+        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
+        InstallError::NotInIndex { .. } => AppError::Usage(e.to_string()),
+        other => AppError::Infrastructure(other.to_string()),
+    })?;
+    let rel = crate::spec::mesh::Mesh::lock_path(&pin.path);
+    let text = lock::render(&resolved);
+    std::fs::write(catalog.root.join(&rel), &text)
+        .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;
+    writeln!(
+        out,
+        "wrote {rel} ({} chart(s), {} manifest(s))",
+        resolved.spec.charts.len(),
+        resolved.spec.manifests.len()
+    )
+    .map_err(io_err)?;
+    for c in &resolved.spec.charts {
+        writeln!(out, "  {} {}  sha256:{}", c.chart, c.version, c.sha256).map_err(io_err)?;
+    }
+    for m in &resolved.spec.manifests {
+        writeln!(out, "  {}  sha256:{}", m.url, m.sha256).map_err(io_err)?;
+    }
+    Ok(())
 }
 
 /// Summary table, then the exit code: infrastructure failure or abort → 4, below `--require` → 1.

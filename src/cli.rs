@@ -58,6 +58,9 @@ pub struct Selection {
     /// Multiply every step timeout (slow machines: 2, quick local checks: 0.5)
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub timeout_scale: f64,
+    /// Use a --cluster outside the Kubernetes versions the mesh pin is known to work on (recorded in the bundle)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -173,6 +176,16 @@ pub enum Command {
         /// Remove them (default: dry run)
         #[arg(long)]
         yes: bool,
+    },
+    /// Resolve a mesh pin's remote artifacts (chart tarballs, manifests; needs network) and write
+    /// their sha256 into `<version>.lock.yaml` next to the pin; `run` then checks them
+    #[command(
+        after_help = "Examples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network fails."
+    )]
+    Lock {
+        /// Mesh pin: `osm` (newest pinned version) or `osm@1.2.4`
+        #[arg(long)]
+        mesh: String,
     },
     /// Pack or unpack bundles
     #[command(subcommand)]

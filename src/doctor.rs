@@ -105,8 +105,9 @@ pub fn doctor(
     mesh: &str,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
-    let cluster_pin = catalog.select_cluster(cluster)?;
     let mesh_pin = catalog.select_mesh(mesh)?;
+    // The cluster a run of this mesh would get (`kind-default`: the newest compatible pin).
+    let (cluster_pin, _) = catalog.select_cluster_for(cluster, &mesh_pin.value, true)?;
     let c = &cluster_pin.value;
     let m = &mesh_pin.value;
     let kind_range = c.spec.kind.version.clone();

@@ -10,6 +10,7 @@ pub mod diff;
 pub mod doctor;
 pub mod env;
 pub mod error;
+pub mod install;
 pub mod observation;
 pub mod pipeline;
 pub mod plan;

@@ -20,6 +20,8 @@ pub struct PlanRequest {
     pub only: Vec<String>,
     pub scoring: Scoring,
     pub timeout_scale: f64,
+    /// Run on a cluster pin outside the mesh's known Kubernetes versions (`--force`).
+    pub force: bool,
 }
 
 impl Default for PlanRequest {
@@ -33,6 +35,7 @@ impl Default for PlanRequest {
             only: Vec::new(),
             scoring: Scoring::Strict,
             timeout_scale: 1.0,
+            force: false,
         }
     }
 }
@@ -64,6 +67,16 @@ pub struct MeshPlan {
     pub onboarding_annotations: BTreeMap<String, String>,
     pub dns_template: String,
     pub smi: BTreeMap<String, Vec<String>>,
+    pub install_method: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes_versions: Option<String>,
+    /// Capability per case upstream documentation leads us to expect (reports only).
+    pub expected: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The lock file next to the pin, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<InputFile>,
     pub file: InputFile,
 }
 
@@ -104,6 +117,12 @@ pub struct RunPlan {
     pub timeouts: Timeouts,
     pub cases: Vec<CasePlan>,
     pub warnings: Vec<String>,
+    /// Why `--force` was needed, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forced: Option<String>,
+    /// Why `run` refuses this plan without `--force` (no compatible cluster pin).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
 }
 
 fn input(path: &str, bytes: &[u8]) -> InputFile {
@@ -121,8 +140,8 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             req.timeout_scale
         )));
     }
-    let cluster = catalog.select_cluster(&req.cluster)?;
     let mesh = catalog.select_mesh(&req.mesh)?;
+    let (cluster, forced) = catalog.select_cluster_for(&req.cluster, &mesh.value, req.force)?;
     let workload = catalog.select_workload(&req.workload)?;
     let (suite, _tree) = catalog.suite(&req.suite)?;
     for only in &req.only {
@@ -153,50 +172,21 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
     };
 
     let m = &mesh.value;
-    if let Some(range) = &m.spec.kubernetes.versions {
-        let req_ok = semver::VersionReq::parse(range)
-            .ok()
-            .zip(semver::Version::parse(&c.kubernetes_version).ok())
-            .map(|(r, v)| r.matches(&v));
-        if req_ok == Some(false) {
-            warnings.push(format!(
-                "mesh {} is known to work on Kubernetes {range}; cluster {} runs {}",
-                m.id(),
-                cluster.value.metadata.name,
-                c.kubernetes_version
-            ));
+    // A note that does not start with `--force` means no compatible pin exists: `run` refuses it.
+    let (forced, blocked) = match forced {
+        Some(n) if n.starts_with("--force") => (Some(n), None),
+        other => (None, other),
+    };
+    for n in forced.iter().chain(blocked.iter()) {
+        warnings.push(n.clone());
+    }
+    let lock = crate::install::lock::load_for(catalog, &mesh)?;
+    if let Some(l) = &lock {
+        if let Err(e) = crate::install::lock::check(m, &l.value, &l.path) {
+            warnings.push(format!("{e} (run refuses this with exit 3)"));
         }
     }
-    let install =
-        match m.spec.install.method {
-            InstallMethod::None => vec!["no mesh: the control run".to_string()],
-            InstallMethod::Helm => {
-                let h = m.spec.install.helm.as_ref().expect("validated");
-                let mut v =
-                    vec![format!(
-                "helm template {} {} --repo {} --version {} --namespace {} --include-crds{}",
-                h.release,
-                h.chart,
-                h.repo,
-                h.version,
-                h.namespace,
-                if h.values.is_empty() { "" } else { " --values <pinned values>" }
-            )];
-                match &h.digest {
-                    Some(d) => v.push(format!("check chart tarball sha256 {d}")),
-                    None => v.push("chart tarball digest not pinned (run `meshproof lock`)".into()),
-                }
-                v.push("apply the rendered manifests (server-side apply, CRDs first)".into());
-                v
-            }
-            InstallMethod::Manifests => m
-                .spec
-                .install
-                .manifests
-                .iter()
-                .map(|f| format!("download {} (sha256 {}) and apply", f.url, f.sha256))
-                .collect(),
-        };
+    let install = install_steps(m, lock.as_ref().map(|l| &l.value));
     let mesh_plan = MeshPlan {
         id: m.id(),
         project: m.spec.project.name.clone(),
@@ -207,6 +197,16 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         onboarding_annotations: m.spec.onboarding.annotations.clone(),
         dns_template: m.spec.dns.template.clone(),
         smi: m.spec.smi.clone(),
+        install_method: m.spec.install.method.as_str().to_string(),
+        kubernetes_versions: m.spec.kubernetes.versions.clone(),
+        expected: m
+            .spec
+            .expected
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().to_string()))
+            .collect(),
+        note: m.spec.project.note.clone(),
+        lock: lock.as_ref().map(|l| input(&l.path, &l.bytes)),
         file: input(&mesh.path, &mesh.bytes),
     };
 
@@ -250,7 +250,63 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         timeouts,
         cases,
         warnings,
+        forced,
+        blocked,
     })
+}
+
+/// The install commands `run` performs for a mesh pin, in order (shown by `plan`).
+pub fn install_steps(
+    m: &crate::spec::mesh::Mesh,
+    lock: Option<&crate::install::lock::Lock>,
+) -> Vec<String> {
+    use crate::install::{helm, lock as lockfile};
+    let mut v = Vec::new();
+    match m.spec.install.method {
+        InstallMethod::None => v.push("no mesh: the control run".to_string()),
+        InstallMethod::Unpinned => {
+            v.push(format!(
+                "not installable reproducibly: {}",
+                m.spec
+                    .install
+                    .reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+            ));
+            v.push("`run` refuses this pin (exit 2); `run --kubeconfig … --mesh-installed` records a mesh you installed yourself".into());
+        }
+        InstallMethod::Helm => {
+            for h in m.spec.install.helm_charts() {
+                let locked = lockfile::locked_chart(lock, h);
+                for g in &h.generate {
+                    match g {
+                        crate::spec::mesh::Generated::LinkerdIdentity => v.push(
+                            "generate Linkerd identity certificates: ECDSA P-256 trust anchor (87600h) and issuer CA signed by it (8760h); the issuer key goes to helm only and is never recorded"
+                                .into(),
+                        ),
+                    }
+                }
+                v.extend(helm::planned_commands(h, locked));
+                v.push(format!(
+                    "apply the rendered {} manifests in namespace {} (server-side apply, CRDs first; Secret data redacted in the bundle)",
+                    h.chart, h.namespace
+                ));
+            }
+        }
+        InstallMethod::Manifests => {
+            for f in &m.spec.install.manifests {
+                v.push(format!("download {} and check sha256 {}", f.url, f.sha256));
+            }
+            v.push("apply the downloaded manifests (server-side apply, CRDs first)".into());
+        }
+    }
+    for r in &m.spec.readiness {
+        v.push(format!(
+            "wait for {} {}/{} to be ready",
+            r.kind, r.namespace, r.name
+        ));
+    }
+    v
 }
 
 fn case_plan(
@@ -334,8 +390,36 @@ pub fn render(p: &RunPlan) -> String {
         "         {}  sha256:{}",
         p.mesh.file.path, p.mesh.file.sha256
     );
+    if let Some(l) = &p.mesh.lock {
+        let _ = writeln!(out, "         {}  sha256:{}", l.path, l.sha256);
+    }
+    let _ = writeln!(out, "         install method {}", p.mesh.install_method);
     for (g, vs) in &p.mesh.smi {
         let _ = writeln!(out, "         serves {g} {}", vs.join(", "));
+    }
+    if p.mesh.smi.is_empty() {
+        let _ = writeln!(out, "         serves no SMI API");
+    }
+    if let Some(k) = &p.mesh.kubernetes_versions {
+        let _ = writeln!(out, "         known to work on Kubernetes {k}");
+    }
+    if p.mesh.dns_template != crate::spec::mesh::Dns::default().template {
+        let _ = writeln!(out, "         service names {}", p.mesh.dns_template);
+    }
+    if !p.mesh.expected.is_empty() {
+        let _ = writeln!(
+            out,
+            "         expected (reports only): {}",
+            p.mesh
+                .expected
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if let Some(n) = &p.mesh.note {
+        let _ = writeln!(out, "         note: {n}");
     }
     let _ = writeln!(
         out,

@@ -144,18 +144,7 @@ impl SuiteBackend for KubeBackend {
             .handle
             .block_on(k.call_probe(namespace, &selector, self.port, &request, CALL_TIMEOUT))
             .map_err(|e| HarnessError(e.to_string()))?;
-        let records = answer.get("records").cloned().ok_or_else(|| {
-            HarnessError(format!(
-                "probe {} answered without records: {answer}",
-                check.from
-            ))
-        })?;
-        serde_json::from_value(records).map_err(|e| {
-            HarnessError(format!(
-                "probe {} answered unreadable records: {e}",
-                check.from
-            ))
-        })
+        records_from_answer(&check.from, &answer, check.count)
     }
 
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
@@ -179,6 +168,28 @@ impl SuiteBackend for KubeBackend {
     }
 }
 
+/// The probe's batch `/call` answer (`{"records": [...]}`) as observations; a probe that
+/// answers something else, or fewer records than asked, is a harness error.
+pub fn records_from_answer(
+    from: &str,
+    answer: &Value,
+    count: u32,
+) -> Result<Vec<CallRecord>, HarnessError> {
+    let records = answer
+        .get("records")
+        .cloned()
+        .ok_or_else(|| HarnessError(format!("probe {from} answered without records: {answer}")))?;
+    let records: Vec<CallRecord> = serde_json::from_value(records)
+        .map_err(|e| HarnessError(format!("probe {from} answered unreadable records: {e}")))?;
+    if records.len() != count as usize {
+        return Err(HarnessError(format!(
+            "probe {from} returned {} records for {count} calls",
+            records.len()
+        )));
+    }
+    Ok(records)
+}
+
 /// kind + Docker + kube-rs.
 #[derive(Debug)]
 pub struct KindPlatform {
@@ -193,6 +204,8 @@ pub struct KindPlatform {
     backend: KubeBackend,
     images: BTreeMap<String, String>,
     server_version: Option<String>,
+    /// Image reference → digest to rewrite the mesh's manifests to (`reproduce`).
+    image_pins: BTreeMap<String, String>,
     /// Temporary files (kind config, image archive) kept alive for the run.
     scratch: tempfile::TempDir,
 }
@@ -222,6 +235,7 @@ impl KindPlatform {
             backend,
             images: BTreeMap::new(),
             server_version: None,
+            image_pins: BTreeMap::new(),
             scratch: tempfile::tempdir().map_err(infra)?,
         })
     }
@@ -292,6 +306,10 @@ impl KindPlatform {
     }
 }
 
+/// One apply of a mesh install: file name under `inputs/mesh-rendered/`, the recorded (redacted)
+/// bytes, the documents to apply, and their default namespace.
+type InstallStep = (String, Vec<u8>, Vec<Value>, Option<String>);
+
 /// Reference and config digest of the first image in a docker-archive tar (`manifest.json`).
 pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
     let f =
@@ -331,6 +349,29 @@ pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
         "{}: not a docker image archive (no manifest.json)",
         archive.display()
     )))
+}
+
+impl KindPlatform {
+    /// Rewrite rendered manifests to the pinned image digests, recording what was pinned.
+    fn pinned(&self, text: &str, facts: &mut MeshFacts) -> String {
+        if self.image_pins.is_empty() {
+            return text.to_string();
+        }
+        let r = crate::install::images::pin_images(text, &self.image_pins);
+        let entry = facts
+            .facts
+            .entry("pinned_images".to_string())
+            .or_insert_with(|| json!({}));
+        for (from, to) in &r.pinned {
+            entry[from] = json!(to);
+        }
+        if !r.unresolved.is_empty() {
+            facts
+                .facts
+                .insert("unpinned_images".to_string(), json!(r.unresolved));
+        }
+        r.text
+    }
 }
 
 impl Platform for KindPlatform {
@@ -479,118 +520,158 @@ impl Platform for KindPlatform {
 
     fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError> {
         let mut facts = MeshFacts::default();
+        let mut steps: Vec<InstallStep> = Vec::new();
         match mesh.spec.install.method {
             InstallMethod::None => return Ok(facts),
-            InstallMethod::Manifests => {
+            InstallMethod::Unpinned => {
                 return Err(infra(format!(
-                "{}: the `manifests` install method is not implemented yet (mesh catalog issue)",
-                mesh.id()
-            )))
+                    "{} cannot be installed reproducibly: {}",
+                    mesh.id(),
+                    mesh.spec.install.reason.as_deref().unwrap_or("unpinned")
+                )))
             }
-            InstallMethod::Helm => {}
+            InstallMethod::Manifests => {
+                let fetched = crate::install::manifests::fetch_all(&mesh.spec.install.manifests)
+                    .map_err(infra)?;
+                let mut recorded = Vec::new();
+                for f in fetched {
+                    let text = self.pinned(&String::from_utf8_lossy(&f.bytes), &mut facts);
+                    let docs = crate::yaml::documents(&f.url, &text).map_err(infra)?;
+                    recorded.push(json!({"url": f.url, "sha256": f.sha256, "file": f.name}));
+                    let redacted =
+                        crate::install::helm::redact_secrets(&String::from_utf8_lossy(&f.bytes));
+                    steps.push((f.name, redacted.into_bytes(), docs, None));
+                }
+                facts.facts.insert("manifests".into(), json!(recorded));
+            }
+            InstallMethod::Helm => {
+                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
+                let lock = crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?;
+                if let Some(l) = &lock {
+                    crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
+                    facts
+                        .facts
+                        .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
+                }
+                let helm_bin = PathBuf::from("helm");
+                let mut recorded = Vec::new();
+                for (i, h) in mesh.spec.install.helm_charts().into_iter().enumerate() {
+                    let locked =
+                        crate::install::lock::locked_chart(lock.as_ref().map(|l| &l.value), h);
+                    let chart = crate::install::helm::fetch_chart(h, locked).map_err(infra)?;
+                    let dir = self.scratch.path().join(format!("chart-{i}"));
+                    std::fs::create_dir_all(&dir).map_err(infra)?;
+                    let tgz = dir.join(&chart.file_name);
+                    std::fs::write(&tgz, &chart.bytes).map_err(infra)?;
+                    let pinned_values = serde_json::to_vec_pretty(&h.values).map_err(infra)?;
+                    let values = dir.join("values.yaml");
+                    std::fs::write(&values, &pinned_values).map_err(infra)?;
+                    let mut value_files = vec![values];
+                    let mut recorded_values = serde_json::Map::new();
+                    recorded_values.insert("pinned".into(), Value::Object(h.values.clone()));
+                    // Generated values with secrets live in a file removed right after rendering.
+                    let mut secret_files = Vec::new();
+                    for g in &h.generate {
+                        match g {
+                            crate::spec::mesh::Generated::LinkerdIdentity => {
+                                let id = crate::install::certs::LinkerdIdentity::generate(
+                                    "cluster.local",
+                                    time::OffsetDateTime::now_utc(),
+                                )
+                                .map_err(infra)?;
+                                let f = dir.join("identity-values.yaml");
+                                std::fs::write(
+                                    &f,
+                                    serde_json::to_vec(&id.helm_values()).map_err(infra)?,
+                                )
+                                .map_err(infra)?;
+                                value_files.push(f.clone());
+                                secret_files.push(f);
+                                recorded_values.insert(
+                                    "generated-linkerd-identity".into(),
+                                    id.public_values(),
+                                );
+                            }
+                        }
+                    }
+                    let args = crate::install::helm::template_args(h, &tgz, &value_files);
+                    let rendered = crate::install::helm::render(&helm_bin, &args);
+                    for f in &secret_files {
+                        let _ = std::fs::remove_file(f);
+                    }
+                    let rendered = rendered.map_err(infra)?;
+                    let text = self.pinned(&String::from_utf8_lossy(&rendered), &mut facts);
+                    let docs = crate::yaml::documents(&format!("helm template {}", h.chart), &text)
+                        .map_err(infra)?;
+                    let name = format!("{:02}-{}", i + 1, h.release);
+                    steps.push((
+                        format!("{name}.yaml"),
+                        crate::install::helm::redact_secrets(&text).into_bytes(),
+                        docs,
+                        Some(h.namespace.clone()),
+                    ));
+                    facts.rendered.insert(
+                        format!("{name}-values.json"),
+                        serde_json::to_vec_pretty(&Value::Object(recorded_values))
+                            .map_err(infra)?,
+                    );
+                    recorded.push(json!({
+                        "repo": h.repo, "chart": h.chart, "version": h.version,
+                        "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
+                        "command": format!("helm {}", crate::install::helm::command_line(
+                            &crate::install::helm::template_args(h, Path::new(&chart.file_name), &[]))),
+                    }));
+                }
+                facts.facts.insert("charts".into(), json!(recorded));
+            }
         }
-        let h = mesh.spec.install.helm.as_ref().expect("validated");
-        let dir = self.scratch.path().join("chart");
-        std::fs::create_dir_all(&dir).map_err(infra)?;
-        // Pull the exact chart version, check its digest, render it offline.
-        let pull = std::process::Command::new("helm")
-            .args([
-                "pull",
-                &h.chart,
-                "--repo",
-                &h.repo,
-                "--version",
-                &h.version,
-                "--destination",
-            ])
-            .arg(&dir)
-            .output()
-            .map_err(|e| infra(format!("helm pull: {e}")))?;
-        if !pull.status.success() {
-            return Err(infra(format!(
-                "helm pull {} {} from {}: {}",
-                h.chart,
-                h.version,
-                h.repo,
-                String::from_utf8_lossy(&pull.stderr).trim()
-            )));
-        }
-        let tgz = dir.join(format!("{}-{}.tgz", h.chart, h.version));
-        let bytes = std::fs::read(&tgz).map_err(|e| infra(format!("{}: {e}", tgz.display())))?;
-        let got = crate::sha256_hex(&bytes);
-        if let Some(want) = &h.digest {
-            if &got != want {
+        let k = self.kube()?;
+        for (name, recorded, docs, namespace) in steps {
+            if let Some(ns) = &namespace {
+                self.rt
+                    .block_on(k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()))
+                    .map_err(infra)?;
+            }
+            let outcomes = self.rt.block_on(k.apply(
+                &docs,
+                namespace.as_deref(),
+                Duration::from_secs(timeouts.apply_secs),
+            ));
+            if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
                 return Err(infra(format!(
-                    "chart {}-{}.tgz has sha256 {got}, the pin says {want}: refusing to install",
-                    h.chart, h.version
+                    "installing {} ({name}): {} rejected: {}",
+                    mesh.id(),
+                    bad.object,
+                    bad.message.as_deref().unwrap_or("no reason given")
                 )));
             }
-        }
-        let values = dir.join("values.yaml");
-        std::fs::write(
-            &values,
-            serde_json::to_vec_pretty(&h.values).map_err(infra)?,
-        )
-        .map_err(infra)?;
-        let render = std::process::Command::new("helm")
-            .arg("template")
-            .arg(&h.release)
-            .arg(&tgz)
-            .args(["--namespace", &h.namespace, "--include-crds", "--values"])
-            .arg(&values)
-            .output()
-            .map_err(|e| infra(format!("helm template: {e}")))?;
-        if !render.status.success() {
-            return Err(infra(format!(
-                "helm template {}: {}",
-                h.chart,
-                String::from_utf8_lossy(&render.stderr).trim()
-            )));
-        }
-        let rendered = render.stdout;
-        let docs =
-            crate::yaml::documents("helm template output", &String::from_utf8_lossy(&rendered))
-                .map_err(infra)?;
-        let k = self.kube()?;
-        self.rt
-            .block_on(k.ensure_namespace(&h.namespace, &BTreeMap::new(), &BTreeMap::new()))
-            .map_err(infra)?;
-        let outcomes = self.rt.block_on(k.apply(
-            &docs,
-            Some(&h.namespace),
-            Duration::from_secs(timeouts.apply_secs),
-        ));
-        if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
-            return Err(infra(format!(
-                "installing {}: {} rejected: {}",
-                mesh.id(),
-                bad.object,
-                bad.message.as_deref().unwrap_or("no reason given")
-            )));
+            facts.rendered.insert(name, recorded);
         }
         for r in &mesh.spec.readiness {
-            if r.kind != "Deployment" {
-                continue;
-            }
-            let cond = Condition::DeploymentAvailable {
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
+            let cond = match r.kind.as_str() {
+                "Deployment" => Condition::DeploymentAvailable {
+                    namespace: r.namespace.clone(),
+                    name: r.name.clone(),
+                },
+                "CustomResourceDefinition" => Condition::CrdEstablished {
+                    name: r.name.clone(),
+                },
+                other => {
+                    return Err(infra(format!(
+                        "{}: readiness kind `{other}` is not supported (Deployment, CustomResourceDefinition)",
+                        mesh.id()
+                    )))
+                }
             };
             self.rt
                 .block_on(k.wait(&cond, Duration::from_secs(timeouts.assert_secs)))
                 .map_err(infra)?;
         }
-        facts.rendered.insert("helm-template.yaml".into(), rendered);
-        facts
-            .rendered
-            .insert("values.yaml".into(), std::fs::read(&values).map_err(infra)?);
-        facts.facts.insert(
-            "chart".into(),
-            json!(format!("{}-{}.tgz", h.chart, h.version)),
-        );
-        facts.facts.insert("chart_sha256".into(), json!(got));
-        facts.facts.insert("repo".into(), json!(h.repo));
         Ok(facts)
+    }
+
+    fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
+        self.image_pins = digests.clone();
     }
 
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {

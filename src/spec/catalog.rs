@@ -377,6 +377,80 @@ impl Catalog {
             })
     }
 
+    /// The cluster for a mesh. `kind-default` → the newest pin whose Kubernetes version the mesh's
+    /// `spec.kubernetes.versions` accepts (the newest pin when the mesh declares no range). An
+    /// explicitly named pin outside the range is refused unless `force`; the returned note says
+    /// why a forced or fallback choice was made.
+    pub fn select_cluster_for(
+        &self,
+        selector: &str,
+        mesh: &Mesh,
+        force: bool,
+    ) -> Result<(Sourced<Cluster>, Option<String>), SpecError> {
+        let Some(range) = mesh.spec.kubernetes.versions.as_deref() else {
+            return Ok((self.select_cluster(selector)?, None));
+        };
+        let req = semver::VersionReq::parse(range).map_err(|e| {
+            SpecError::Invalid(format!("mesh {}: spec.kubernetes.versions: {e}", mesh.id()))
+        })?;
+        let fits = |c: &Sourced<Cluster>| {
+            semver::Version::parse(&c.value.spec.kubernetes_version)
+                .map(|v| req.matches(&v))
+                .unwrap_or(false)
+        };
+        if selector == DEFAULT_CLUSTER {
+            let all = self.clusters()?;
+            let best = all
+                .iter()
+                .filter(|c| fits(c))
+                .max_by(|a, b| {
+                    let va = semver::Version::parse(&a.value.spec.kubernetes_version).ok();
+                    let vb = semver::Version::parse(&b.value.spec.kubernetes_version).ok();
+                    va.cmp(&vb).then_with(|| b.path.cmp(&a.path))
+                })
+                .cloned();
+            return match best {
+                Some(c) => Ok((c, None)),
+                // No compatible pin: fall back to the newest so `plan` still renders; the note
+                // starts with `--force` when forced, and `run` refuses it otherwise.
+                None => {
+                    let c = self.select_cluster(selector)?;
+                    let note = format!(
+                        "{}no cluster pin runs a Kubernetes version mesh {} is known to work on ({range}); \
+                         falling back to {} (Kubernetes {}){}",
+                        if force { "--force: " } else { "" },
+                        mesh.id(),
+                        c.value.metadata.name,
+                        c.value.spec.kubernetes_version,
+                        if force {
+                            ""
+                        } else {
+                            "; `run` refuses this without --force (add a compatible pin under clusters/)"
+                        }
+                    );
+                    Ok((c, Some(note)))
+                }
+            };
+        }
+        let c = self.select_cluster(selector)?;
+        if fits(&c) {
+            return Ok((c, None));
+        }
+        let what = format!(
+            "cluster {} runs Kubernetes {}, but mesh {} is known to work on {range}",
+            c.value.metadata.name,
+            c.value.spec.kubernetes_version,
+            mesh.id()
+        );
+        if force {
+            Ok((c, Some(format!("--force: {what}"))))
+        } else {
+            Err(SpecError::Invalid(format!(
+                "{what}; choose a compatible --cluster (or omit it to pick one), or pass --force to run anyway"
+            )))
+        }
+    }
+
     /// `osm` → newest pinned version; `osm@1.2.4` → that pin; `none` → the control.
     pub fn select_mesh(&self, selector: &str) -> Result<Sourced<Mesh>, SpecError> {
         let all = self.meshes()?;
@@ -384,11 +458,31 @@ impl Catalog {
             Some((n, v)) => (n, Some(v.trim_start_matches('v'))),
             None => (selector, None),
         };
+        // Listed as a user would pick them: the control, then pins whose artifacts are all
+        // pinned by digest, then installable pins without digests, then unpinned ones; newest
+        // version first within a mesh.
         let available = || {
-            all.iter()
-                .map(|m| m.value.id())
-                .collect::<Vec<_>>()
-                .join(", ")
+            let mut ids: Vec<(u8, String, Option<semver::Version>, String)> = all
+                .iter()
+                .map(|m| {
+                    let i = &m.value.spec.install;
+                    let rank = match i.method {
+                        mesh::InstallMethod::None => 0,
+                        mesh::InstallMethod::Unpinned => 3,
+                        _ if i.fully_pinned() => 1,
+                        _ => 2,
+                    };
+                    let v = m
+                        .value
+                        .metadata
+                        .version
+                        .as_deref()
+                        .and_then(|v| semver::Version::parse(v).ok());
+                    (rank, m.value.metadata.name.clone(), v, m.value.id())
+                })
+                .collect();
+            ids.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)).then_with(|| b.2.cmp(&a.2)));
+            ids.into_iter().map(|t| t.3).collect::<Vec<_>>().join(", ")
         };
         let candidates: Vec<&Sourced<Mesh>> = all
             .iter()
@@ -447,5 +541,28 @@ impl Catalog {
             .filter(|(k, _)| k.ends_with(".yaml"))
             .filter(|(k, _)| !k.contains('/'))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_layers_default_node_image_is_the_default_cluster_pin() {
+        let c = Catalog::new(env!("CARGO_MANIFEST_DIR"));
+        let pin = c.select_cluster(DEFAULT_CLUSTER).unwrap();
+        assert_eq!(
+            meshproof_cluster::kind::DEFAULT_NODE_IMAGE,
+            pin.value.spec.node_image
+        );
+    }
+
+    #[test]
+    fn relative_file_paths() {
+        assert!(is_relative_file("a/b.yaml"));
+        for bad in ["", "/a", "a/../b", "./a", "a//b", "a\\b"] {
+            assert!(!is_relative_file(bad), "{bad}");
+        }
     }
 }

@@ -71,10 +71,34 @@ impl ProjectStatus {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Install {
     pub method: InstallMethod,
+    /// One Helm chart (`method: helm`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub helm: Option<Helm>,
+    /// Several Helm charts installed in this order (`method: helm`; e.g. Linkerd's CRDs,
+    /// control plane and SMI extension). Use either `helm` or `charts`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<Helm>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<RemoteFile>,
+    /// Why the pin cannot be installed reproducibly (`method: unpinned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Install {
+    /// The Helm charts to install, in order (`helm` or `charts`).
+    pub fn helm_charts(&self) -> Vec<&Helm> {
+        self.helm.iter().chain(self.charts.iter()).collect()
+    }
+
+    /// Every remote artifact has a pinned sha256 (charts with `digest`, manifests always).
+    pub fn fully_pinned(&self) -> bool {
+        match self.method {
+            InstallMethod::None | InstallMethod::Manifests => true,
+            InstallMethod::Helm => self.helm_charts().iter().all(|h| h.digest.is_some()),
+            InstallMethod::Unpinned => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -83,6 +107,20 @@ pub enum InstallMethod {
     None,
     Helm,
     Manifests,
+    /// Known facts are recorded but the install cannot be pinned reproducibly (`install.reason`
+    /// says why); `plan` renders it, `run` refuses it.
+    Unpinned,
+}
+
+impl InstallMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstallMethod::None => "none",
+            InstallMethod::Helm => "helm",
+            InstallMethod::Manifests => "manifests",
+            InstallMethod::Unpinned => "unpinned",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -98,6 +136,31 @@ pub struct Helm {
     pub digest: Option<String>,
     #[serde(default)]
     pub values: serde_json::Map<String, serde_json::Value>,
+    /// Values meshproof generates at install time (their secrets never enter the bundle).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generate: Vec<Generated>,
+}
+
+/// Install-time generated Helm values.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Generated {
+    /// Linkerd identity: an ECDSA P-256 trust anchor and issuer (`identityTrustAnchorsPEM`,
+    /// `identity.issuer.tls.crtPEM`, `identity.issuer.tls.keyPEM`).
+    LinkerdIdentity,
+}
+
+/// `https://…`, or `http://` on the loopback interface (local mirrors and tests).
+pub fn is_fetchable_url(url: &str) -> bool {
+    url.starts_with("https://")
+        || [
+            "http://127.0.0.1:",
+            "http://127.0.0.1/",
+            "http://localhost:",
+            "http://[::1]:",
+        ]
+        .iter()
+        .any(|p| url.starts_with(p))
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -166,36 +229,81 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
         "must be a lowercase DNS label",
     );
     let s = &doc.spec;
+    let unpinned_fields =
+        s.install.helm.is_none() && s.install.charts.is_empty() && s.install.manifests.is_empty();
     match s.install.method {
         InstallMethod::None => {
             v.check(
-                s.install.helm.is_none() && s.install.manifests.is_empty(),
+                unpinned_fields,
                 "spec.install",
-                "method `none` takes no helm or manifests",
+                "method `none` takes no helm, charts or manifests",
             );
         }
-        InstallMethod::Helm => match &s.install.helm {
-            None => v.problem("spec.install.helm", "required when method is `helm`"),
-            Some(h) => {
+        InstallMethod::Unpinned => {
+            v.check(
+                unpinned_fields,
+                "spec.install",
+                "method `unpinned` takes no helm, charts or manifests (keep known coordinates in comments and `project.note`)",
+            );
+            v.check(
+                s.install
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty()),
+                "spec.install.reason",
+                "say why this pin cannot be installed reproducibly",
+            );
+        }
+        InstallMethod::Helm => {
+            match (s.install.helm.is_some(), s.install.charts.is_empty()) {
+                (false, true) => v.problem(
+                    "spec.install.helm",
+                    "required when method is `helm` (or `charts`, a list of charts)",
+                ),
+                (true, false) => v.problem(
+                    "spec.install",
+                    "use either `helm` (one chart) or `charts` (a list), not both",
+                ),
+                _ => {}
+            }
+            let field = if s.install.helm.is_some() {
+                "spec.install.helm".to_string()
+            } else {
+                "spec.install.charts".to_string()
+            };
+            for (i, h) in s.install.helm_charts().into_iter().enumerate() {
+                let at = if s.install.helm.is_some() {
+                    field.clone()
+                } else {
+                    format!("{field}[{i}]")
+                };
                 v.check(
-                    h.repo.starts_with("https://"),
-                    "spec.install.helm.repo",
+                    is_fetchable_url(&h.repo),
+                    &format!("{at}.repo"),
                     "must be an https URL",
                 );
                 v.check(
                     semver::Version::parse(h.version.trim_start_matches('v')).is_ok(),
-                    "spec.install.helm.version",
+                    &format!("{at}.version"),
                     "must be an exact chart version (no ranges)",
+                );
+                v.check(
+                    super::is_dns_label(&h.release),
+                    &format!("{at}.release"),
+                    "must be a lowercase DNS label",
                 );
                 if let Some(d) = &h.digest {
                     v.check(
                         super::is_sha256_hex(d),
-                        "spec.install.helm.digest",
+                        &format!("{at}.digest"),
                         "must be 64 lowercase hex digits",
                     );
                 }
             }
-        },
+            if s.install.reason.is_some() {
+                v.problem("spec.install.reason", "only for method `unpinned`");
+            }
+        }
         InstallMethod::Manifests => {
             v.check(
                 !s.install.manifests.is_empty(),
@@ -204,7 +312,7 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             );
             for (i, m) in s.install.manifests.iter().enumerate() {
                 v.check(
-                    m.url.starts_with("https://"),
+                    is_fetchable_url(&m.url),
                     &format!("spec.install.manifests[{i}].url"),
                     "must be an https URL",
                 );
@@ -215,6 +323,13 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
                 );
             }
         }
+    }
+    for (i, r) in s.readiness.iter().enumerate() {
+        v.check(
+            ["Deployment", "CustomResourceDefinition"].contains(&r.kind.as_str()),
+            &format!("spec.readiness[{i}].kind"),
+            "must be `Deployment` or `CustomResourceDefinition`",
+        );
     }
     for group in s.smi.keys() {
         v.check(
@@ -254,6 +369,12 @@ impl Mesh {
             Some(ver) => format!("{}@{}", self.metadata.name, ver),
             None => self.metadata.name.clone(),
         }
+    }
+
+    /// Where this pin's lock file lives, given the pin's own path (`meshes/osm/1.2.4.yaml` →
+    /// `meshes/osm/1.2.4.lock.yaml`).
+    pub fn lock_path(pin_path: &str) -> String {
+        format!("{}.lock.yaml", pin_path.trim_end_matches(".yaml"))
     }
 
     /// The URL host a client uses for `service` in `namespace`.

@@ -1,0 +1,236 @@
+//! The `helm` install method: fetch the pinned chart tarball from the repository's index over
+//! HTTP(S), check its sha256 (pin, lock, index), and render it offline with `helm template`;
+//! the kube layer applies the rendered YAML, so the exact manifests go into the bundle.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{fetch, InstallError};
+use crate::spec::mesh::Helm;
+
+/// A chart tarball as downloaded and verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartArtifact {
+    /// `<chart>-<version>.tgz`.
+    pub file_name: String,
+    /// Where it was downloaded from (resolved from the index).
+    pub url: String,
+    pub sha256: String,
+    /// The digest the repository index lists for it, if any.
+    pub index_digest: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// `<repo>/index.yaml`.
+pub fn index_url(repo: &str) -> String {
+    format!("{}/index.yaml", repo.trim_end_matches('/'))
+}
+
+/// `<chart>-<version>.tgz`.
+pub fn tarball_name(h: &Helm) -> String {
+    format!("{}-{}.tgz", h.chart, h.version)
+}
+
+/// The tarball URL and index digest of `chart` at `version` in a Helm repository index.
+pub fn resolve_in_index(
+    index_text: &str,
+    repo: &str,
+    chart: &str,
+    version: &str,
+) -> Result<(String, Option<String>), InstallError> {
+    let not_found = |reason: String| InstallError::NotInIndex {
+        chart: chart.to_string(),
+        version: version.to_string(),
+        index: index_url(repo),
+        reason,
+    };
+    let index: Value = crate::yaml::from_str(&index_url(repo), index_text)
+        .map_err(|e| not_found(format!("unreadable index: {e}")))?;
+    let entries = index["entries"][chart]
+        .as_array()
+        .ok_or_else(|| not_found(format!("no entries for chart `{chart}`")))?;
+    let entry = entries
+        .iter()
+        .find(|e| e["version"].as_str() == Some(version))
+        .ok_or_else(|| {
+            let listed: Vec<&str> = entries
+                .iter()
+                .filter_map(|e| e["version"].as_str())
+                .collect();
+            not_found(format!("versions listed: {}", listed.join(", ")))
+        })?;
+    let url = entry["urls"][0]
+        .as_str()
+        .ok_or_else(|| not_found("the entry has no urls".into()))?;
+    let url = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!(
+            "{}/{}",
+            repo.trim_end_matches('/'),
+            url.trim_start_matches('/')
+        )
+    };
+    let digest = entry["digest"].as_str().map(str::to_string);
+    Ok((url, digest))
+}
+
+/// Download the pinned chart and check it against the pin's digest, the lock's digest and the
+/// index's digest (each when present).
+pub fn fetch_chart(h: &Helm, locked: Option<&str>) -> Result<ChartArtifact, InstallError> {
+    let index = fetch::get(&index_url(&h.repo))?;
+    let index_text = String::from_utf8_lossy(&index);
+    let (url, index_digest) = resolve_in_index(&index_text, &h.repo, &h.chart, &h.version)?;
+    let bytes = fetch::get(&url)?;
+    let what = format!("chart {}", tarball_name(h));
+    let sha256 = crate::sha256_hex(&bytes);
+    for (expected, by) in [
+        (h.digest.as_deref(), "the pin"),
+        (locked, "the lock file"),
+        (index_digest.as_deref(), "the repository index"),
+    ] {
+        if let Some(e) = expected {
+            super::check_sha256(&what, &url, &bytes, e, by)?;
+        }
+    }
+    Ok(ChartArtifact {
+        file_name: tarball_name(h),
+        url,
+        sha256,
+        index_digest,
+        bytes,
+    })
+}
+
+/// The `helm template` arguments for a local chart tarball and values files (in order).
+pub fn template_args(h: &Helm, chart: &Path, values: &[PathBuf]) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "template".into(),
+        h.release.clone().into(),
+        chart.as_os_str().to_owned(),
+        "--namespace".into(),
+        h.namespace.clone().into(),
+        "--include-crds".into(),
+    ];
+    for v in values {
+        args.push("--values".into());
+        args.push(v.as_os_str().to_owned());
+    }
+    args
+}
+
+/// The commands `run` performs for one chart, as shown by `plan`.
+pub fn planned_commands(h: &Helm, locked: Option<&str>) -> Vec<String> {
+    let mut out = vec![format!(
+        "fetch {} from {} (chart {} {}, located through {})",
+        tarball_name(h),
+        h.repo,
+        h.chart,
+        h.version,
+        index_url(&h.repo)
+    )];
+    match (h.digest.as_deref(), locked) {
+        (Some(d), _) => out.push(format!("check chart tarball sha256 {d} (pin)")),
+        (None, Some(l)) => out.push(format!("check chart tarball sha256 {l} (lock file)")),
+        (None, None) => out.push(
+            "chart tarball digest not pinned: only the index digest is checked (run `meshproof lock`)"
+                .into(),
+        ),
+    }
+    let mut values = Vec::new();
+    if !h.values.is_empty() {
+        values.push(PathBuf::from("<pinned values>"));
+    }
+    if !h.generate.is_empty() {
+        values.push(PathBuf::from("<generated values>"));
+    }
+    let args = template_args(h, Path::new(&tarball_name(h)), &values);
+    out.push(format!("helm {}", command_line(&args)));
+    out
+}
+
+/// Arguments joined for display.
+pub fn command_line(args: &[OsString]) -> String {
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Run `helm` with `args` and return its stdout (the rendered YAML).
+pub fn render(helm: &Path, args: &[OsString]) -> Result<Vec<u8>, InstallError> {
+    let out = std::process::Command::new(helm)
+        .args(args)
+        .output()
+        .map_err(|e| InstallError::Tool {
+            program: helm.display().to_string(),
+            reason: format!("cannot start: {e} (install helm, see `meshproof doctor`)"),
+        })?;
+    if !out.status.success() {
+        return Err(InstallError::Tool {
+            program: format!("helm {}", command_line(args)),
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// Replace every value under `data:` / `stringData:` of `kind: Secret` documents in a
+/// multi-document YAML stream with a redaction marker (rendered manifests are recorded in the
+/// bundle; Secret data — e.g. Linkerd's issuer key — never is).
+pub fn redact_secrets(rendered: &str) -> String {
+    let mut out = String::with_capacity(rendered.len());
+    let mut doc: Vec<&str> = Vec::new();
+    let flush = |doc: &mut Vec<&str>, out: &mut String| {
+        let is_secret = doc.iter().any(|l| l.trim_end() == "kind: Secret");
+        if !is_secret {
+            for l in doc.iter() {
+                out.push_str(l);
+                out.push('\n');
+            }
+        } else {
+            let mut in_data = false;
+            let mut child_indent: Option<usize> = None;
+            for l in doc.iter() {
+                let indent = l.len() - l.trim_start().len();
+                let t = l.trim_end();
+                if indent == 0 && !t.is_empty() {
+                    in_data = t == "data:" || t == "stringData:";
+                    child_indent = None;
+                    out.push_str(l);
+                    out.push('\n');
+                    continue;
+                }
+                if !in_data || t.trim().is_empty() {
+                    if !in_data {
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                    continue;
+                }
+                let ci = *child_indent.get_or_insert(indent);
+                if indent == ci {
+                    if let Some((key, _)) = t.split_once(':') {
+                        out.push_str(key);
+                        out.push_str(": REDACTED-BY-MESHPROOF\n");
+                    }
+                }
+                // Deeper lines (block scalars) are dropped.
+            }
+        }
+        doc.clear();
+    };
+    for line in rendered.lines() {
+        if line.trim_end() == "---" {
+            flush(&mut doc, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            doc.push(line);
+        }
+    }
+    flush(&mut doc, &mut out);
+    out
+}

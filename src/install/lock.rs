@@ -1,0 +1,261 @@
+//! Lock files (`meshes/<mesh>/<version>.lock.yaml`): the sha256 of every remote artifact of a
+//! pin, computed by `meshproof lock` from the downloaded bytes. `run` checks a lock when present
+//! (exit 3 on a mismatch). No lock may hold a digest that was not produced this way.
+
+use serde::{Deserialize, Serialize};
+
+use super::{fetch, helm, InstallError};
+use crate::spec::catalog::{Catalog, Sourced};
+use crate::spec::mesh::{InstallMethod, Mesh};
+use crate::spec::{Document, SpecError, Validator};
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockSpec {
+    #[serde(default)]
+    pub charts: Vec<LockedChart>,
+    #[serde(default)]
+    pub manifests: Vec<LockedFile>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockedChart {
+    pub repo: String,
+    pub chart: String,
+    pub version: String,
+    /// The tarball URL the index pointed to.
+    pub url: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockedFile {
+    pub url: String,
+    pub sha256: String,
+}
+
+pub type Lock = Document<LockSpec>;
+
+/// Parse and validate a lock file.
+pub fn load(file: &str, text: &str) -> Result<Lock, SpecError> {
+    let doc: Lock = crate::spec::parse(file, text, "MeshLock")?;
+    let mut v = Validator::new(file, text);
+    for (i, c) in doc.spec.charts.iter().enumerate() {
+        v.check(
+            crate::spec::is_sha256_hex(&c.sha256),
+            &format!("spec.charts[{i}].sha256"),
+            "must be 64 lowercase hex digits",
+        );
+    }
+    for (i, m) in doc.spec.manifests.iter().enumerate() {
+        v.check(
+            crate::spec::is_sha256_hex(&m.sha256),
+            &format!("spec.manifests[{i}].sha256"),
+            "must be 64 lowercase hex digits",
+        );
+    }
+    v.finish()?;
+    Ok(doc)
+}
+
+/// The lock next to a pin, if there is one.
+pub fn load_for(
+    catalog: &Catalog,
+    pin: &Sourced<Mesh>,
+) -> Result<Option<Sourced<Lock>>, SpecError> {
+    let rel = Mesh::lock_path(&pin.path);
+    let full = catalog.root.join(&rel);
+    if !full.is_file() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(&full).map_err(|e| SpecError::Io {
+        file: rel.clone(),
+        source: e,
+    })?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| SpecError::Invalid(format!("{rel}: not UTF-8")))?;
+    let value = load(&rel, &text)?;
+    Ok(Some(Sourced {
+        value,
+        path: rel,
+        bytes,
+    }))
+}
+
+/// The locked sha256 of a pin's chart.
+pub fn locked_chart<'a>(lock: Option<&'a Lock>, h: &crate::spec::mesh::Helm) -> Option<&'a str> {
+    lock?
+        .spec
+        .charts
+        .iter()
+        .find(|c| c.repo == h.repo && c.chart == h.chart && c.version == h.version)
+        .map(|c| c.sha256.as_str())
+}
+
+/// Does the lock describe exactly the pin's artifacts, with the pin's digests where it has them?
+pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
+    let bad = |reason: String| InstallError::Lock {
+        file: file.to_string(),
+        reason,
+    };
+    if lock.metadata.name != mesh.metadata.name || lock.metadata.version != mesh.metadata.version {
+        return Err(bad(format!(
+            "is for {}@{}, not {}",
+            lock.metadata.name,
+            lock.metadata.version.as_deref().unwrap_or("-"),
+            mesh.id()
+        )));
+    }
+    let charts = mesh.spec.install.helm_charts();
+    if charts.len() != lock.spec.charts.len() {
+        return Err(bad(format!(
+            "locks {} chart(s), the pin installs {}; run `meshproof lock --mesh {}` again",
+            lock.spec.charts.len(),
+            charts.len(),
+            mesh.id()
+        )));
+    }
+    for h in charts {
+        let Some(l) = locked_chart(Some(lock), h) else {
+            return Err(bad(format!(
+                "has no entry for chart {} {} from {}; run `meshproof lock --mesh {}` again",
+                h.chart,
+                h.version,
+                h.repo,
+                mesh.id()
+            )));
+        };
+        if let Some(d) = &h.digest {
+            if d != l {
+                return Err(bad(format!(
+                    "chart {}: the lock says sha256 {l}, the pin says {d}",
+                    helm::tarball_name(h)
+                )));
+            }
+        }
+    }
+    let pinned = &mesh.spec.install.manifests;
+    if pinned.len() != lock.spec.manifests.len() {
+        return Err(bad(format!(
+            "locks {} manifest(s), the pin has {}",
+            lock.spec.manifests.len(),
+            pinned.len()
+        )));
+    }
+    for (p, l) in pinned.iter().zip(&lock.spec.manifests) {
+        if p.url != l.url {
+            return Err(bad(format!(
+                "manifest {} is not the pin's {}",
+                l.url, p.url
+            )));
+        }
+        if p.sha256 != l.sha256 {
+            return Err(bad(format!(
+                "manifest {}: the lock says sha256 {}, the pin says {}",
+                p.url, l.sha256, p.sha256
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Resolve a pin's remote artifacts by downloading them (needs network). Pinned digests are
+/// checked on the way, so a lock never contradicts its pin.
+pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
+    let mut spec = LockSpec::default();
+    match mesh.spec.install.method {
+        InstallMethod::None => {}
+        InstallMethod::Unpinned => {
+            return Err(InstallError::Other(format!(
+                "{} cannot be locked: {}",
+                mesh.id(),
+                mesh.spec.install.reason.as_deref().unwrap_or("unpinned")
+            )))
+        }
+        InstallMethod::Helm => {
+            for h in mesh.spec.install.helm_charts() {
+                let a = helm::fetch_chart(h, None)?;
+                spec.charts.push(LockedChart {
+                    repo: h.repo.clone(),
+                    chart: h.chart.clone(),
+                    version: h.version.clone(),
+                    url: a.url,
+                    sha256: a.sha256,
+                });
+            }
+        }
+        InstallMethod::Manifests => {
+            for m in &mesh.spec.install.manifests {
+                fetch::get_verified("manifest", &m.url, &m.sha256, "the pin")?;
+                spec.manifests.push(LockedFile {
+                    url: m.url.clone(),
+                    sha256: m.sha256.clone(),
+                });
+            }
+        }
+    }
+    Ok(Document {
+        api_version: crate::spec::API_VERSION.to_string(),
+        kind: "MeshLock".to_string(),
+        metadata: crate::spec::Metadata {
+            name: mesh.metadata.name.clone(),
+            version: mesh.metadata.version.clone(),
+            description: format!("resolved artifacts of {}", mesh.id()),
+        },
+        spec,
+    })
+}
+
+/// Download the pin's artifacts and compare them with the lock (before a run creates anything).
+pub fn verify_artifacts(mesh: &Mesh, lock: &Lock) -> Result<(), InstallError> {
+    for h in mesh.spec.install.helm_charts() {
+        helm::fetch_chart(h, locked_chart(Some(lock), h))?;
+    }
+    for m in &lock.spec.manifests {
+        fetch::get_verified("manifest", &m.url, &m.sha256, "the lock file")?;
+    }
+    Ok(())
+}
+
+/// The lock file's text (stable field order; strings JSON-quoted, which YAML reads as-is).
+pub fn render(lock: &Lock) -> String {
+    use std::fmt::Write as _;
+    let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+    let mut out = String::new();
+    out.push_str(
+        "# Written by `meshproof lock`: every sha256 below was computed from the downloaded artifact.\n",
+    );
+    let _ = writeln!(out, "apiVersion: {}", lock.api_version);
+    let _ = writeln!(out, "kind: {}", lock.kind);
+    out.push_str("metadata:\n");
+    let _ = writeln!(out, "  name: {}", q(&lock.metadata.name));
+    if let Some(v) = &lock.metadata.version {
+        let _ = writeln!(out, "  version: {}", q(v));
+    }
+    let _ = writeln!(out, "  description: {}", q(&lock.metadata.description));
+    out.push_str("spec:\n");
+    out.push_str("  charts:");
+    if lock.spec.charts.is_empty() {
+        out.push_str(" []");
+    }
+    out.push('\n');
+    for c in &lock.spec.charts {
+        let _ = writeln!(out, "    - repo: {}", q(&c.repo));
+        let _ = writeln!(out, "      chart: {}", q(&c.chart));
+        let _ = writeln!(out, "      version: {}", q(&c.version));
+        let _ = writeln!(out, "      url: {}", q(&c.url));
+        let _ = writeln!(out, "      sha256: {}", q(&c.sha256));
+    }
+    out.push_str("  manifests:");
+    if lock.spec.manifests.is_empty() {
+        out.push_str(" []");
+    }
+    out.push('\n');
+    for m in &lock.spec.manifests {
+        let _ = writeln!(out, "    - url: {}", q(&m.url));
+        let _ = writeln!(out, "      sha256: {}", q(&m.sha256));
+    }
+    out
+}
