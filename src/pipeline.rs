@@ -77,6 +77,9 @@ pub trait Platform {
     ) -> Result<ImageFacts, InfraError>;
     /// Install the mesh and wait for its readiness checks.
     fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError>;
+    /// Pin the mesh's images to these digests (image reference → image id) when installing:
+    /// `reproduce` installs exactly the bits the original run ran.
+    fn pin_images(&mut self, _digests: &BTreeMap<String, String>) {}
     /// Record the already-installed mesh instead (`--mesh-installed`).
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError>;
     /// The suite backend on the cluster.
@@ -103,6 +106,8 @@ pub struct RunRequest {
     pub mesh_installed: bool,
     /// Run id of the bundle this run re-runs.
     pub parent: Option<String>,
+    /// Image reference → digest the mesh's manifests are rewritten to (from a parent bundle).
+    pub image_pins: BTreeMap<String, String>,
 }
 
 /// What a run produced.
@@ -216,7 +221,8 @@ pub fn run(
 ) -> Result<RunOutcome, AppError> {
     // Plan: validated inputs, before anything touches Docker.
     let plan = plan::plan(catalog, &req.plan)?;
-    let cluster_pin = catalog.select_cluster(&req.plan.cluster)?;
+    // The plan resolved `kind-default` against the mesh's Kubernetes versions.
+    let cluster_pin = catalog.select_cluster(&plan.cluster.name)?;
     let mesh_pin = catalog.select_mesh(&req.plan.mesh)?;
     let workload = catalog.select_workload(&req.plan.workload)?;
     let (suite, suite_tree) = catalog.suite(&req.plan.suite)?;
@@ -311,6 +317,9 @@ pub fn run(
             "workload-image".into(),
             json!({"reference": image.reference, "id": image.id}),
         );
+        if !req.image_pins.is_empty() {
+            platform.pin_images(&req.image_pins);
+        }
         let mesh_facts = if req.mesh_installed {
             phases.run("mesh", |_| {
                 platform
@@ -469,6 +478,10 @@ pub fn run(
         json!(req.mesh_installed),
     );
     extra.insert("timeout_scale".to_string(), json!(req.plan.timeout_scale));
+    if let Some(f) = &plan.forced {
+        extra.insert("force".to_string(), json!(true));
+        extra.insert("forced".to_string(), json!(f));
+    }
     if let Some(f) = &failure {
         extra.insert("failure".to_string(), json!(f));
     }
@@ -598,6 +611,12 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         only,
         scoring: manifest.run.scoring,
         timeout_scale,
+        force: manifest
+            .run
+            .extra
+            .get("force")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     };
     Ok(BundleInputs {
         dir,
@@ -634,11 +653,23 @@ pub fn reproduce(
         );
     }
     let catalog = Catalog::new(inputs.dir.path());
+    // The images the original run resolved (pod statuses), so the mesh installs the same bits.
+    let resolved = bundle::read::read_selected(original, &bundle::Limits::default(), |p| {
+        p == "resolved/images.json"
+    })?;
+    let image_pins: BTreeMap<String, String> = resolved
+        .get("resolved/images.json")
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    if image_pins.is_empty() {
+        progress.note("the original bundle records no image digests: images are installed by tag");
+    }
     let req = RunRequest {
         plan: inputs.request.clone(),
         keep,
         out,
         parent: Some(inputs.manifest.run.id.clone()),
+        image_pins,
         ..RunRequest::default()
     };
     let outcome = run(&catalog, &req, platform, progress, clock, cancel)?;

@@ -21,6 +21,30 @@ fn secs(ms: u64) -> String {
     format!("{}.{}s", ms / 1000, (ms % 1000) / 100)
 }
 
+/// `  <case> step k/n <step>: held after 2 attempt(s)`
+fn step_line(at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) -> String {
+    format!(
+        "  {} step {}/{} {}: {} after {} attempt(s)",
+        at.case,
+        at.k,
+        at.n,
+        at.step,
+        status_word(status, held),
+        attempts
+    )
+}
+
+/// `[phase] done in 1.2s: detail`
+fn phase_line(phase: &str, elapsed_ms: u64, ok: bool, detail: &str) -> String {
+    format!(
+        "[{phase}] {} in {}{}{}",
+        if ok { "done" } else { "FAILED" },
+        secs(elapsed_ms),
+        if detail.is_empty() { "" } else { ": " },
+        detail
+    )
+}
+
 fn status_word(status: StepStatus, held: bool) -> &'static str {
     match (status, held) {
         (StepStatus::Completed, true) => "held",
@@ -62,16 +86,7 @@ impl<W: Write> StepProgress for TextProgress<W> {
         }
     }
     fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
-        let _ = writeln!(
-            self.out,
-            "  {} step {}/{} {}: {} after {} attempt(s)",
-            at.case,
-            at.k,
-            at.n,
-            at.step,
-            status_word(status, held),
-            attempts
-        );
+        let _ = writeln!(self.out, "{}", step_line(at, status, held, attempts));
     }
 }
 
@@ -80,14 +95,7 @@ impl<W: Write> Progress for TextProgress<W> {
         let _ = writeln!(self.out, "[{phase}] …");
     }
     fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
-        let _ = writeln!(
-            self.out,
-            "[{phase}] {} in {}{}{}",
-            if ok { "done" } else { "FAILED" },
-            secs(elapsed_ms),
-            if detail.is_empty() { "" } else { ": " },
-            detail
-        );
+        let _ = writeln!(self.out, "{}", phase_line(phase, elapsed_ms, ok, detail));
     }
     fn note(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
@@ -175,16 +183,7 @@ impl StepProgress for Spinner {
         self.bar().set_message(msg);
     }
     fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
-        let line = format!(
-            "  {} step {}/{} {}: {} after {} attempt(s)",
-            at.case,
-            at.k,
-            at.n,
-            at.step,
-            status_word(status, held),
-            attempts
-        );
-        self.bar().println(line);
+        self.bar().println(step_line(at, status, held, attempts));
     }
 }
 
@@ -196,13 +195,7 @@ impl Progress for Spinner {
         self.bar().set_message(format!("[{phase}]"));
     }
     fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
-        let line = format!(
-            "[{phase}] {} in {}{}{}",
-            if ok { "done" } else { "FAILED" },
-            secs(elapsed_ms),
-            if detail.is_empty() { "" } else { ": " },
-            detail
-        );
+        let line = phase_line(phase, elapsed_ms, ok, detail);
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }

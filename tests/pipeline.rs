@@ -167,6 +167,9 @@ impl Platform for TestPlatform<'_> {
         }
         Ok(MeshFacts::default())
     }
+    fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
+        self.calls.push(format!("pin_images {digests:?}"));
+    }
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
         self.calls
             .push(format!("observe_installed_mesh {}", mesh.id()));
@@ -515,6 +518,25 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     .unwrap();
     assert!(!diff.verdicts_differ, "{:?}", diff.lines);
     assert_eq!(b.verdicts.cases, a.verdicts.cases);
+    // The mesh is installed pinned to the image digests the first run resolved.
+    assert!(
+        p2.calls
+            .iter()
+            .any(|c| c == r#"pin_images {"meshproof-probe:test": "sha256:00"}"#),
+        "{:?}",
+        p2.calls
+    );
+    let install = p2
+        .calls
+        .iter()
+        .position(|c| c.starts_with("install_mesh"))
+        .unwrap();
+    let pin = p2
+        .calls
+        .iter()
+        .position(|c| c.starts_with("pin_images"))
+        .unwrap();
+    assert!(pin < install);
     let files = meshproof::bundle::read::read_selected(&again, &Default::default(), |p| {
         p == "manifest.json"
     })

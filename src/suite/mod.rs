@@ -222,6 +222,18 @@ pub fn run_case(
         Err(e) => Some((StepStatus::HarnessError, Some(format!("case set-up: {e}")))),
     };
     for (index, step) in steps.iter().enumerate() {
+        let at = StepAt {
+            case: lc.name(),
+            k: index + 1,
+            n,
+            step: &step.name,
+        };
+        if stop.is_none() && ctx.cancel.load(Ordering::SeqCst) {
+            stop = Some((
+                StepStatus::HarnessError,
+                Some("interrupted (Ctrl-C)".into()),
+            ));
+        }
         if let Some((status, error)) = stop.take() {
             // The first step after a stop carries the reason; the rest are simply not run.
             obs.steps.push(StepObservation {
@@ -230,43 +242,8 @@ pub fn run_case(
                 error,
                 attempts: Vec::new(),
             });
-            progress.step_done(
-                StepAt {
-                    case: lc.name(),
-                    k: index + 1,
-                    n,
-                    step: &step.name,
-                },
-                status,
-                false,
-                0,
-            );
+            progress.step_done(at, status, false, 0);
             stop = Some((StepStatus::NotRun, None));
-            continue;
-        }
-        if ctx.cancel.load(Ordering::SeqCst) {
-            stop = Some((
-                StepStatus::HarnessError,
-                Some("interrupted (Ctrl-C)".into()),
-            ));
-            obs.steps.push(StepObservation {
-                name: step.name.clone(),
-                status: StepStatus::HarnessError,
-                error: Some("interrupted (Ctrl-C)".into()),
-                attempts: Vec::new(),
-            });
-            progress.step_done(
-                StepAt {
-                    case: lc.name(),
-                    k: index + 1,
-                    n,
-                    step: &step.name,
-                },
-                StepStatus::HarnessError,
-                false,
-                0,
-            );
-            stop = stop.map(|_| (StepStatus::NotRun, None));
             continue;
         }
         let timeout = ctx.timeouts.for_step(step).as_millis() as u64;
@@ -283,16 +260,7 @@ pub fn run_case(
         let mut interrupted = false;
         loop {
             let k = obs.steps[index].attempts.len() + 1;
-            progress.attempt(
-                StepAt {
-                    case: lc.name(),
-                    k: index + 1,
-                    n,
-                    step: &step.name,
-                },
-                &what,
-                k,
-            );
+            progress.attempt(at, &what, k);
             let at_ms = clock.now_ms().saturating_sub(started);
             match attempt(lc, &obs, index, namespace, ctx, backend, at_ms) {
                 Ok(a) => {
@@ -330,17 +298,7 @@ pub fn run_case(
             stop = Some((StepStatus::NotRun, None));
         }
         let (status, attempts) = (so.status, so.attempts.len());
-        progress.step_done(
-            StepAt {
-                case: lc.name(),
-                k: index + 1,
-                n,
-                step: &step.name,
-            },
-            status,
-            held,
-            attempts,
-        );
+        progress.step_done(at, status, held, attempts);
     }
     // The caller collects evidence from the namespace, then deletes it.
     obs

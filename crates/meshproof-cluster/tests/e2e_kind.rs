@@ -2,9 +2,10 @@
 //! internet to pull the node image). Run with
 //! `cargo test -p meshproof-cluster --test e2e_kind -- --ignored --nocapture`.
 //!
-//! Creates a one-node cluster from kind v0.32.0's default node image (override with
-//! `MESHPROOF_E2E_NODE_IMAGE`, which must be pinned by digest), finds its node by kind's
-//! labels, exports its logs, deletes it through the guard and verifies nothing remains.
+//! Creates a one-node cluster from the repository's default cluster pin (the `clusters/*.yaml`
+//! with the newest Kubernetes version; override the image with `MESHPROOF_E2E_NODE_IMAGE`, which
+//! must be pinned by digest), finds its node by kind's labels, exports its logs, deletes it
+//! through the guard and verifies nothing remains.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,9 +14,28 @@ use meshproof_cluster::guard::{self, ClusterGuard, TeardownOutcome};
 use meshproof_cluster::kind::{self, CreateRequest, KindCli, KindConfigInput, NodeRole};
 use meshproof_cluster::{docker, gc, logs, nodes};
 
-/// kind releases the default node image is built for (kind v0.32.0: source
-/// kubernetes-sigs/kind `pkg/apis/config/defaults/image.go` at tag v0.32.0).
-const DEFAULT_IMAGE_KIND_RANGE: &str = ">=0.32.0, <0.33.0";
+/// The default cluster pin (`kind-default`): node image and kind version range of the
+/// `clusters/*.yaml` with the newest `kubernetesVersion`.
+fn default_pin() -> (String, String) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../clusters");
+    let mut best: Option<(semver::Version, String, String)> = None;
+    for entry in std::fs::read_dir(&dir).expect("clusters/ next to the workspace") {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+        let k8s = semver::Version::parse(v["spec"]["kubernetesVersion"].as_str().unwrap()).unwrap();
+        let image = v["spec"]["nodeImage"].as_str().unwrap().to_string();
+        let range = v["spec"]["kind"]["version"].as_str().unwrap().to_string();
+        if best.as_ref().is_none_or(|(b, _, _)| k8s > *b) {
+            best = Some((k8s, image, range));
+        }
+    }
+    let (_, image, range) = best.expect("at least one cluster pin");
+    (image, range)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Docker, the kind binary and internet"]
@@ -34,13 +54,12 @@ async fn kind_cluster_create_inspect_export_delete() {
     let override_image = std::env::var("MESHPROOF_E2E_NODE_IMAGE")
         .ok()
         .filter(|s| !s.trim().is_empty());
-    let node_image = override_image
-        .clone()
-        .unwrap_or_else(|| kind::DEFAULT_NODE_IMAGE.to_string());
+    let (pin_image, pin_range) = default_pin();
+    let node_image = override_image.clone().unwrap_or(pin_image);
     if override_image.is_none() {
-        // The default image is only supported with the kind release it was built for.
-        kind::check_kind_version(&installed.version, DEFAULT_IMAGE_KIND_RANGE)
-            .expect("kind matching the default node image");
+        // The pin's image is only supported with the kind release it was built for.
+        kind::check_kind_version(&installed.version, &pin_range)
+            .expect("kind matching the default cluster pin");
     }
 
     let run_id = format!(
