@@ -387,7 +387,7 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
 }
 
 /// Summary table, then the exit code: infrastructure failure or abort → 4, below `--require` → 1.
-fn finish_run(
+pub fn finish_run(
     outcome: &pipeline::RunOutcome,
     require: Option<Capability>,
     out: &mut dyn Write,

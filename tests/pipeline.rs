@@ -642,3 +642,73 @@ fn rerun_failed_runs_only_the_cases_that_were_not_full() {
     .unwrap()
     .is_none());
 }
+
+#[test]
+fn run_exit_codes_follow_require_and_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cancel = AtomicBool::new(false);
+    let code = |outcome: &pipeline::RunOutcome, require: Option<Capability>| {
+        let mut out = Vec::new();
+        let r = meshproof::app::finish_run(outcome, require, &mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("CAPABILITY") && text.contains("bundle:"),
+            "{text}"
+        );
+        r.map(|()| 0).unwrap_or_else(|e| e.exit_code())
+    };
+    let blind = pipeline::run(
+        &catalog(),
+        &request("osm", &tmp.path().join("b.tar.zst")),
+        &mut TestPlatform::new(MeshModel::IgnoresHttpRouteGroup),
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(code(&blind, None), 0);
+    assert_eq!(code(&blind, Some(Capability::None)), 0);
+    assert_eq!(
+        code(&blind, Some(Capability::Partial)),
+        1,
+        "traffic-metrics is None"
+    );
+    assert_eq!(code(&blind, Some(Capability::Full)), 1);
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    let full = pipeline::run(
+        &catalog(),
+        &request("osm", &tmp.path().join("f.tar.zst")),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(code(&full, Some(Capability::Full)), 0);
+    // An infrastructure failure or an abort is exit 4 whatever --require says.
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    p.fail_mesh = true;
+    let failed = pipeline::run(
+        &catalog(),
+        &request("osm", &tmp.path().join("x.tar.zst")),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(code(&failed, None), 4);
+    let stop = AtomicBool::new(false);
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    p.backend.cancel_after = Some((1, &stop));
+    let aborted = pipeline::run(
+        &catalog(),
+        &request("osm", &tmp.path().join("a.tar.zst")),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &stop,
+    )
+    .unwrap();
+    assert_eq!(code(&aborted, Some(Capability::None)), 4);
+}
