@@ -57,6 +57,9 @@ pub mod paths {
 
 /// zstd level of every bundle (part of the format: a different level gives different bytes).
 pub const ZSTD_LEVEL: i32 = 3;
+/// zstd multi-threaded mode with this many workers (any count ≥ 1 gives the same bytes; it
+/// differs from single-threaded mode, so the mode is part of the format).
+pub const ZSTD_WORKERS: u32 = 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatVersion {

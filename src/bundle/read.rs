@@ -264,6 +264,21 @@ pub(crate) fn take(
     held: &mut u64,
     out: &mut BTreeMap<String, Vec<u8>>,
 ) -> Result<(), BundleError> {
+    reserve(meta, limits, held)?;
+    let mut buf = Vec::with_capacity(meta.size as usize);
+    r.read_to_end(&mut buf)
+        .map_err(|e| corrupt(&meta.path, e))?;
+    out.insert(meta.path.clone(), buf);
+    Ok(())
+}
+
+/// Count an entry that is about to be read into memory against the parsed-size limits, before
+/// any of it is read.
+pub(crate) fn reserve(
+    meta: &EntryMeta,
+    limits: &Limits,
+    held: &mut u64,
+) -> Result<(), BundleError> {
     if meta.size > limits.max_parsed_file {
         return Err(BundleError::Limit {
             entry: meta.path.clone(),
@@ -280,10 +295,6 @@ pub(crate) fn take(
             reason: "too much structured data (observations, inputs) to hold in memory".into(),
         });
     }
-    let mut buf = Vec::with_capacity(meta.size as usize);
-    r.read_to_end(&mut buf)
-        .map_err(|e| corrupt(&meta.path, e))?;
-    out.insert(meta.path.clone(), buf);
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 
-use super::read::{take, walk, EntryMeta};
+use super::read::{reserve, walk, EntryMeta};
 use super::{paths, BundleError, Limits, Manifest, FORMAT_MAJOR};
 use crate::verdict::Verdicts;
 
@@ -113,7 +113,12 @@ fn scan(bundle: &Path, limits: &Limits) -> Result<(Sums, BTreeMap<String, Vec<u8
         };
         send(Msg::Start(meta.path.clone()))?;
         let keep = is_structured(&meta.path);
-        let mut kept = Vec::new();
+        // Structured files count against the parsed-size limits before any byte is held, so a
+        // hostile bundle cannot make verify buffer a huge "observation".
+        if keep {
+            reserve(meta, limits, &mut held)?;
+        }
+        let mut kept = Vec::with_capacity(if keep { meta.size as usize } else { 0 });
         loop {
             let mut buf = free_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
             let n = read_full(r, &mut buf).map_err(|e| BundleError::Integrity {
@@ -130,13 +135,7 @@ fn scan(bundle: &Path, limits: &Limits) -> Result<(Sums, BTreeMap<String, Vec<u8
         }
         send(Msg::End)?;
         if keep {
-            take(
-                meta,
-                &mut kept.as_slice(),
-                limits,
-                &mut held,
-                &mut structured,
-            )?;
+            structured.insert(meta.path.clone(), kept);
         }
         Ok(())
     });
