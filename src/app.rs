@@ -333,6 +333,10 @@ fn check_mesh_artifacts(catalog: &Catalog, req: &pipeline::RunRequest) -> Result
                 .unwrap_or("unpinned")
         )));
     }
+    if let Some(c) = &pin.value.spec.install.cli {
+        crate::install::cli::download_for(c, &crate::install::cli::host_platform())
+            .map_err(|e| AppError::Usage(format!("{} ({}): {e}", pin.value.id(), pin.path)))?;
+    }
     let Some(l) = lock::load_for(catalog, &pin)? else {
         return Ok(());
     };
@@ -370,9 +374,14 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
     let text = lock::render(&resolved);
     std::fs::write(catalog.root.join(&rel), &text)
         .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;
+    let clis = if resolved.spec.cli.is_empty() {
+        String::new()
+    } else {
+        format!(", {} CLI download(s)", resolved.spec.cli.len())
+    };
     writeln!(
         out,
-        "wrote {rel} ({} chart(s), {} manifest(s))",
+        "wrote {rel} ({} chart(s), {} manifest(s){clis})",
         resolved.spec.charts.len(),
         resolved.spec.manifests.len()
     )
@@ -382,6 +391,9 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
     }
     for m in &resolved.spec.manifests {
         writeln!(out, "  {}  sha256:{}", m.url, m.sha256).map_err(io_err)?;
+    }
+    for c in &resolved.spec.cli {
+        writeln!(out, "  {} {}  sha256:{}", c.platform, c.url, c.sha256).map_err(io_err)?;
     }
     Ok(())
 }

@@ -76,6 +76,34 @@ fn mesh_kubernetes_check(
     })
 }
 
+/// Whether a `cli` mesh pin has a download for `platform` (this machine's, in doctor and `run`).
+/// `None` for the other install methods.
+fn mesh_cli_check(m: &crate::spec::mesh::Mesh, platform: &str) -> Option<Check> {
+    let cli = m.spec.install.cli.as_ref()?;
+    Some(match crate::install::cli::download_for(cli, platform) {
+        Ok(d) => Check {
+            name: "mesh-cli".to_string(),
+            status: Status::Ok,
+            detail: format!(
+                "mesh {} installs with {}: pinned for {platform} ({}), downloaded and checked by `run`",
+                m.id(),
+                cli.name,
+                d.url
+            ),
+            fix: None,
+        },
+        Err(e) => Check {
+            name: "mesh-cli".to_string(),
+            status: Status::Fail,
+            detail: e.to_string(),
+            fix: Some(format!(
+                "run on one of the pinned platforms, or pin a `{platform}` download of {} in spec.install.cli.platforms",
+                cli.name
+            )),
+        },
+    })
+}
+
 /// Write one line per check (`ok|warn|FAIL  <name>  <detail>`, plus `      fix: ...` when not ok).
 fn print_checks(checks: &[Check], out: &mut dyn Write) -> std::io::Result<()> {
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -171,6 +199,7 @@ pub fn preflight_checks(
         ..PreflightInput::default()
     };
     let mut checks = runtime()?.block_on(preflight::run_checks(&input));
+    checks.extend(mesh_cli_check(m, &crate::install::cli::host_platform()));
     checks.extend(mesh_kubernetes_check(
         &m.id(),
         m.spec.kubernetes.versions.as_deref(),
@@ -321,6 +350,33 @@ mod tests {
             "cluster k runs Kubernetes 1.36.1; mesh osm@1.2.4 is known to work on >=1.22.9, <1.25"
         );
         assert!(mesh_kubernetes_check("none", None, "k", "1.36.1").is_none());
+    }
+
+    #[test]
+    fn a_cli_pin_needs_a_download_for_this_platform() {
+        let text = format!(
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo, sha256: {}}}\n      render: [{{args: [install], namespace: demo}}]\n  sources: [test]\n",
+            "a".repeat(64)
+        );
+        let m = crate::spec::mesh::load("meshes/demo/1.0.0.yaml", &text).unwrap();
+        let ok = mesh_cli_check(&m, "linux-x86_64").unwrap();
+        assert_eq!(ok.status, Status::Ok);
+        assert!(
+            ok.detail.contains("https://cli.example.invalid/demo"),
+            "{}",
+            ok.detail
+        );
+        let bad = mesh_cli_check(&m, "macos-aarch64").unwrap();
+        assert_eq!(bad.status, Status::Fail);
+        assert!(
+            bad.detail.contains("macos-aarch64") && bad.detail.contains("the pin has linux-x86_64"),
+            "{}",
+            bad.detail
+        );
+        let mut helm = m.clone();
+        helm.spec.install.method = InstallMethod::Helm;
+        helm.spec.install.cli = None;
+        assert!(mesh_cli_check(&helm, "linux-x86_64").is_none());
     }
 
     #[test]

@@ -13,6 +13,15 @@ pub const MESHPROOF_PROBE_IMAGE: &str = "MESHPROOF_PROBE_IMAGE";
 /// The `nix run` reference that built this binary (the flake sets it).
 pub const MESHPROOF_FLAKE_REF: &str = "MESHPROOF_FLAKE_REF";
 
+/// The program search path, passed on to the mesh CLIs meshproof runs (`method: cli`) in an
+/// otherwise cleared environment.
+pub const PATH: &str = "PATH";
+
+/// `$PATH`, or a conventional default when it is unset.
+pub fn search_path() -> std::ffi::OsString {
+    std::env::var_os(PATH).unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
+}
+
 /// Where the input catalog lives: `--root`, then `$MESHPROOF_HOME`, then the current directory
 /// when it has a `suites/` folder, then the directory the crate was built from.
 pub fn catalog_root(flag: Option<PathBuf>) -> PathBuf {

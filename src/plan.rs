@@ -186,6 +186,12 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             warnings.push(format!("{e} (run refuses this with exit 3)"));
         }
     }
+    if let Some(c) = &m.spec.install.cli {
+        if let Err(e) = crate::install::cli::download_for(c, &crate::install::cli::host_platform())
+        {
+            warnings.push(format!("{e} (run refuses this with exit 2)"));
+        }
+    }
     let install = install_steps(m, lock.as_ref().map(|l| &l.value));
     let mesh_plan = MeshPlan {
         id: m.id(),
@@ -299,6 +305,14 @@ pub fn install_steps(
             }
             v.push("apply the downloaded manifests (server-side apply, CRDs first)".into());
         }
+        InstallMethod::Cli => match &m.spec.install.cli {
+            Some(c) => {
+                let platform = crate::install::cli::host_platform();
+                let locked = lockfile::locked_cli(lock, &platform);
+                v.extend(crate::install::cli::planned_commands(c, &platform, locked));
+            }
+            None => v.push("method `cli` without a `cli` block".into()),
+        },
     }
     for r in &m.spec.readiness {
         v.push(format!(

@@ -624,6 +624,50 @@ impl Platform for KindPlatform {
                 }
                 facts.facts.insert("charts".into(), json!(recorded));
             }
+            InstallMethod::Cli => {
+                let cli =
+                    mesh.spec.install.cli.as_ref().ok_or_else(|| {
+                        infra(format!("{}: method `cli` without `cli`", mesh.id()))
+                    })?;
+                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
+                let lock = crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?;
+                if let Some(l) = &lock {
+                    crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
+                    facts
+                        .facts
+                        .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
+                }
+                let platform = crate::install::cli::host_platform();
+                let locked =
+                    crate::install::lock::locked_cli(lock.as_ref().map(|l| &l.value), &platform);
+                let dir = self.scratch.path().join("cli");
+                let prepared =
+                    crate::install::cli::fetch(cli, &platform, locked, &dir).map_err(infra)?;
+                let mut commands = Vec::new();
+                for (i, step) in cli.render.iter().enumerate() {
+                    let command = crate::install::cli::command_line(&cli.name, &step.args);
+                    let rendered = prepared
+                        .render(step, crate::timeouts::CLI_RENDER)
+                        .map_err(infra)?;
+                    let text = self.pinned(&String::from_utf8_lossy(&rendered), &mut facts);
+                    let docs = crate::yaml::documents(&command, &text).map_err(infra)?;
+                    steps.push((
+                        format!("{:02}-{}.yaml", i + 1, cli.name),
+                        crate::install::helm::redact_secrets(&text).into_bytes(),
+                        docs,
+                        Some(step.namespace.clone()),
+                    ));
+                    commands.push(json!({"command": command, "namespace": step.namespace}));
+                }
+                facts.facts.insert(
+                    "cli".into(),
+                    json!({
+                        "name": prepared.name, "platform": prepared.platform,
+                        "url": prepared.url, "sha256": prepared.sha256,
+                        "member": prepared.member, "commands": commands,
+                    }),
+                );
+            }
         }
         let k = self.kube()?;
         for (name, recorded, docs, namespace) in steps {

@@ -2,6 +2,10 @@
 
 use std::time::Duration;
 
+/// How long one offline render command of a pinned mesh CLI (`method: cli`) may run before it is
+/// killed. Rendering is local work, so `--timeout-scale` does not apply.
+pub const CLI_RENDER: Duration = Duration::from_secs(120);
+
 /// Timeouts of a run; `--timeout-scale` multiplies them all.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {

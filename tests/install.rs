@@ -1,6 +1,7 @@
 //! Installers: manifest download + sha256 against a local HTTP server, Helm index resolution and
 //! chart digests (pin, lock, index), lock files (`run` exits 3 on a mismatch), Linkerd identity
-//! certificates, Secret redaction, image-digest rewriting, and `helm template` when helm exists.
+//! certificates, Secret redaction, image-digest rewriting, `helm template` when helm exists, and
+//! the `cli` method (a pinned `#!/bin/sh` CLI served locally, plain or in a `.tar.gz`).
 
 mod common;
 
@@ -10,8 +11,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::sync::Arc;
 
-use meshproof::install::{self, certs::LinkerdIdentity, helm, images, lock, InstallError};
-use meshproof::spec::mesh::{Helm, RemoteFile};
+use meshproof::install::{self, certs::LinkerdIdentity, cli, helm, images, lock, InstallError};
+use meshproof::spec::mesh::{Cli, Helm, RemoteFile, RenderStep};
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 serving fixed paths until the test ends.
 fn serve(files: BTreeMap<String, Vec<u8>>) -> String {
@@ -146,8 +147,9 @@ fn charts_are_located_through_the_index_and_checked_against_pin_lock_and_index()
     assert!(e.contains("versions listed: 1.2.4, 1.2.3"), "{e}");
 }
 
-/// A catalog root with the repository's clusters, workloads and suites and one local mesh pin.
-fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha: &str) {
+/// A catalog root with the repository's clusters, workloads, suites and `meshes/none.yaml`,
+/// and an empty `meshes/demo/`.
+fn base_catalog(dir: &Path) {
     let copy = |rel: &str| {
         let tree = meshproof::spec::catalog::read_tree(&common::repo().join(rel)).unwrap();
         for (k, v) in tree {
@@ -165,6 +167,11 @@ fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha:
         std::fs::read(common::repo().join("meshes/none.yaml")).unwrap(),
     )
     .unwrap();
+}
+
+/// A catalog root with the repository's clusters, workloads and suites and one local mesh pin.
+fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha: &str) {
+    base_catalog(dir);
     let digest = pin_digest
         .map(|d| format!("      digest: {d}\n"))
         .unwrap_or_default();
@@ -192,6 +199,7 @@ fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha:
                 sha256: lock_sha.into(),
             }],
             manifests: vec![],
+            cli: vec![],
         },
     };
     std::fs::write(dir.join("meshes/demo/1.2.3.lock.yaml"), lock::render(&l)).unwrap();
@@ -573,4 +581,630 @@ fn helm_template_renders_a_local_chart() {
         recorded.contains("key.pem: REDACTED-BY-MESHPROOF"),
         "{recorded}"
     );
+}
+
+// ---- method `cli` ----
+
+/// A mesh pin with `method: cli`; `platforms` are `(key, url, sha256)`, `extra` is inserted into
+/// the `cli` block after the platforms (6-space indented keys).
+fn cli_pin(platforms: &[(&str, &str, &str)], extra: &str) -> String {
+    let platforms: String = platforms
+        .iter()
+        .map(|(k, url, sha)| format!("        {k}: {{url: \"{url}\", sha256: \"{sha}\"}}\n"))
+        .collect();
+    format!(
+        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: a local CLI\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n{platforms}{extra}      render:\n        - {{args: [\"install\", \"--crds\"], namespace: demo-system}}\n        - {{args: [\"install\"], namespace: demo-system}}\n  namespaces: [demo-system]\n  readiness:\n    - {{kind: Deployment, namespace: demo-system, name: demo}}\n  sources: [\"test\"]\n"
+    )
+}
+
+fn load_pin(text: &str) -> Result<meshproof::spec::mesh::Mesh, String> {
+    meshproof::spec::mesh::load("meshes/demo/1.2.3.yaml", text).map_err(|e| e.to_string())
+}
+
+#[test]
+fn cli_pins_load_and_bad_fields_are_named() {
+    let a = "a".repeat(64);
+    let m = load_pin(&cli_pin(
+        &[
+            ("linux-x86_64", "https://cli.example.invalid/linux/demo", &a),
+            (
+                "macos-aarch64",
+                "https://cli.example.invalid/macos/demo",
+                &a,
+            ),
+        ],
+        "      member: \"demo-1.2.3/demo\"\n",
+    ))
+    .unwrap();
+    let i = &m.spec.install;
+    assert_eq!(i.method.as_str(), "cli");
+    assert!(i.fully_pinned());
+    let c = i.cli.as_ref().unwrap();
+    assert_eq!(c.name, "demo");
+    assert_eq!(
+        c.platforms.keys().collect::<Vec<_>>(),
+        ["linux-x86_64", "macos-aarch64"]
+    );
+    assert_eq!(c.member.as_deref(), Some("demo-1.2.3/demo"));
+    assert_eq!(
+        c.render[0],
+        RenderStep {
+            args: vec!["install".into(), "--crds".into()],
+            namespace: "demo-system".into()
+        }
+    );
+
+    // Every bad field is reported with its path (and line).
+    let text = cli_pin(
+        &[
+            ("linux-x86_64", "http://cli.example.invalid/demo", "ABC"),
+            ("linux", "https://cli.example.invalid/demo", &a),
+        ],
+        "      member: \"../demo\"\n",
+    )
+    .replace("      name: demo\n", "      name: bin/demo\n")
+    .replace("args: [\"install\"]", "args: []")
+    .replace(
+        "args: [\"install\", \"--crds\"], namespace: demo-system",
+        "args: [\"install\", \"--crds\"], namespace: Demo_System",
+    );
+    let e = load_pin(&text).unwrap_err();
+    for (field, says) in [
+        ("spec.install.cli.name", "program name"),
+        ("spec.install.cli.platforms.linux-x86_64.url", "https URL"),
+        (
+            "spec.install.cli.platforms.linux-x86_64.sha256",
+            "64 lowercase hex digits",
+        ),
+        ("spec.install.cli.platforms.linux", "`<os>-<arch>`"),
+        ("spec.install.cli.member", "relative path"),
+        ("spec.install.cli.render[0].namespace", "DNS label"),
+        ("spec.install.cli.render[1].args", "at least one argument"),
+    ] {
+        assert!(
+            e.contains(&format!("{field}: must")) && e.contains(says),
+            "{field} ({says}) not in:\n{e}"
+        );
+    }
+    assert!(
+        e.contains("meshes/demo/1.2.3.yaml:14: spec.install.cli.platforms.linux-x86_64.url"),
+        "{e}"
+    );
+
+    // No platforms, no render steps.
+    let e = load_pin(
+        &cli_pin(&[], "")
+            .replace("      platforms:\n", "      platforms: {}\n")
+            .replace(
+                "      render:\n        - {args: [\"install\", \"--crds\"], namespace: demo-system}\n        - {args: [\"install\"], namespace: demo-system}\n",
+                "      render: []\n",
+            ),
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("spec.install.cli.platforms: pin at least one platform")
+            && e.contains("spec.install.cli.render: list at least one render command"),
+        "{e}"
+    );
+    // `cli` belongs to method `cli` only, and method `cli` takes nothing else.
+    let good = cli_pin(
+        &[("linux-x86_64", "https://cli.example.invalid/demo", &a)],
+        "",
+    );
+    let e = load_pin(&good.replace("method: cli", "method: manifests")).unwrap_err();
+    assert!(
+        e.contains("spec.install.cli: only for method `cli`")
+            && e.contains("spec.install.manifests: required"),
+        "{e}"
+    );
+    let e = load_pin(&good.replace(
+        "    method: cli\n",
+        &format!(
+            "    method: cli\n    manifests: [{{url: https://x.invalid/a.yaml, sha256: {a}}}]\n"
+        ),
+    ))
+    .unwrap_err();
+    assert!(
+        e.contains("spec.install: method `cli` takes no helm, charts or manifests"),
+        "{e}"
+    );
+    let no_cli = "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {name: demo, version: \"1.2.3\", description: d}\nspec:\n  project: {name: Demo, url: https://example.invalid, status: active}\n  install: {method: cli}\n  sources: [test]\n";
+    let e = load_pin(no_cli).unwrap_err();
+    assert!(
+        e.contains("spec.install.cli: required when method is `cli`"),
+        "{e}"
+    );
+    // Unknown fields are errors inside `cli` too.
+    let e = load_pin(&good.replace("      name: demo\n", "      name: demo\n      sha: x\n"))
+        .unwrap_err();
+    assert!(
+        e.contains("spec.install.cli.sha: unknown field `sha`"),
+        "{e}"
+    );
+}
+
+/// A stand-in mesh CLI: prints a ConfigMap naming its arguments and the environment it got.
+const FAKE_CLI: &str = r#"#!/bin/sh
+cat <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: rendered
+data:
+  args: "$*"
+  home: "$HOME"
+  kubeconfig: "$KUBECONFIG"
+  inherited: "${CARGO_PKG_NAME:-cleared}"
+YAML
+"#;
+
+/// A CLI that fails the way a real one does on a bad flag.
+const FAILING_CLI: &str =
+    "#!/bin/sh\necho 'starting up' >&2\necho \"error: unknown flag: $1\" >&2\nexit 1\n";
+const SILENT_CLI: &[u8] = b"#!/bin/sh\nexit 0\n";
+const SLOW_CLI: &[u8] = b"#!/bin/sh\nexec sleep 30\n";
+const EVIL_CLI: &[u8] = b"#!/bin/sh\necho 'kind: Evil'\n";
+
+fn demo_cli(platform: &str, url: &str, sha256: &str, member: Option<&str>) -> Cli {
+    Cli {
+        name: "demo".into(),
+        platforms: BTreeMap::from([(
+            platform.to_string(),
+            RemoteFile {
+                url: url.into(),
+                sha256: sha256.into(),
+            },
+        )]),
+        member: member.map(str::to_string),
+        render: vec![
+            RenderStep {
+                args: vec!["install".into(), "--crds".into()],
+                namespace: "demo-system".into(),
+            },
+            RenderStep {
+                args: vec!["--bogus".into()],
+                namespace: "demo-system".into(),
+            },
+        ],
+    }
+}
+
+/// What [`FAKE_CLI`] prints for `args` when it runs in `scratch`.
+fn expected_render(args: &str, scratch: &Path) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered\ndata:\n  args: \"{args}\"\n  home: \"{}\"\n  kubeconfig: \"{}\"\n  inherited: \"cleared\"\n",
+        scratch.join("home").display(),
+        scratch.join("kubeconfig").display()
+    )
+}
+
+const TIMEOUT: std::time::Duration = meshproof::timeouts::CLI_RENDER;
+
+#[test]
+fn cli_is_downloaded_checked_and_rendered_offline() {
+    // The render must not see the test's environment: make sure there is something to hide.
+    assert!(
+        std::env::var_os("CARGO_PKG_NAME").is_some(),
+        "cargo sets CARGO_PKG_NAME for test processes"
+    );
+    let base = serve(BTreeMap::from([
+        ("/v1.2.3/demo".to_string(), FAKE_CLI.as_bytes().to_vec()),
+        (
+            "/v1.2.3/failing".to_string(),
+            FAILING_CLI.as_bytes().to_vec(),
+        ),
+        ("/v1.2.3/silent".to_string(), SILENT_CLI.to_vec()),
+        ("/v1.2.3/slow".to_string(), SLOW_CLI.to_vec()),
+        ("/v1.2.3/tampered".to_string(), EVIL_CLI.to_vec()),
+    ]));
+    let host = cli::host_platform();
+    let url = format!("{base}/v1.2.3/demo");
+    let c = demo_cli(&host, &url, &sha(FAKE_CLI.as_bytes()), None);
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("cli");
+    let p = cli::fetch(&c, &host, Some(&sha(FAKE_CLI.as_bytes())), &scratch).unwrap();
+    assert_eq!(p.url, url);
+    assert_eq!(p.sha256, sha(FAKE_CLI.as_bytes()));
+    assert_eq!(p.platform, host);
+    assert_eq!(p.program, scratch.join("bin/demo"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p.program).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+    assert_eq!(std::fs::read(&p.program).unwrap(), FAKE_CLI.as_bytes());
+    // The kubeconfig the CLI sees names no cluster.
+    let kc = std::fs::read_to_string(scratch.join("kubeconfig")).unwrap();
+    assert!(
+        kc.contains("clusters: []") && kc.contains("current-context: \"\""),
+        "{kc}"
+    );
+
+    let out = p.render(&c.render[0], TIMEOUT).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        expected_render("install --crds", &scratch)
+    );
+
+    // A failing command: program, args, exit status and its stderr.
+    let failing = demo_cli(
+        &host,
+        &format!("{base}/v1.2.3/failing"),
+        &sha(FAILING_CLI.as_bytes()),
+        None,
+    );
+    let p = cli::fetch(&failing, &host, None, &tmp.path().join("failing")).unwrap();
+    let e = p.render(&failing.render[1], TIMEOUT).unwrap_err();
+    assert!(matches!(e, InstallError::Tool { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        "demo --bogus: exit status: 1; stderr (last lines):\n  starting up\n  error: unknown flag: --bogus"
+    );
+    // Success with nothing on stdout is a failure too.
+    let silent = demo_cli(
+        &host,
+        &format!("{base}/v1.2.3/silent"),
+        &sha(SILENT_CLI),
+        None,
+    );
+    let p = cli::fetch(&silent, &host, None, &tmp.path().join("silent")).unwrap();
+    let e = p
+        .render(&silent.render[0], TIMEOUT)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "demo install --crds: exit status: 0 but printed nothing on stdout (expected the YAML to apply); stderr was empty"
+    );
+    // A command that hangs is stopped at its timeout.
+    let slow = demo_cli(&host, &format!("{base}/v1.2.3/slow"), &sha(SLOW_CLI), None);
+    let p = cli::fetch(&slow, &host, None, &tmp.path().join("slow")).unwrap();
+    let started = std::time::Instant::now();
+    let e = p
+        .render(&slow.render[0], std::time::Duration::from_millis(300))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("demo install --crds: did not finish within 300ms and was stopped"),
+        "{e}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+
+    // A tampered download: the URL, the pinned and the actual sha256; nothing is installed.
+    let tampered_url = format!("{base}/v1.2.3/tampered");
+    let tampered = demo_cli(&host, &tampered_url, &sha(FAKE_CLI.as_bytes()), None);
+    let e = cli::fetch(&tampered, &host, None, &tmp.path().join("t")).unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, InstallError::DigestMismatch { .. }), "{msg}");
+    assert!(
+        msg.contains(&tampered_url)
+            && msg.contains(&format!("but the pin says {}", sha(FAKE_CLI.as_bytes())))
+            && msg.contains(&format!("has sha256 {}", sha(EVIL_CLI))),
+        "{msg}"
+    );
+    assert!(!tmp.path().join("t").exists(), "nothing is installed");
+    // A lock that disagrees with the served bytes is refused, naming the lock.
+    let wrong = "0".repeat(64);
+    let e = cli::fetch(&c, &host, Some(&wrong), &tmp.path().join("l"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the lock file says") && e.contains(&wrong),
+        "{e}"
+    );
+    // No download for this machine: the error names the pinned platforms.
+    let elsewhere = demo_cli("plan9-mips", &url, &sha(FAKE_CLI.as_bytes()), None);
+    let e = cli::fetch(&elsewhere, &host, None, &tmp.path().join("x"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!("platform {host}")) && e.contains("the pin has plan9-mips"),
+        "{e}"
+    );
+}
+
+/// A `.tar.gz` built on the spot: `(path, bytes)` regular files plus one symlink.
+fn tar_gz(files: &[(&str, &[u8])], symlink: Option<(&str, &str)>) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut b = tar::Builder::new(gz);
+    for (path, bytes) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, *bytes).unwrap();
+    }
+    if let Some((path, target)) = symlink {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_entry_type(tar::EntryType::Symlink);
+        b.append_link(&mut h, path, target).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+#[test]
+fn cli_member_is_taken_out_of_a_tar_gz() {
+    let archive = tar_gz(
+        &[
+            ("./demo-linux/README.md", b"read me\n"),
+            ("./demo-linux/demo", FAKE_CLI.as_bytes()),
+        ],
+        Some(("demo-linux/link", "demo")),
+    );
+    let base = serve(BTreeMap::from([
+        ("/demo.tar.gz".to_string(), archive.clone()),
+        ("/plain".to_string(), FAKE_CLI.as_bytes().to_vec()),
+    ]));
+    let host = cli::host_platform();
+    let url = format!("{base}/demo.tar.gz");
+    let tmp = tempfile::tempdir().unwrap();
+    let scratch = tmp.path().join("cli");
+    let c = demo_cli(&host, &url, &sha(&archive), Some("demo-linux/demo"));
+    let p = cli::fetch(&c, &host, None, &scratch).unwrap();
+    // The archive's sha256 is what was checked and is recorded; the program is its member.
+    assert_eq!(p.sha256, sha(&archive));
+    assert_eq!(p.member.as_deref(), Some("demo-linux/demo"));
+    assert_eq!(std::fs::read(&p.program).unwrap(), FAKE_CLI.as_bytes());
+    assert_eq!(
+        String::from_utf8(p.render(&c.render[0], TIMEOUT).unwrap()).unwrap(),
+        expected_render("install --crds", &scratch)
+    );
+
+    // A missing member lists the archive's files.
+    let e = cli::fetch(
+        &demo_cli(&host, &url, &sha(&archive), Some("demo-darwin/demo")),
+        &host,
+        None,
+        &tmp.path().join("m"),
+    )
+    .unwrap_err();
+    assert!(matches!(e, InstallError::Archive { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!("{url}: member `demo-darwin/demo` is not in the archive; its files are: demo-linux/README.md, demo-linux/demo")
+    );
+    // Path traversal is refused before the archive is read, and nothing is written.
+    for bad in [
+        "../demo",
+        "/demo-linux/demo",
+        "demo-linux/../demo-linux/demo",
+    ] {
+        let e = cli::fetch(
+            &demo_cli(&host, &url, &sha(&archive), Some(bad)),
+            &host,
+            None,
+            &tmp.path().join("t"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains(&format!(
+                "member `{bad}` is not a relative path inside the archive"
+            )),
+            "{e}"
+        );
+    }
+    assert!(!tmp.path().join("t").exists(), "nothing was written");
+    // A link is not the program.
+    let e = cli::extract_member(&archive, "demo-linux/link", &url)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("is a Symlink entry, not a regular file"), "{e}");
+    // A member of something that is not a .tar.gz.
+    let plain = format!("{base}/plain");
+    let e = cli::fetch(
+        &demo_cli(&host, &plain, &sha(FAKE_CLI.as_bytes()), Some("demo")),
+        &host,
+        None,
+        &tmp.path().join("p"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        format!("{plain}: not a .tar.gz archive, but the pin names member `demo` in it")
+    );
+}
+
+#[test]
+fn cli_downloads_are_locked_per_platform() {
+    let linux = b"#!/bin/sh\necho linux\n".to_vec();
+    let macos = b"#!/bin/sh\necho macos\n".to_vec();
+    let base = serve(BTreeMap::from([
+        ("/linux/demo".to_string(), linux.clone()),
+        ("/macos/demo".to_string(), macos.clone()),
+    ]));
+    let (linux_url, macos_url) = (format!("{base}/linux/demo"), format!("{base}/macos/demo"));
+    let m = load_pin(&cli_pin(
+        &[
+            ("linux-x86_64", &linux_url, &sha(&linux)),
+            ("macos-aarch64", &macos_url, &sha(&macos)),
+        ],
+        "",
+    ))
+    .unwrap();
+    // `meshproof lock` downloads every platform's file and locks its sha256.
+    let l = lock::resolve(&m).unwrap();
+    assert_eq!(
+        l.spec.cli,
+        vec![
+            lock::LockedCli {
+                platform: "linux-x86_64".into(),
+                url: linux_url.clone(),
+                sha256: sha(&linux)
+            },
+            lock::LockedCli {
+                platform: "macos-aarch64".into(),
+                url: macos_url.clone(),
+                sha256: sha(&macos)
+            },
+        ]
+    );
+    assert!(l.spec.charts.is_empty() && l.spec.manifests.is_empty());
+    let rendered = lock::render(&l);
+    assert!(
+        rendered.ends_with(&format!(
+            "  charts: []\n  manifests: []\n  cli:\n    - platform: \"linux-x86_64\"\n      url: \"{linux_url}\"\n      sha256: \"{}\"\n    - platform: \"macos-aarch64\"\n      url: \"{macos_url}\"\n      sha256: \"{}\"\n",
+            sha(&linux),
+            sha(&macos)
+        )),
+        "{rendered}"
+    );
+    let back = lock::load("meshes/demo/1.2.3.lock.yaml", &rendered).unwrap();
+    assert_eq!(back, l);
+    lock::check(&m, &back, "demo.lock.yaml").unwrap();
+    assert_eq!(
+        lock::locked_cli(Some(&back), "macos-aarch64"),
+        Some(sha(&macos).as_str())
+    );
+
+    // A lock that disagrees with the pin is refused, naming both digests.
+    let mut other = back.clone();
+    other.spec.cli[1].sha256 = "c".repeat(64);
+    let e = lock::check(&m, &other, "demo.lock.yaml")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        format!(
+            "lock file demo.lock.yaml: CLI download for macos-aarch64 ({macos_url}): the lock says sha256 {}, the pin says {}",
+            "c".repeat(64),
+            sha(&macos)
+        )
+    );
+    // A lock missing a platform the pin has is refused.
+    let mut fewer = back.clone();
+    fewer.spec.cli.remove(0);
+    let e = lock::check(&m, &fewer, "demo.lock.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "locks CLI downloads for [macos-aarch64], the pin has [linux-x86_64, macos-aarch64]"
+        ),
+        "{e}"
+    );
+    // Chart and manifest locks keep their exact text (no `cli:` list).
+    let mut no_cli = back.clone();
+    no_cli.spec.cli.clear();
+    assert!(lock::render(&no_cli).ends_with("  charts: []\n  manifests: []\n"));
+
+    // A pinned file that changed upstream stops `lock` with the URL and both digests.
+    let changed = load_pin(&cli_pin(&[("linux-x86_64", &linux_url, &sha(&macos))], "")).unwrap();
+    let e = lock::resolve(&changed).unwrap_err();
+    assert!(matches!(e, InstallError::DigestMismatch { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&linux_url) && msg.contains(&sha(&linux)) && msg.contains(&sha(&macos)),
+        "{msg}"
+    );
+}
+
+/// The plan section a `cli` pin changes: the mesh block, warnings and the mesh install phase.
+fn mesh_part_of_plan(out: &str) -> String {
+    let mut keep = Vec::new();
+    let mut in_mesh = false;
+    for l in out.lines() {
+        if l.starts_with("mesh ") {
+            in_mesh = true;
+        } else if l.starts_with("workload ") {
+            in_mesh = false;
+        }
+        if in_mesh || l.starts_with("warning") || l.contains(" mesh: ") {
+            keep.push(l);
+        }
+    }
+    keep.join("\n") + "\n"
+}
+
+#[test]
+fn plan_shows_the_cli_download_check_and_render_commands() {
+    let host = cli::host_platform();
+    let tmp = tempfile::tempdir().unwrap();
+    base_catalog(tmp.path());
+    let a = "a".repeat(64);
+    let url = format!("https://cli.example.invalid/demo/1.2.3/{host}/demo.tar.gz");
+    std::fs::write(
+        tmp.path().join("meshes/demo/1.2.3.yaml"),
+        cli_pin(&[(&host, &url, &a)], "      member: \"demo/bin/demo\"\n"),
+    )
+    .unwrap();
+    let l = lock::Lock {
+        api_version: "meshproof.dev/v1alpha1".into(),
+        kind: "MeshLock".into(),
+        metadata: meshproof::spec::Metadata {
+            name: "demo".into(),
+            version: Some("1.2.3".into()),
+            description: "test".into(),
+        },
+        spec: lock::LockSpec {
+            cli: vec![lock::LockedCli {
+                platform: host.clone(),
+                url: url.clone(),
+                sha256: a.clone(),
+            }],
+            ..Default::default()
+        },
+    };
+    std::fs::write(
+        tmp.path().join("meshes/demo/1.2.3.lock.yaml"),
+        lock::render(&l),
+    )
+    .unwrap();
+    let plan = || {
+        let a = common::bin()
+            .env("MESHPROOF_HOME", tmp.path())
+            .args([
+                "plan",
+                "--mesh",
+                "demo@1.2.3",
+                "--cluster",
+                "kind-v0.32.0",
+                "--only",
+                "traffic-access",
+            ])
+            .assert()
+            .code(0);
+        String::from_utf8_lossy(&a.get_output().stdout).into_owned()
+    };
+    let out = plan();
+    assert!(
+        out.contains(&format!(
+            "4.1 mesh: download demo for {host} from {url} and check sha256 {a} (pin and lock file)"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("warning"), "{out}");
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[digest]");
+    settings.add_filter(&regex::escape(&host), "[host-platform]");
+    settings.bind(|| insta::assert_snapshot!("plan_cli_pin", mesh_part_of_plan(&out)));
+
+    // A pin with no download for this machine: `plan` says so, `run` refuses it (exit 2).
+    std::fs::remove_file(tmp.path().join("meshes/demo/1.2.3.lock.yaml")).unwrap();
+    std::fs::write(
+        tmp.path().join("meshes/demo/1.2.3.yaml"),
+        cli_pin(
+            &[("plan9-mips", "https://cli.example.invalid/demo", &a)],
+            "",
+        ),
+    )
+    .unwrap();
+    let out = plan();
+    let why = format!(
+        "demo: no download is pinned for this machine's platform {host}; the pin has plan9-mips"
+    );
+    assert!(
+        out.contains(&format!("warning  {why}"))
+            && out.contains(&format!("4.1 mesh: cannot install here: {why}")),
+        "{out}"
+    );
+    let a = common::bin()
+        .env("MESHPROOF_HOME", tmp.path())
+        .args(["run", "--mesh", "demo@1.2.3", "--cluster", "kind-v0.32.0"])
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains(&why), "{err}");
 }

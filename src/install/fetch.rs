@@ -8,8 +8,16 @@ use super::InstallError;
 pub const MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The largest mesh CLI download (a static binary, or an archive holding one).
+pub const MAX_CLI_BYTES: u64 = 256 * 1024 * 1024;
+
 /// GET `url` and return the body; non-2xx statuses, oversize bodies and transport errors are errors.
 pub fn get(url: &str) -> Result<Vec<u8>, InstallError> {
+    get_limited(url, MAX_ARTIFACT_BYTES)
+}
+
+/// [`get`] with a size limit of `limit` bytes.
+pub fn get_limited(url: &str, limit: u64) -> Result<Vec<u8>, InstallError> {
     if !crate::spec::mesh::is_fetchable_url(url) {
         return Err(InstallError::Download {
             url: url.to_string(),
@@ -27,7 +35,7 @@ pub fn get(url: &str) -> Result<Vec<u8>, InstallError> {
     let mut resp = agent.get(url).call().map_err(|e| err(e.to_string()))?;
     resp.body_mut()
         .with_config()
-        .limit(MAX_ARTIFACT_BYTES)
+        .limit(limit)
         .read_to_vec()
         .map_err(|e| err(e.to_string()))
 }

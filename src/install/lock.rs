@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{fetch, helm, InstallError};
+use super::{cli, fetch, helm, InstallError};
 use crate::spec::catalog::{Catalog, Sourced};
 use crate::spec::mesh::{InstallMethod, Mesh};
 use crate::spec::{Document, SpecError, Validator};
@@ -16,6 +16,9 @@ pub struct LockSpec {
     pub charts: Vec<LockedChart>,
     #[serde(default)]
     pub manifests: Vec<LockedFile>,
+    /// The pinned CLI's download for every platform the pin lists (`method: cli`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cli: Vec<LockedCli>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -32,6 +35,15 @@ pub struct LockedChart {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LockedFile {
+    pub url: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockedCli {
+    /// `<os>-<arch>`, as the pin's `spec.install.cli.platforms` key.
+    pub platform: String,
     pub url: String,
     pub sha256: String,
 }
@@ -53,6 +65,13 @@ pub fn load(file: &str, text: &str) -> Result<Lock, SpecError> {
         v.check(
             crate::spec::is_sha256_hex(&m.sha256),
             &format!("spec.manifests[{i}].sha256"),
+            "must be 64 lowercase hex digits",
+        );
+    }
+    for (i, c) in doc.spec.cli.iter().enumerate() {
+        v.check(
+            crate::spec::is_sha256_hex(&c.sha256),
+            &format!("spec.cli[{i}].sha256"),
             "must be 64 lowercase hex digits",
         );
     }
@@ -91,6 +110,16 @@ pub fn locked_chart<'a>(lock: Option<&'a Lock>, h: &crate::spec::mesh::Helm) -> 
         .charts
         .iter()
         .find(|c| c.repo == h.repo && c.chart == h.chart && c.version == h.version)
+        .map(|c| c.sha256.as_str())
+}
+
+/// The locked sha256 of a pin's CLI download for `platform`.
+pub fn locked_cli<'a>(lock: Option<&'a Lock>, platform: &str) -> Option<&'a str> {
+    lock?
+        .spec
+        .cli
+        .iter()
+        .find(|c| c.platform == platform)
         .map(|c| c.sha256.as_str())
 }
 
@@ -158,6 +187,42 @@ pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
             )));
         }
     }
+    let pinned: Vec<(&String, &crate::spec::mesh::RemoteFile)> = match &mesh.spec.install.cli {
+        Some(c) => c.platforms.iter().collect(),
+        None => Vec::new(),
+    };
+    let locked: Vec<&str> = lock.spec.cli.iter().map(|l| l.platform.as_str()).collect();
+    let pinned_keys: Vec<&str> = pinned.iter().map(|(k, _)| k.as_str()).collect();
+    let mut sorted = locked.clone();
+    sorted.sort_unstable();
+    if sorted != pinned_keys {
+        return Err(bad(format!(
+            "locks CLI downloads for [{}], the pin has [{}]; run `meshproof lock --mesh {}` again",
+            locked.join(", "),
+            pinned_keys.join(", "),
+            mesh.id()
+        )));
+    }
+    for (platform, p) in pinned {
+        let l = lock
+            .spec
+            .cli
+            .iter()
+            .find(|l| &l.platform == platform)
+            .expect("same platforms");
+        if p.url != l.url {
+            return Err(bad(format!(
+                "CLI download for {platform} {} is not the pin's {}",
+                l.url, p.url
+            )));
+        }
+        if p.sha256 != l.sha256 {
+            return Err(bad(format!(
+                "CLI download for {platform} ({}): the lock says sha256 {}, the pin says {}",
+                p.url, l.sha256, p.sha256
+            )));
+        }
+    }
     Ok(())
 }
 
@@ -195,6 +260,19 @@ pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
                 });
             }
         }
+        InstallMethod::Cli => {
+            let c = mesh.spec.install.cli.as_ref().ok_or_else(|| {
+                InstallError::Other(format!("{}: method `cli` without `cli`", mesh.id()))
+            })?;
+            for (platform, f) in &c.platforms {
+                cli::download_verified(c, platform, None)?;
+                spec.cli.push(LockedCli {
+                    platform: platform.clone(),
+                    url: f.url.clone(),
+                    sha256: f.sha256.clone(),
+                });
+            }
+        }
     }
     Ok(Document {
         api_version: crate::spec::API_VERSION.to_string(),
@@ -209,12 +287,17 @@ pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
 }
 
 /// Download the pin's artifacts and compare them with the lock (before a run creates anything).
+/// Of a CLI pin, only this machine's download is fetched: it is the one the run uses.
 pub fn verify_artifacts(mesh: &Mesh, lock: &Lock) -> Result<(), InstallError> {
     for h in mesh.spec.install.helm_charts() {
         helm::fetch_chart(h, locked_chart(Some(lock), h))?;
     }
     for m in &lock.spec.manifests {
         fetch::get_verified("manifest", &m.url, &m.sha256, "the lock file")?;
+    }
+    if let Some(c) = &mesh.spec.install.cli {
+        let platform = cli::host_platform();
+        cli::download_verified(c, &platform, locked_cli(Some(lock), &platform))?;
     }
     Ok(())
 }
@@ -256,6 +339,15 @@ pub fn render(lock: &Lock) -> String {
     for m in &lock.spec.manifests {
         let _ = writeln!(out, "    - url: {}", q(&m.url));
         let _ = writeln!(out, "      sha256: {}", q(&m.sha256));
+    }
+    // Only CLI pins have this list, so chart and manifest locks keep their exact bytes.
+    if !lock.spec.cli.is_empty() {
+        out.push_str("  cli:\n");
+    }
+    for c in &lock.spec.cli {
+        let _ = writeln!(out, "    - platform: {}", q(&c.platform));
+        let _ = writeln!(out, "      url: {}", q(&c.url));
+        let _ = writeln!(out, "      sha256: {}", q(&c.sha256));
     }
     out
 }

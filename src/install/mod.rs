@@ -1,11 +1,13 @@
 //! Mesh install steps (between `plan` and the kube layer): fetch pinned artifacts and check
 //! their sha256 (`fetch`, `manifests`), render Helm charts offline (`helm`), generate Linkerd
-//! identity certificates (`certs`), pin images to digests (`images`), and lock files (`lock`).
+//! identity certificates (`certs`), run a pinned mesh CLI offline (`cli`), pin images to digests
+//! (`images`), and lock files (`lock`).
 //!
 //! Nothing here talks to a cluster: the platform applies what these functions return, so the
 //! exact manifests go into the bundle.
 
 pub mod certs;
+pub mod cli;
 pub mod fetch;
 pub mod helm;
 pub mod images;
@@ -37,6 +39,17 @@ pub enum InstallError {
     },
     #[error("{program}: {reason}")]
     Tool { program: String, reason: String },
+    #[error(
+        "{program}: no download is pinned for this machine's platform {platform}; the pin has {available} \
+         (run on one of those, or add a `{platform}` entry to spec.install.cli.platforms)"
+    )]
+    NoPlatform {
+        program: String,
+        platform: String,
+        available: String,
+    },
+    #[error("{url}: {reason}")]
+    Archive { url: String, reason: String },
     #[error("lock file {file}: {reason}")]
     Lock { file: String, reason: String },
     #[error("generating certificates: {0}")]

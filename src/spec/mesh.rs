@@ -80,6 +80,9 @@ pub struct Install {
     pub charts: Vec<Helm>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<RemoteFile>,
+    /// A pinned CLI that renders the install manifests offline (`method: cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<Cli>,
     /// Why the pin cannot be installed reproducibly (`method: unpinned`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -91,10 +94,11 @@ impl Install {
         self.helm.iter().chain(self.charts.iter()).collect()
     }
 
-    /// Every remote artifact has a pinned sha256 (charts with `digest`, manifests always).
+    /// Every remote artifact has a pinned sha256 (charts with `digest`, manifests and CLI
+    /// downloads always).
     pub fn fully_pinned(&self) -> bool {
         match self.method {
-            InstallMethod::None | InstallMethod::Manifests => true,
+            InstallMethod::None | InstallMethod::Manifests | InstallMethod::Cli => true,
             InstallMethod::Helm => self.helm_charts().iter().all(|h| h.digest.is_some()),
             InstallMethod::Unpinned => false,
         }
@@ -107,6 +111,8 @@ pub enum InstallMethod {
     None,
     Helm,
     Manifests,
+    /// Download a pinned CLI (sha256 per platform), run it offline to render manifests, apply them.
+    Cli,
     /// Known facts are recorded but the install cannot be pinned reproducibly (`install.reason`
     /// says why); `plan` renders it, `run` refuses it.
     Unpinned,
@@ -118,6 +124,7 @@ impl InstallMethod {
             InstallMethod::None => "none",
             InstallMethod::Helm => "helm",
             InstallMethod::Manifests => "manifests",
+            InstallMethod::Cli => "cli",
             InstallMethod::Unpinned => "unpinned",
         }
     }
@@ -168,6 +175,58 @@ pub fn is_fetchable_url(url: &str) -> bool {
 pub struct RemoteFile {
     pub url: String,
     pub sha256: String,
+}
+
+/// A mesh CLI pinned per platform, and the offline commands whose stdout is the install YAML.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Cli {
+    /// The program's name (`linkerd`), shown in plans and recorded.
+    pub name: String,
+    /// One download per platform, keyed `<os>-<arch>` as Rust's `std::env::consts`
+    /// (`linux-x86_64`, `linux-aarch64`, `macos-aarch64`).
+    pub platforms: BTreeMap<String, RemoteFile>,
+    /// When the download is a `.tar.gz` archive: the path of the program inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+    /// Render commands, run in order; each one's stdout is applied in its namespace.
+    pub render: Vec<RenderStep>,
+}
+
+/// One offline render command of a pinned CLI.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenderStep {
+    pub args: Vec<String>,
+    /// Namespace the rendered objects are applied in (created first).
+    pub namespace: String,
+}
+
+/// A platform key: `<os>-<arch>` in lowercase letters, digits and `_` (`linux-x86_64`).
+pub fn is_platform_key(s: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    s.split_once('-')
+        .is_some_and(|(os, arch)| part(os) && part(arch))
+}
+
+/// A program name: letters, digits, `-`, `_`, `.`, starting with a letter or digit (no paths).
+pub fn is_program_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+/// A relative path inside an archive with no `.`, `..` or empty components (`linux-amd64/osm`).
+pub fn is_archive_member(s: &str) -> bool {
+    !s.is_empty()
+        && !s.contains('\\')
+        && s.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -231,6 +290,9 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
     let s = &doc.spec;
     let unpinned_fields =
         s.install.helm.is_none() && s.install.charts.is_empty() && s.install.manifests.is_empty();
+    if s.install.method != InstallMethod::Cli && s.install.cli.is_some() {
+        v.problem("spec.install.cli", "only for method `cli`");
+    }
     match s.install.method {
         InstallMethod::None => {
             v.check(
@@ -304,6 +366,20 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
                 v.problem("spec.install.reason", "only for method `unpinned`");
             }
         }
+        InstallMethod::Cli => {
+            v.check(
+                unpinned_fields,
+                "spec.install",
+                "method `cli` takes no helm, charts or manifests",
+            );
+            if s.install.reason.is_some() {
+                v.problem("spec.install.reason", "only for method `unpinned`");
+            }
+            match &s.install.cli {
+                None => v.problem("spec.install.cli", "required when method is `cli`"),
+                Some(cli) => validate_cli(&mut v, cli),
+            }
+        }
         InstallMethod::Manifests => {
             v.check(
                 !s.install.manifests.is_empty(),
@@ -360,6 +436,63 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
     );
     v.finish()?;
     Ok(doc)
+}
+
+fn validate_cli(v: &mut Validator<'_>, cli: &Cli) {
+    let at = "spec.install.cli";
+    v.check(
+        is_program_name(&cli.name),
+        &format!("{at}.name"),
+        "must be a program name (letters, digits, `-`, `_`, `.`; no path)",
+    );
+    v.check(
+        !cli.platforms.is_empty(),
+        &format!("{at}.platforms"),
+        "pin at least one platform (`linux-x86_64: {url, sha256}`)",
+    );
+    for (key, f) in &cli.platforms {
+        let p = format!("{at}.platforms.{key}");
+        v.check(
+            is_platform_key(key),
+            &p,
+            "must be `<os>-<arch>` as Rust names them (`linux-x86_64`, `macos-aarch64`)",
+        );
+        v.check(
+            is_fetchable_url(&f.url),
+            &format!("{p}.url"),
+            "must be an https URL",
+        );
+        v.check(
+            super::is_sha256_hex(&f.sha256),
+            &format!("{p}.sha256"),
+            "must be 64 lowercase hex digits",
+        );
+    }
+    if let Some(m) = &cli.member {
+        v.check(
+            is_archive_member(m),
+            &format!("{at}.member"),
+            "must be a relative path inside the archive (no `..`, `.` or empty parts)",
+        );
+    }
+    v.check(
+        !cli.render.is_empty(),
+        &format!("{at}.render"),
+        "list at least one render command (`{args: [install], namespace: <ns>}`)",
+    );
+    for (i, r) in cli.render.iter().enumerate() {
+        let p = format!("{at}.render[{i}]");
+        v.check(
+            !r.args.is_empty(),
+            &format!("{p}.args"),
+            "must name at least one argument",
+        );
+        v.check(
+            super::is_dns_label(&r.namespace),
+            &format!("{p}.namespace"),
+            "must be a lowercase DNS label",
+        );
+    }
 }
 
 impl Mesh {
