@@ -600,7 +600,12 @@ impl Platform for KindPlatform {
                         let _ = std::fs::remove_file(f);
                     }
                     let rendered = rendered.map_err(infra)?;
-                    let text = self.pinned(&String::from_utf8_lossy(&rendered), &mut facts);
+                    let hooks = crate::install::helm::drop_non_install_hooks(
+                        &String::from_utf8_lossy(&rendered),
+                        &format!("helm template {}", h.chart),
+                    )
+                    .map_err(infra)?;
+                    let text = self.pinned(&hooks.kept, &mut facts);
                     let docs = crate::yaml::documents(&format!("helm template {}", h.chart), &text)
                         .map_err(infra)?;
                     let name = format!("{:02}-{}", i + 1, h.release);
@@ -618,6 +623,7 @@ impl Platform for KindPlatform {
                     recorded.push(json!({
                         "repo": h.repo, "chart": h.chart, "version": h.version,
                         "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
+                        "dropped_hooks": hooks.dropped,
                         "command": format!("helm {}", crate::install::helm::command_line(
                             &crate::install::helm::template_args(h, Path::new(&chart.file_name), &[]))),
                     }));

@@ -97,7 +97,7 @@ fn usage_errors_exit_2() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "unknown mesh `nosuchmesh`; available: none, osm@1.2.4",
+            "unknown mesh `nosuchmesh`; available: none, nginx-service-mesh@2.0.0, osm@1.2.4",
         ));
     bin().args(["plan", "--mesh", "osm@9.9.9"]).assert().code(2);
     bin()

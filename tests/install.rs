@@ -553,6 +553,11 @@ fn helm_template_renders_a_local_chart() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n  namespace: {{ .Release.Namespace }}\ndata:\n  mode: {{ .Values.mode | quote }}\n  app: {{ .Chart.AppVersion | quote }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-key\ndata:\n  key.pem: {{ .Values.key | b64enc }}\n",
     )
     .unwrap();
+    std::fs::write(
+        c.join("templates/cleanup.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-cleanup\n  annotations:\n    helm.sh/hook: post-delete\n",
+    )
+    .unwrap();
     let values = tmp.path().join("values.json");
     std::fs::write(&values, r#"{"mode":"deny"}"#).unwrap();
     let secret = tmp.path().join("secret.json");
@@ -572,6 +577,11 @@ fn helm_template_renders_a_local_chart() {
         out.contains("mode: \"deny\"") && out.contains("app: \"v9\""),
         "{out}"
     );
+    // helm renders the post-delete hook; meshproof does not apply it.
+    assert!(out.contains("name: demo-cleanup"), "{out}");
+    let hooks = helm::drop_non_install_hooks(&out, "helm template demo").unwrap();
+    assert_eq!(hooks.dropped, vec!["Job/demo-cleanup (post-delete)"]);
+    assert!(hooks.kept.contains("name: demo-config") && !hooks.kept.contains("demo-cleanup"));
     let recorded = helm::redact_secrets(&out);
     assert!(
         !recorded.contains("LS0tLS1CRUdJTiBFQyBQUklWQVRFIEtFWS0tLS0t"),
@@ -1207,4 +1217,40 @@ fn plan_shows_the_cli_download_check_and_render_commands() {
         .code(2);
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
     assert!(err.contains(&why), "{err}");
+}
+
+/// `helm template` output shaped like the pinned charts' (Traefik Mesh's post-delete cleanup,
+/// NSM's pre-delete hook, OSM-style pre-install checks, a chart test).
+#[test]
+fn helm_hooks_that_are_not_install_hooks_are_dropped() {
+    let rendered = "---\n# Source: mesh/templates/sa.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: mesh-controller\n---\n# Source: mesh/templates/hooks/cleanup.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: mesh-cleanup\n  annotations:\n    \"helm.sh/hook\": \"post-delete\"\n    \"helm.sh/hook-weight\": \"5\"\n---\n# Source: mesh/templates/hooks/preinstall.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: mesh-preinstall\n  annotations:\n    helm.sh/hook: pre-install, pre-upgrade\n---\n# Source: mesh/templates/hooks/predelete.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: mesh-pre-delete\n  annotations:\n    helm.sh/hook: pre-delete,pre-upgrade\n---\n# Source: mesh/templates/tests/test.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: mesh-test\n  annotations:\n    helm.sh/hook: test\n---\n# Source: mesh/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: mesh-controller\n  annotations:\n    helm.sh/hook-weight: \"1\"\n";
+    let f = helm::drop_non_install_hooks(rendered, "helm template mesh").unwrap();
+    assert_eq!(
+        f.dropped,
+        vec![
+            "Job/mesh-cleanup (post-delete)",
+            "ServiceAccount/mesh-pre-delete (pre-delete,pre-upgrade)",
+            "Pod/mesh-test (test)",
+        ]
+    );
+    let kept = meshproof::yaml::documents("kept", &f.kept).unwrap();
+    let names: Vec<&str> = kept
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["mesh-controller", "mesh-preinstall", "mesh-controller"]
+    );
+    // Kept documents are byte-for-byte what helm printed.
+    assert!(f.kept.contains("# Source: mesh/templates/hooks/preinstall.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: mesh-preinstall\n  annotations:\n    helm.sh/hook: pre-install, pre-upgrade\n"));
+    assert!(!f.kept.contains("mesh-cleanup") && !f.kept.contains("mesh-test"));
+    // A stream without hooks passes through unchanged.
+    let plain = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n";
+    let f = helm::drop_non_install_hooks(plain, "plain").unwrap();
+    assert_eq!(f.kept, plain);
+    assert!(f.dropped.is_empty());
+    // Broken YAML names the stream.
+    let err = helm::drop_non_install_hooks("a: [\n", "helm template broken").unwrap_err();
+    assert!(err.to_string().contains("helm template broken"), "{err}");
 }

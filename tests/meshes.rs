@@ -155,7 +155,28 @@ fn plan_shows_helm_commands_and_chosen_variants() {
     );
     assert!(out.contains("variant split-v1alpha3"), "{out}");
     assert!(out.contains("variant access-v1alpha2"), "{out}");
-    assert!(out.contains("chart tarball digest not pinned"), "{out}");
+    assert!(
+        out.contains("check chart tarball sha256 021eadef587547ffef1fcaa936c2ad10a7dcf7a3aeca3453bdefe0ef9831d8f6 (pin)"),
+        "{out}"
+    );
+    // Traefik Mesh: chart 3.0.8 runs the v1.4.8 controller; v1beta1 CRDs pick the Kubernetes 1.21 pin.
+    let out = stdout(
+        &bin()
+            .args(["plan", "--mesh", "traefik-mesh"])
+            .assert()
+            .code(0),
+    );
+    for want in [
+        "cluster  kind-v0.11.1-k8s-1.21",
+        "helm template traefik-mesh traefik-mesh-3.0.8.tgz --namespace traefik-mesh --include-crds --values <pinned values>",
+        "check chart tarball sha256 7f5e9e6c6b07d43e081e01adf40ab42df496c855f911b48aa98e41b01c417261 (pin)",
+        "drop rendered Helm hooks other than pre-install/post-install",
+        "service names {service}.{namespace}.traefik.mesh",
+        "variant access-v1alpha2",
+        "variant split-v1alpha3",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
 }
 
 #[test]
@@ -178,12 +199,63 @@ fn the_default_cluster_is_the_newest_compatible_pin() {
         json(&["--mesh", "nginx-service-mesh"])["cluster"]["name"],
         "kind-v0.32.0"
     );
-    // No pinned kind image is old enough for OSM 1.1.x: the plan renders but says run refuses.
-    let p = json(&["--mesh", "osm@1.1.3"]);
+    // OSM 1.1.x and the v1beta1-CRD charts need Kubernetes < 1.23 / < 1.22.
+    assert_eq!(
+        json(&["--mesh", "osm@1.1.3"])["cluster"]["name"],
+        "kind-v0.11.1-k8s-1.21"
+    );
+    assert_eq!(
+        json(&["--mesh", "traefik-mesh"])["cluster"]["name"],
+        "kind-v0.11.1-k8s-1.21"
+    );
+    // No cluster pin fits: the plan renders but says run refuses.
+    let home = catalog_with_future_mesh();
+    let out = bin()
+        .env("MESHPROOF_HOME", home.path())
+        .args(["plan", "--format", "json", "--mesh", "future@1.0.0"])
+        .assert()
+        .code(0);
+    let p: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(
         p["blocked"].as_str().unwrap().contains("no cluster pin"),
         "{p}"
     );
+}
+
+/// The repository's catalog plus a mesh pin no cluster pin can run (Kubernetes >= 9).
+fn catalog_with_future_mesh() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    for dir in ["clusters", "meshes", "workloads", "suites"] {
+        copy_dir(&repo().join(dir), &home.path().join(dir));
+    }
+    let none = std::fs::read_to_string(repo().join("meshes/none.yaml")).unwrap();
+    let future = none
+        .replacen("name: none", "name: future\n  version: \"1.0.0\"", 1)
+        .replacen(
+            "spec:\n",
+            "spec:\n  kubernetes:\n    versions: \">=9.0.0\"\n",
+            1,
+        );
+    assert!(
+        future.contains(">=9.0.0") && future.contains("name: future"),
+        "{future}"
+    );
+    std::fs::create_dir_all(home.path().join("meshes/future")).unwrap();
+    std::fs::write(home.path().join("meshes/future/1.0.0.yaml"), future).unwrap();
+    home
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
 }
 
 #[test]
@@ -224,25 +296,22 @@ fn an_incompatible_cluster_is_refused_unless_forced() {
         "{p}"
     );
     // Without --force, a mesh with no compatible pin is refused by `run` before anything starts.
-    let a = bin().args(["run", "--mesh", "osm@1.1.3"]).assert().code(2);
+    let home = catalog_with_future_mesh();
+    let a = bin()
+        .env("MESHPROOF_HOME", home.path())
+        .args(["run", "--mesh", "future@1.0.0"])
+        .assert()
+        .code(2);
     assert!(stderr(&a).contains("--force"), "{}", stderr(&a));
 }
 
 #[test]
 fn unpinned_meshes_render_but_do_not_run() {
-    let out = stdout(
-        &bin()
-            .args(["plan", "--mesh", "traefik-mesh"])
-            .assert()
-            .code(0),
-    );
+    let out = stdout(&bin().args(["plan", "--mesh", "istio"]).assert().code(0));
     assert!(out.contains("not installable reproducibly"), "{out}");
-    assert!(
-        out.contains("service names {service}.{namespace}.traefik.mesh"),
-        "{out}"
-    );
+    assert!(out.contains("smi-adapter-istio:latest"), "{out}");
     let a = bin()
-        .args(["run", "--mesh", "traefik-mesh", "--force"])
+        .args(["run", "--mesh", "istio", "--force"])
         .assert()
         .code(2);
     assert!(

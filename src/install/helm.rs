@@ -148,7 +148,69 @@ pub fn planned_commands(h: &Helm, locked: Option<&str>) -> Vec<String> {
     }
     let args = template_args(h, Path::new(&tarball_name(h)), &values);
     out.push(format!("helm {}", command_line(&args)));
+    out.push(format!(
+        "drop rendered Helm hooks other than {} (delete, upgrade, rollback and test hooks must not run at install)",
+        INSTALL_HOOKS.join("/")
+    ));
     out
+}
+
+/// Helm hook events that belong to an install: hook documents naming one of these are applied
+/// with the rest of the chart; every other hook (delete, upgrade, rollback, test) is dropped.
+pub const INSTALL_HOOKS: [&str; 2] = ["pre-install", "post-install"];
+
+/// The rendered stream without the hook documents that must not run at install time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookFilter {
+    /// The documents to apply, byte-for-byte as `helm template` printed them.
+    pub kept: String,
+    /// `Kind/name (events)` of every dropped hook document, in rendering order.
+    pub dropped: Vec<String>,
+}
+
+/// `helm template` prints hook documents (`helm.sh/hook` annotation) along with the chart, but
+/// only Helm's release machinery knows when to run them: applying a `post-delete` cleanup Job
+/// at install time would tear the mesh down again. Keep install hooks, drop the others.
+/// `source` names the stream in parse errors.
+pub fn drop_non_install_hooks(rendered: &str, source: &str) -> Result<HookFilter, InstallError> {
+    let mut kept = String::with_capacity(rendered.len());
+    let mut dropped = Vec::new();
+    let mut doc = String::new();
+    let mut flush = |doc: &mut String, separator: Option<&str>| -> Result<(), InstallError> {
+        let parsed = crate::yaml::documents(source, doc)
+            .map_err(|e| InstallError::Other(format!("reading rendered chart: {e}")))?;
+        let hook = parsed.iter().find_map(|d| {
+            d.pointer("/metadata/annotations/helm.sh~1hook")
+                .and_then(|v| v.as_str())
+                .map(|events| (d, events.to_string()))
+        });
+        match hook {
+            Some((d, events)) if !events.split(',').any(|e| INSTALL_HOOKS.contains(&e.trim())) => {
+                let field = |p: &str| d.pointer(p).and_then(|v| v.as_str()).unwrap_or("?");
+                dropped.push(format!(
+                    "{}/{} ({})",
+                    field("/kind"),
+                    field("/metadata/name"),
+                    events.trim()
+                ));
+            }
+            _ => kept.push_str(doc),
+        }
+        if let Some(sep) = separator {
+            kept.push_str(sep);
+        }
+        doc.clear();
+        Ok(())
+    };
+    for line in rendered.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            flush(&mut doc, Some(line))?;
+        } else {
+            doc.push_str(line);
+        }
+    }
+    flush(&mut doc, None)?;
+    Ok(HookFilter { kept, dropped })
 }
 
 /// Arguments joined for display.
