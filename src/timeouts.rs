@@ -6,6 +6,11 @@ use std::time::Duration;
 /// killed. Rendering is local work, so `--timeout-scale` does not apply.
 pub const CLI_RENDER: Duration = Duration::from_secs(120);
 
+/// How long resolving one image reference to a digest over the registry API may take, all its
+/// requests together (token, `HEAD`, `GET`, redirects). Registry work, not a cluster check, so
+/// `--timeout-scale` does not apply.
+pub const REGISTRY_RESOLVE: Duration = Duration::from_secs(60);
+
 /// Timeouts of a run; `--timeout-scale` multiplies them all.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {

@@ -1,7 +1,8 @@
 //! Mesh install steps (between `plan` and the kube layer): fetch pinned artifacts and check
 //! their sha256 (`fetch`, `manifests`), render Helm charts offline (`helm`), generate Linkerd
 //! identity certificates (`certs`), run a pinned mesh CLI offline (`cli`), pin images to digests
-//! (`images`), and lock files (`lock`).
+//! (`images`), resolve image tags to digests over the registry API (`registry`), and lock files
+//! (`lock`).
 //!
 //! Nothing here talks to a cluster: the platform applies what these functions return, so the
 //! exact manifests go into the bundle.
@@ -13,6 +14,7 @@ pub mod helm;
 pub mod images;
 pub mod lock;
 pub mod manifests;
+pub mod registry;
 
 /// Errors of the install layer; every message names the artifact and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,8 @@ pub enum InstallError {
     },
     #[error("{url}: {reason}")]
     Archive { url: String, reason: String },
+    #[error("image {reference}: {reason}")]
+    Registry { reference: String, reason: String },
     #[error("lock file {file}: {reason}")]
     Lock { file: String, reason: String },
     #[error("generating certificates: {0}")]
