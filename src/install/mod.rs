@@ -13,6 +13,7 @@ pub mod helm;
 pub mod images;
 pub mod lock;
 pub mod manifests;
+pub mod render;
 
 /// Errors of the install layer; every message names the artifact and what to do.
 #[derive(Debug, thiserror::Error)]
