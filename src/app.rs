@@ -93,7 +93,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 Some(outcome) => finish_run(&outcome, None, out),
             }
         }
-        Command::Lock { mesh } => lock_command(&catalog, &mesh, out),
+        Command::Lock { mesh, no_images } => lock_command(&catalog, &mesh, !no_images, out),
         Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
         Command::Gc { yes } => crate::doctor::gc(yes, out),
         Command::Plan { selection, format } => {
@@ -349,7 +349,12 @@ fn check_mesh_artifacts(catalog: &Catalog, req: &pipeline::RunRequest) -> Result
 }
 
 /// `meshproof lock --mesh X@V`: download the pin's artifacts and write `<version>.lock.yaml`.
-fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<(), AppError> {
+fn lock_command(
+    catalog: &Catalog,
+    mesh: &str,
+    with_images: bool,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
     use crate::install::{lock, InstallError};
     use crate::spec::mesh::InstallMethod;
     let pin = catalog.select_mesh(mesh)?;
@@ -365,11 +370,22 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
                 .unwrap_or("unpinned")
         )));
     }
-    let resolved = lock::resolve(&pin.value).map_err(|e| match e {
-        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
-        InstallError::NotInIndex { .. } => AppError::Usage(e.to_string()),
-        other => AppError::Infrastructure(other.to_string()),
-    })?;
+    let scratch = tempfile::Builder::new()
+        .prefix("meshproof-lock-")
+        .tempdir()
+        .map_err(|e| AppError::Infrastructure(format!("creating a scratch directory: {e}")))?;
+    let registry = |reference: &str| crate::install::registry::resolve(reference);
+    let images = lock::ImageResolution {
+        helm: std::path::Path::new("helm"),
+        scratch: scratch.path(),
+        resolve: &registry,
+    };
+    let resolved =
+        lock::resolve(&pin.value, with_images.then_some(&images)).map_err(|e| match e {
+            InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
+            InstallError::NotInIndex { .. } => AppError::Usage(e.to_string()),
+            other => AppError::Infrastructure(other.to_string()),
+        })?;
     let rel = crate::spec::mesh::Mesh::lock_path(&pin.path);
     let text = lock::render(&resolved);
     std::fs::write(catalog.root.join(&rel), &text)
@@ -379,9 +395,14 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
     } else {
         format!(", {} CLI download(s)", resolved.spec.cli.len())
     };
+    let images = if with_images {
+        format!(", {} image(s)", resolved.spec.images.len())
+    } else {
+        ", images not resolved (--no-images)".to_string()
+    };
     writeln!(
         out,
-        "wrote {rel} ({} chart(s), {} manifest(s){clis})",
+        "wrote {rel} ({} chart(s), {} manifest(s){clis}{images})",
         resolved.spec.charts.len(),
         resolved.spec.manifests.len()
     )
@@ -394,6 +415,9 @@ fn lock_command(catalog: &Catalog, mesh: &str, out: &mut dyn Write) -> Result<()
     }
     for c in &resolved.spec.cli {
         writeln!(out, "  {} {}  sha256:{}", c.platform, c.url, c.sha256).map_err(io_err)?;
+    }
+    for i in &resolved.spec.images {
+        writeln!(out, "  {}  {}", i.reference, i.digest).map_err(io_err)?;
     }
     Ok(())
 }

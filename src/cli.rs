@@ -177,15 +177,19 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
-    /// Resolve a mesh pin's remote artifacts (chart tarballs, manifests; needs network) and write
-    /// their sha256 into `<version>.lock.yaml` next to the pin; `run` then checks them
+    /// Resolve a mesh pin's remote artifacts (chart tarballs, manifests, CLI downloads, image
+    /// digests; needs network) and write them into `<version>.lock.yaml` next to the pin; `run`
+    /// then checks the downloads and installs the images by digest
     #[command(
-        after_help = "Examples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network fails."
+        after_help = "Images: the pin is rendered as `run` renders it (Helm pins need `helm`), and every image it names by tag is resolved to the digest its registry serves (anonymous pulls; multi-platform images lock the index digest). --no-images skips this.\n\nExamples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n  meshproof lock --mesh nginx-service-mesh --no-images\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network, a registry or helm fails."
     )]
     Lock {
         /// Mesh pin: `osm` (newest pinned version) or `osm@1.2.4`
         #[arg(long)]
         mesh: String,
+        /// Lock downloads only; do not render the pin or ask registries for image digests
+        #[arg(long)]
+        no_images: bool,
     },
     /// Pack or unpack bundles
     #[command(subcommand)]

@@ -314,6 +314,12 @@ pub fn install_steps(
             None => v.push("method `cli` without a `cli` block".into()),
         },
     }
+    if let Some(l) = lock.filter(|l| !l.spec.images.is_empty()) {
+        v.push(format!(
+            "pin {} image(s) named by tag to the lock file's registry digests",
+            l.spec.images.len()
+        ));
+    }
     for r in &m.spec.readiness {
         v.push(format!(
             "wait for {} {}/{} to be ready",

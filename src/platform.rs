@@ -310,6 +310,35 @@ impl KindPlatform {
 /// bytes, the documents to apply, and their default namespace.
 type InstallStep = (String, Vec<u8>, Vec<Value>, Option<String>);
 
+/// Rewrite `text`'s images to the digests in `digests` and record what was pinned and what
+/// was left by tag in the mesh facts (`pinned_images`, `unpinned_images`).
+fn pin_and_record(text: &str, digests: &BTreeMap<String, String>, facts: &mut MeshFacts) -> String {
+    let r = crate::install::images::pin_images(text, digests);
+    if !r.pinned.is_empty() {
+        let entry = facts
+            .facts
+            .entry("pinned_images".to_string())
+            .or_insert_with(|| json!({}));
+        for (from, to) in &r.pinned {
+            entry[from] = json!(to);
+        }
+    }
+    if !r.unresolved.is_empty() {
+        let entry = facts
+            .facts
+            .entry("unpinned_images".to_string())
+            .or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            for u in r.unresolved {
+                if !list.iter().any(|v| v == &json!(u)) {
+                    list.push(json!(u));
+                }
+            }
+        }
+    }
+    r.text
+}
+
 /// Reference and config digest of the first image in a docker-archive tar (`manifest.json`).
 pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
     let f =
@@ -349,29 +378,6 @@ pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
         "{}: not a docker image archive (no manifest.json)",
         archive.display()
     )))
-}
-
-impl KindPlatform {
-    /// Rewrite rendered manifests to the pinned image digests, recording what was pinned.
-    fn pinned(&self, text: &str, facts: &mut MeshFacts) -> String {
-        if self.image_pins.is_empty() {
-            return text.to_string();
-        }
-        let r = crate::install::images::pin_images(text, &self.image_pins);
-        let entry = facts
-            .facts
-            .entry("pinned_images".to_string())
-            .or_insert_with(|| json!({}));
-        for (from, to) in &r.pinned {
-            entry[from] = json!(to);
-        }
-        if !r.unresolved.is_empty() {
-            facts
-                .facts
-                .insert("unpinned_images".to_string(), json!(r.unresolved));
-        }
-        r.text
-    }
 }
 
 impl Platform for KindPlatform {
@@ -520,160 +526,48 @@ impl Platform for KindPlatform {
 
     fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError> {
         let mut facts = MeshFacts::default();
+        if mesh.spec.install.method == InstallMethod::None {
+            return Ok(facts);
+        }
+        let lock = match mesh.spec.install.method {
+            InstallMethod::Unpinned => None,
+            _ => {
+                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
+                crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?
+            }
+        };
+        if let Some(l) = &lock {
+            crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
+            facts
+                .facts
+                .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
+        }
+        let rendered = crate::install::render::render_mesh(
+            mesh,
+            lock.as_ref().map(|l| &l.value),
+            self.scratch.path(),
+            Path::new("helm"),
+        )
+        .map_err(infra)?;
+        facts.facts.extend(rendered.facts);
+        facts.rendered.extend(rendered.files);
+        // Images: the lock's registry digests, overridden by a parent run's observed ones
+        // (`reproduce`), so the applied manifests name exactly the bits to run.
+        let mut digests = lock
+            .as_ref()
+            .map(|l| crate::install::lock::locked_images(&l.value))
+            .unwrap_or_default();
+        digests.extend(self.image_pins.clone());
         let mut steps: Vec<InstallStep> = Vec::new();
-        match mesh.spec.install.method {
-            InstallMethod::None => return Ok(facts),
-            InstallMethod::Unpinned => {
-                return Err(infra(format!(
-                    "{} cannot be installed reproducibly: {}",
-                    mesh.id(),
-                    mesh.spec.install.reason.as_deref().unwrap_or("unpinned")
-                )))
-            }
-            InstallMethod::Manifests => {
-                let fetched = crate::install::manifests::fetch_all(&mesh.spec.install.manifests)
-                    .map_err(infra)?;
-                let mut recorded = Vec::new();
-                for f in fetched {
-                    let text = self.pinned(&String::from_utf8_lossy(&f.bytes), &mut facts);
-                    let docs = crate::yaml::documents(&f.url, &text).map_err(infra)?;
-                    recorded.push(json!({"url": f.url, "sha256": f.sha256, "file": f.name}));
-                    let redacted =
-                        crate::install::helm::redact_secrets(&String::from_utf8_lossy(&f.bytes));
-                    steps.push((f.name, redacted.into_bytes(), docs, None));
-                }
-                facts.facts.insert("manifests".into(), json!(recorded));
-            }
-            InstallMethod::Helm => {
-                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
-                let lock = crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?;
-                if let Some(l) = &lock {
-                    crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
-                    facts
-                        .facts
-                        .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
-                }
-                let helm_bin = PathBuf::from("helm");
-                let mut recorded = Vec::new();
-                for (i, h) in mesh.spec.install.helm_charts().into_iter().enumerate() {
-                    let locked =
-                        crate::install::lock::locked_chart(lock.as_ref().map(|l| &l.value), h);
-                    let chart = crate::install::helm::fetch_chart(h, locked).map_err(infra)?;
-                    let dir = self.scratch.path().join(format!("chart-{i}"));
-                    std::fs::create_dir_all(&dir).map_err(infra)?;
-                    let tgz = dir.join(&chart.file_name);
-                    std::fs::write(&tgz, &chart.bytes).map_err(infra)?;
-                    let pinned_values = serde_json::to_vec_pretty(&h.values).map_err(infra)?;
-                    let values = dir.join("values.yaml");
-                    std::fs::write(&values, &pinned_values).map_err(infra)?;
-                    let mut value_files = vec![values];
-                    let mut recorded_values = serde_json::Map::new();
-                    recorded_values.insert("pinned".into(), Value::Object(h.values.clone()));
-                    // Generated values with secrets live in a file removed right after rendering.
-                    let mut secret_files = Vec::new();
-                    for g in &h.generate {
-                        match g {
-                            crate::spec::mesh::Generated::LinkerdIdentity => {
-                                let id = crate::install::certs::LinkerdIdentity::generate(
-                                    "cluster.local",
-                                    time::OffsetDateTime::now_utc(),
-                                )
-                                .map_err(infra)?;
-                                let f = dir.join("identity-values.yaml");
-                                std::fs::write(
-                                    &f,
-                                    serde_json::to_vec(&id.helm_values()).map_err(infra)?,
-                                )
-                                .map_err(infra)?;
-                                value_files.push(f.clone());
-                                secret_files.push(f);
-                                recorded_values.insert(
-                                    "generated-linkerd-identity".into(),
-                                    id.public_values(),
-                                );
-                            }
-                        }
-                    }
-                    let args = crate::install::helm::template_args(h, &tgz, &value_files);
-                    let rendered = crate::install::helm::render(&helm_bin, &args);
-                    for f in &secret_files {
-                        let _ = std::fs::remove_file(f);
-                    }
-                    let rendered = rendered.map_err(infra)?;
-                    let hooks = crate::install::helm::drop_non_install_hooks(
-                        &String::from_utf8_lossy(&rendered),
-                        &format!("helm template {}", h.chart),
-                    )
-                    .map_err(infra)?;
-                    let text = self.pinned(&hooks.kept, &mut facts);
-                    let docs = crate::yaml::documents(&format!("helm template {}", h.chart), &text)
-                        .map_err(infra)?;
-                    let name = format!("{:02}-{}", i + 1, h.release);
-                    steps.push((
-                        format!("{name}.yaml"),
-                        crate::install::helm::redact_secrets(&text).into_bytes(),
-                        docs,
-                        Some(h.namespace.clone()),
-                    ));
-                    facts.rendered.insert(
-                        format!("{name}-values.json"),
-                        serde_json::to_vec_pretty(&Value::Object(recorded_values))
-                            .map_err(infra)?,
-                    );
-                    recorded.push(json!({
-                        "repo": h.repo, "chart": h.chart, "version": h.version,
-                        "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
-                        "dropped_hooks": hooks.dropped,
-                        "command": format!("helm {}", crate::install::helm::command_line(
-                            &crate::install::helm::template_args(h, Path::new(&chart.file_name), &[]))),
-                    }));
-                }
-                facts.facts.insert("charts".into(), json!(recorded));
-            }
-            InstallMethod::Cli => {
-                let cli =
-                    mesh.spec.install.cli.as_ref().ok_or_else(|| {
-                        infra(format!("{}: method `cli` without `cli`", mesh.id()))
-                    })?;
-                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
-                let lock = crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?;
-                if let Some(l) = &lock {
-                    crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
-                    facts
-                        .facts
-                        .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
-                }
-                let platform = crate::install::cli::host_platform();
-                let locked =
-                    crate::install::lock::locked_cli(lock.as_ref().map(|l| &l.value), &platform);
-                let dir = self.scratch.path().join("cli");
-                let prepared =
-                    crate::install::cli::fetch(cli, &platform, locked, &dir).map_err(infra)?;
-                let mut commands = Vec::new();
-                for (i, step) in cli.render.iter().enumerate() {
-                    let command = crate::install::cli::command_line(&cli.name, &step.args);
-                    let rendered = prepared
-                        .render(step, crate::timeouts::CLI_RENDER)
-                        .map_err(infra)?;
-                    let text = self.pinned(&String::from_utf8_lossy(&rendered), &mut facts);
-                    let docs = crate::yaml::documents(&command, &text).map_err(infra)?;
-                    steps.push((
-                        format!("{:02}-{}.yaml", i + 1, cli.name),
-                        crate::install::helm::redact_secrets(&text).into_bytes(),
-                        docs,
-                        Some(step.namespace.clone()),
-                    ));
-                    commands.push(json!({"command": command, "namespace": step.namespace}));
-                }
-                facts.facts.insert(
-                    "cli".into(),
-                    json!({
-                        "name": prepared.name, "platform": prepared.platform,
-                        "url": prepared.url, "sha256": prepared.sha256,
-                        "member": prepared.member, "commands": commands,
-                    }),
-                );
-            }
+        for step in rendered.steps {
+            let text = pin_and_record(&step.text, &digests, &mut facts);
+            let docs = crate::yaml::documents(&step.source, &text).map_err(infra)?;
+            steps.push((
+                step.name,
+                crate::install::helm::redact_secrets(&text).into_bytes(),
+                docs,
+                step.namespace,
+            ));
         }
         let k = self.kube()?;
         for (name, recorded, docs, namespace) in steps {

@@ -200,6 +200,7 @@ fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha:
             }],
             manifests: vec![],
             cli: vec![],
+            images: vec![],
         },
     };
     std::fs::write(dir.join("meshes/demo/1.2.3.lock.yaml"), lock::render(&l)).unwrap();
@@ -1035,7 +1036,7 @@ fn cli_downloads_are_locked_per_platform() {
     ))
     .unwrap();
     // `meshproof lock` downloads every platform's file and locks its sha256.
-    let l = lock::resolve(&m).unwrap();
+    let l = lock::resolve(&m, None).unwrap();
     assert_eq!(
         l.spec.cli,
         vec![
@@ -1102,7 +1103,7 @@ fn cli_downloads_are_locked_per_platform() {
 
     // A pinned file that changed upstream stops `lock` with the URL and both digests.
     let changed = load_pin(&cli_pin(&[("linux-x86_64", &linux_url, &sha(&macos))], "")).unwrap();
-    let e = lock::resolve(&changed).unwrap_err();
+    let e = lock::resolve(&changed, None).unwrap_err();
     assert!(matches!(e, InstallError::DigestMismatch { .. }), "{e}");
     let msg = e.to_string();
     assert!(
@@ -1253,4 +1254,129 @@ fn helm_hooks_that_are_not_install_hooks_are_dropped() {
     // Broken YAML names the stream.
     let err = helm::drop_non_install_hooks("a: [\n", "helm template broken").unwrap_err();
     assert!(err.to_string().contains("helm template broken"), "{err}");
+}
+
+/// `lock` renders the pin as `run` does and resolves every image named by tag; `run`'s image
+/// pinning then rewrites exactly those references, and `plan` says so.
+#[test]
+fn lock_resolves_the_images_the_rendered_pin_names() {
+    let manifest = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ctl\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: init\n          image: \"example.test/mesh/init:1.0\"\n      containers:\n        - name: ctl\n          image: example.test/mesh/controller:1.0 # the controller\n        - name: nats\n          image: nats:2.9-alpine\n        - name: pinned\n          image: example.test/mesh/pinned@sha256:1111111111111111111111111111111111111111111111111111111111111111\n        - name: again\n          image: nats:2.9-alpine\n".to_vec();
+    let base = serve(BTreeMap::from([(
+        "/deploy.yaml".to_string(),
+        manifest.clone(),
+    )]));
+    let m = meshproof::spec::mesh::load(
+        "m.yaml",
+        &format!(
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  sources: [\"test\"]\n",
+            sha(&manifest)
+        ),
+    )
+    .unwrap();
+    // A stand-in registry: digests derived from the reference, and every question recorded.
+    let asked = std::sync::Mutex::new(Vec::new());
+    let registry = |reference: &str| -> Result<String, InstallError> {
+        asked.lock().unwrap().push(reference.to_string());
+        Ok(format!("sha256:{}", sha(reference.as_bytes())))
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let r = lock::ImageResolution {
+        helm: Path::new("helm-is-not-needed-for-manifests"),
+        scratch: scratch.path(),
+        resolve: &registry,
+    };
+    let l = lock::resolve(&m, Some(&r)).unwrap();
+    let want = [
+        "example.test/mesh/controller:1.0",
+        "example.test/mesh/init:1.0",
+        "nats:2.9-alpine",
+    ];
+    // Each tag-only image once, sorted; the digest-pinned one is not asked about.
+    assert_eq!(*asked.lock().unwrap(), want);
+    let locked: Vec<(&str, String)> = l
+        .spec
+        .images
+        .iter()
+        .map(|i| (i.reference.as_str(), i.digest.clone()))
+        .collect();
+    let expected: Vec<(&str, String)> = want
+        .iter()
+        .map(|w| (*w, format!("sha256:{}", sha(w.as_bytes()))))
+        .collect();
+    assert_eq!(locked, expected);
+    // The lock file round-trips, images included.
+    let text = lock::render(&l);
+    assert!(
+        text.contains("  images:\n    - reference: \"example.test/mesh/controller:1.0\"\n      digest: \"sha256:"),
+        "{text}"
+    );
+    let back = lock::load("demo.lock.yaml", &text).unwrap();
+    assert_eq!(back.spec.images, l.spec.images);
+    // What `run` applies: every tag-only image rewritten to the locked digest.
+    let pinned = images::pin_images(
+        std::str::from_utf8(&manifest).unwrap(),
+        &lock::locked_images(&back),
+    );
+    assert!(pinned.unresolved.is_empty(), "{:?}", pinned.unresolved);
+    let ctl = format!(
+        "image: example.test/mesh/controller@sha256:{} # the controller",
+        sha(b"example.test/mesh/controller:1.0")
+    );
+    assert!(pinned.text.contains(&ctl), "{}", pinned.text);
+    assert!(pinned.text.contains(&format!(
+        "image: \"example.test/mesh/init@sha256:{}\"",
+        sha(b"example.test/mesh/init:1.0")
+    )));
+    assert!(pinned.text.contains(
+        "pinned@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+    ));
+    // A registry failure stops the lock, naming the reference.
+    let failing = |reference: &str| -> Result<String, InstallError> {
+        Err(InstallError::Other(format!("{reference}: tag not found")))
+    };
+    let r = lock::ImageResolution {
+        helm: Path::new("helm"),
+        scratch: scratch.path(),
+        resolve: &failing,
+    };
+    let e = lock::resolve(&m, Some(&r)).unwrap_err().to_string();
+    assert!(
+        e.contains("example.test/mesh/controller:1.0: tag not found"),
+        "{e}"
+    );
+    // A registry answer that is not a sha256 digest is refused.
+    let odd = |_: &str| -> Result<String, InstallError> { Ok("md5:abc".to_string()) };
+    let r = lock::ImageResolution {
+        helm: Path::new("helm"),
+        scratch: scratch.path(),
+        resolve: &odd,
+    };
+    let e = lock::resolve(&m, Some(&r)).unwrap_err().to_string();
+    assert!(e.contains("not sha256:<64 hex>"), "{e}");
+
+    // A lock with images: `plan` says the images are pinned to it; bad digests are named.
+    let tmp = tempfile::tempdir().unwrap();
+    base_catalog(tmp.path());
+    std::fs::write(
+        tmp.path().join("meshes/demo/1.2.3.yaml"),
+        format!(
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  sources: [\"test\"]\n",
+            sha(&manifest)
+        ),
+    )
+    .unwrap();
+    std::fs::write(tmp.path().join("meshes/demo/1.2.3.lock.yaml"), &text).unwrap();
+    let out = common::bin()
+        .env("MESHPROOF_HOME", tmp.path())
+        .args(["plan", "--mesh", "demo", "--cluster", "kind-v0.32.0"])
+        .assert()
+        .code(0);
+    let out = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        out.contains("pin 3 image(s) named by tag to the lock file's registry digests"),
+        "{out}"
+    );
+    let bad = text.replacen("digest: \"sha256:", "digest: \"sha512:", 1);
+    let e = lock::load("demo.lock.yaml", &bad).unwrap_err().to_string();
+    assert!(e.contains("spec.images[0].digest"), "{e}");
 }

@@ -52,6 +52,11 @@ pub fn pin_images(rendered: &str, digests: &BTreeMap<String, String>) -> Rewrite
     out
 }
 
+/// Every image reference `rendered` names by tag only (sorted, once each): what a lock resolves.
+pub fn references(rendered: &str) -> Vec<String> {
+    pin_images(rendered, &BTreeMap::new()).unresolved
+}
+
 /// Pod statuses name images as the runtime normalized them (`docker.io/library/nginx:1`); try
 /// the reference as written, then its normalized forms.
 fn lookup<'a>(digests: &'a BTreeMap<String, String>, reference: &str) -> Option<&'a str> {

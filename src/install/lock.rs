@@ -19,6 +19,18 @@ pub struct LockSpec {
     /// The pinned CLI's download for every platform the pin lists (`method: cli`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cli: Vec<LockedCli>,
+    /// Images the rendered manifests name by tag, with the digest their registry served.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<LockedImage>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LockedImage {
+    /// The reference as the rendered manifests write it (`nats:2.9-alpine`).
+    pub reference: String,
+    /// `sha256:…` of the manifest (or multi-platform index) the registry serves for it.
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -75,6 +87,20 @@ pub fn load(file: &str, text: &str) -> Result<Lock, SpecError> {
             "must be 64 lowercase hex digits",
         );
     }
+    for (i, m) in doc.spec.images.iter().enumerate() {
+        v.check(
+            !m.reference.is_empty()
+                && !m.reference.contains('@')
+                && !m.reference.contains(char::is_whitespace),
+            &format!("spec.images[{i}].reference"),
+            "must be an image reference by tag (no digest, no spaces)",
+        );
+        v.check(
+            crate::spec::is_sha256_digest(&m.digest),
+            &format!("spec.images[{i}].digest"),
+            "must be `sha256:` and 64 lowercase hex digits",
+        );
+    }
     v.finish()?;
     Ok(doc)
 }
@@ -121,6 +147,15 @@ pub fn locked_cli<'a>(lock: Option<&'a Lock>, platform: &str) -> Option<&'a str>
         .iter()
         .find(|c| c.platform == platform)
         .map(|c| c.sha256.as_str())
+}
+
+/// The lock's image digests, `reference → sha256:…` (what `images::pin_images` takes).
+pub fn locked_images(lock: &Lock) -> std::collections::BTreeMap<String, String> {
+    lock.spec
+        .images
+        .iter()
+        .map(|i| (i.reference.clone(), i.digest.clone()))
+        .collect()
 }
 
 /// Does the lock describe exactly the pin's artifacts, with the pin's digests where it has them?
@@ -226,9 +261,27 @@ pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
     Ok(())
 }
 
+/// How `lock` finds the images a pin runs: render the pin (`helm` for charts, in `scratch`)
+/// and ask the registry (`resolve`: reference → `sha256:…`) for each one named by tag.
+pub struct ImageResolution<'a> {
+    pub helm: &'a std::path::Path,
+    pub scratch: &'a std::path::Path,
+    pub resolve: &'a dyn Fn(&str) -> Result<String, InstallError>,
+}
+
+impl std::fmt::Debug for ImageResolution<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageResolution")
+            .field("helm", &self.helm)
+            .field("scratch", &self.scratch)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Resolve a pin's remote artifacts by downloading them (needs network). Pinned digests are
-/// checked on the way, so a lock never contradicts its pin.
-pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
+/// checked on the way, so a lock never contradicts its pin. With `images`, the pin is also
+/// rendered exactly as `run` renders it and every image named by tag is resolved to a digest.
+pub fn resolve(mesh: &Mesh, images: Option<&ImageResolution>) -> Result<Lock, InstallError> {
     let mut spec = LockSpec::default();
     match mesh.spec.install.method {
         InstallMethod::None => {}
@@ -274,7 +327,7 @@ pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
             }
         }
     }
-    Ok(Document {
+    let mut lock = Document {
         api_version: crate::spec::API_VERSION.to_string(),
         kind: "MeshLock".to_string(),
         metadata: crate::spec::Metadata {
@@ -283,7 +336,27 @@ pub fn resolve(mesh: &Mesh) -> Result<Lock, InstallError> {
             description: format!("resolved artifacts of {}", mesh.id()),
         },
         spec,
-    })
+    };
+    if let Some(r) = images {
+        let rendered = super::render::render_mesh(mesh, Some(&lock), r.scratch, r.helm)?;
+        let mut references: Vec<String> = rendered
+            .steps
+            .iter()
+            .flat_map(|s| super::images::references(&s.text))
+            .collect();
+        references.sort();
+        references.dedup();
+        for reference in references {
+            let digest = (r.resolve)(&reference)?;
+            if !crate::spec::is_sha256_digest(&digest) {
+                return Err(InstallError::Other(format!(
+                    "image {reference}: the registry answered digest {digest:?}, not sha256:<64 hex>"
+                )));
+            }
+            lock.spec.images.push(LockedImage { reference, digest });
+        }
+    }
+    Ok(lock)
 }
 
 /// Download the pin's artifacts and compare them with the lock (before a run creates anything).
@@ -348,6 +421,14 @@ pub fn render(lock: &Lock) -> String {
         let _ = writeln!(out, "    - platform: {}", q(&c.platform));
         let _ = writeln!(out, "      url: {}", q(&c.url));
         let _ = writeln!(out, "      sha256: {}", q(&c.sha256));
+    }
+    // Only locks resolved with images have this list.
+    if !lock.spec.images.is_empty() {
+        out.push_str("  images:\n");
+    }
+    for i in &lock.spec.images {
+        let _ = writeln!(out, "    - reference: {}", q(&i.reference));
+        let _ = writeln!(out, "      digest: {}", q(&i.digest));
     }
     out
 }

@@ -1,8 +1,8 @@
 //! Mesh install steps (between `plan` and the kube layer): fetch pinned artifacts and check
 //! their sha256 (`fetch`, `manifests`), render Helm charts offline (`helm`), generate Linkerd
 //! identity certificates (`certs`), run a pinned mesh CLI offline (`cli`), pin images to digests
-//! (`images`), resolve image tags to digests over the registry API (`registry`), and lock files
-//! (`lock`).
+//! (`images`), resolve image tags to digests over the registry API (`registry`), render a pin
+//! into the manifests to apply, shared by `run` and `lock` (`render`), and lock files (`lock`).
 //!
 //! Nothing here talks to a cluster: the platform applies what these functions return, so the
 //! exact manifests go into the bundle.
@@ -15,6 +15,7 @@ pub mod images;
 pub mod lock;
 pub mod manifests;
 pub mod registry;
+pub mod render;
 
 /// Errors of the install layer; every message names the artifact and what to do.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,170 @@
+//! Rendering a mesh pin into the manifests to apply: fetch and check its artifacts (pin and lock
+//! digests), run `helm template` or the pinned CLI offline, drop non-install Helm hooks. Shared
+//! by `run` (which pins images and applies the result) and `meshproof lock` (which resolves the
+//! images the result names), so both see exactly the same manifests.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::lock::{self, Lock};
+use super::{certs, cli, helm, manifests, InstallError};
+use crate::spec::mesh::{Generated, InstallMethod, Mesh};
+
+/// One rendered file, applied as a unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// Recorded file name under `inputs/mesh-rendered/` (`01-osm.yaml`).
+    pub name: String,
+    /// What produced it, for parse errors (`helm template osm`, a URL, a CLI command).
+    pub source: String,
+    /// The YAML stream, before image pinning and Secret redaction.
+    pub text: String,
+    /// Namespace to create first and apply namespaced objects into (`None`: as written).
+    pub namespace: Option<String>,
+}
+
+/// A rendered pin: the steps in apply order, facts for `resolved/mesh.json`, and extra
+/// recorded files (Helm values, with generated secrets left out).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rendered {
+    pub steps: Vec<Step>,
+    pub facts: BTreeMap<String, Value>,
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Render `mesh` in `scratch` (a private directory the caller removes). `lock`, when given,
+/// must already have passed [`lock::check`]; its digests are enforced on every download.
+/// `helm` is the program run for `helm template`.
+pub fn render_mesh(
+    mesh: &Mesh,
+    lock: Option<&Lock>,
+    scratch: &Path,
+    helm: &Path,
+) -> Result<Rendered, InstallError> {
+    let io = |what: &Path, e: std::io::Error| {
+        InstallError::Other(format!("writing {}: {e}", what.display()))
+    };
+    let mut out = Rendered::default();
+    match mesh.spec.install.method {
+        InstallMethod::None => {}
+        InstallMethod::Unpinned => {
+            return Err(InstallError::Other(format!(
+                "{} cannot be installed reproducibly: {}",
+                mesh.id(),
+                mesh.spec.install.reason.as_deref().unwrap_or("unpinned")
+            )))
+        }
+        InstallMethod::Manifests => {
+            let mut recorded = Vec::new();
+            for f in manifests::fetch_all(&mesh.spec.install.manifests)? {
+                recorded.push(json!({"url": f.url, "sha256": f.sha256, "file": f.name}));
+                out.steps.push(Step {
+                    name: f.name,
+                    source: f.url,
+                    text: String::from_utf8_lossy(&f.bytes).into_owned(),
+                    namespace: None,
+                });
+            }
+            out.facts.insert("manifests".into(), json!(recorded));
+        }
+        InstallMethod::Helm => {
+            let mut recorded = Vec::new();
+            for (i, h) in mesh.spec.install.helm_charts().into_iter().enumerate() {
+                let chart = helm::fetch_chart(h, lock::locked_chart(lock, h))?;
+                let dir = scratch.join(format!("chart-{i}"));
+                std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+                let tgz = dir.join(&chart.file_name);
+                std::fs::write(&tgz, &chart.bytes).map_err(|e| io(&tgz, e))?;
+                let values = dir.join("values.yaml");
+                let pinned = serde_json::to_vec_pretty(&h.values).expect("JSON values serialize");
+                std::fs::write(&values, pinned).map_err(|e| io(&values, e))?;
+                let mut value_files = vec![values];
+                let mut recorded_values = serde_json::Map::new();
+                recorded_values.insert("pinned".into(), Value::Object(h.values.clone()));
+                // Generated values with secrets live in a file removed right after rendering.
+                let mut secret_files = Vec::new();
+                for g in &h.generate {
+                    match g {
+                        Generated::LinkerdIdentity => {
+                            let id = certs::LinkerdIdentity::generate(
+                                "cluster.local",
+                                time::OffsetDateTime::now_utc(),
+                            )?;
+                            let f = dir.join("identity-values.yaml");
+                            let v = serde_json::to_vec(&id.helm_values())
+                                .expect("JSON values serialize");
+                            std::fs::write(&f, v).map_err(|e| io(&f, e))?;
+                            value_files.push(f.clone());
+                            secret_files.push(f);
+                            recorded_values
+                                .insert("generated-linkerd-identity".into(), id.public_values());
+                        }
+                    }
+                }
+                let args = helm::template_args(h, &tgz, &value_files);
+                let rendered = helm::render(helm, &args);
+                for f in &secret_files {
+                    let _ = std::fs::remove_file(f);
+                }
+                let source = format!("helm template {}", h.chart);
+                let hooks =
+                    helm::drop_non_install_hooks(&String::from_utf8_lossy(&rendered?), &source)?;
+                let name = format!("{:02}-{}", i + 1, h.release);
+                out.steps.push(Step {
+                    name: format!("{name}.yaml"),
+                    source,
+                    text: hooks.kept,
+                    namespace: Some(h.namespace.clone()),
+                });
+                out.files.insert(
+                    format!("{name}-values.json"),
+                    serde_json::to_vec_pretty(&Value::Object(recorded_values))
+                        .expect("JSON values serialize"),
+                );
+                recorded.push(json!({
+                    "repo": h.repo, "chart": h.chart, "version": h.version,
+                    "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
+                    "dropped_hooks": hooks.dropped,
+                    "command": format!("helm {}", helm::command_line(
+                        &helm::template_args(h, Path::new(&chart.file_name), &[]))),
+                }));
+            }
+            out.facts.insert("charts".into(), json!(recorded));
+        }
+        InstallMethod::Cli => {
+            let c = mesh.spec.install.cli.as_ref().ok_or_else(|| {
+                InstallError::Other(format!("{}: method `cli` without `cli`", mesh.id()))
+            })?;
+            let platform = cli::host_platform();
+            let prepared = cli::fetch(
+                c,
+                &platform,
+                lock::locked_cli(lock, &platform),
+                &scratch.join("cli"),
+            )?;
+            let mut commands = Vec::new();
+            for (i, step) in c.render.iter().enumerate() {
+                let command = cli::command_line(&c.name, &step.args);
+                let rendered = prepared.render(step, crate::timeouts::CLI_RENDER)?;
+                out.steps.push(Step {
+                    name: format!("{:02}-{}.yaml", i + 1, c.name),
+                    source: command.clone(),
+                    text: String::from_utf8_lossy(&rendered).into_owned(),
+                    namespace: Some(step.namespace.clone()),
+                });
+                commands.push(json!({"command": command, "namespace": step.namespace}));
+            }
+            out.facts.insert(
+                "cli".into(),
+                json!({
+                    "name": prepared.name, "platform": prepared.platform,
+                    "url": prepared.url, "sha256": prepared.sha256,
+                    "member": prepared.member, "commands": commands,
+                }),
+            );
+        }
+    }
+    Ok(out)
+}
