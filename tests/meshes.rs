@@ -16,7 +16,7 @@ const MESHES: [&str; 9] = [
     "traefik-mesh@1.4.8",
     "istio@1.1.6",
     "consul@1.5.0",
-    "kuma@2.12.3",
+    "kuma@2.11.0",
 ];
 
 fn stdout(a: &assert_cmd::assert::Assert) -> String {
@@ -106,7 +106,7 @@ fn list_meshes_shows_version_smi_versions_and_status() {
         ("traefik-mesh@1.4.8", "unmaintained"),
         ("istio@1.1.6", "unmaintained"),
         ("consul@1.5.0", "unmaintained"),
-        ("kuma@2.12.3", "active"),
+        ("kuma@2.11.0", "active"),
     ] {
         let line = out
             .lines()
@@ -319,5 +319,5 @@ fn unpinned_meshes_render_but_do_not_run() {
         "{}",
         stderr(&a)
     );
-    bin().args(["lock", "--mesh", "kuma"]).assert().code(2);
+    bin().args(["lock", "--mesh", "consul"]).assert().code(2);
 }
