@@ -321,3 +321,51 @@ fn unpinned_meshes_render_but_do_not_run() {
     );
     bin().args(["lock", "--mesh", "consul"]).assert().code(2);
 }
+
+/// The e2e workflow runs every installable pin, each on the cluster `plan` picks for it.
+#[test]
+fn the_e2e_matrix_covers_every_installable_pin_on_its_default_cluster() {
+    let text = std::fs::read_to_string(repo().join(".github/workflows/e2e.yml")).unwrap();
+    let wf: serde_json::Value = meshproof::yaml::from_str("e2e.yml", &text).unwrap();
+    let include = wf["jobs"]["run"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .expect("matrix.include");
+    let rows: Vec<(String, String)> = include
+        .iter()
+        .map(|r| {
+            (
+                r["mesh"].as_str().unwrap().to_string(),
+                r["cluster"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let catalog = Catalog::new(repo());
+    for m in catalog.meshes().unwrap() {
+        let id = m.value.id();
+        let installable = m.value.spec.install.method != InstallMethod::Unpinned;
+        let in_matrix = rows.iter().any(|(mesh, _)| *mesh == id);
+        assert_eq!(
+            installable, in_matrix,
+            "{id}: installable={installable}, in the e2e matrix={in_matrix}"
+        );
+        if !installable {
+            continue;
+        }
+        let plan: serde_json::Value = serde_json::from_str(&stdout(
+            &bin()
+                .args(["plan", "--format", "json", "--mesh", &id])
+                .assert()
+                .code(0),
+        ))
+        .unwrap();
+        let default = plan["cluster"]["name"].as_str().unwrap();
+        assert!(
+            rows.contains(&(id.clone(), default.to_string())),
+            "{id} runs on {default} by default, but the e2e matrix has {rows:?}"
+        );
+    }
+    // Every row names a real cluster pin.
+    for (_, cluster) in &rows {
+        catalog.select_cluster(cluster).unwrap();
+    }
+}
