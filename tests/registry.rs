@@ -666,6 +666,41 @@ fn redirects_are_followed_and_the_token_stays_with_its_origin() {
     assert_eq!(other[0].header("authorization"), None, "token leaked");
 }
 
+/// A registry that redirects every manifest request to another one which asks for a token
+/// (cr.l5d.io → ghcr.io): the token is fetched for, and sent to, the challenging host only.
+#[test]
+fn a_redirect_target_that_challenges_gets_its_own_token() {
+    let target = Fake::start(move |req, addr| match req.path.as_str() {
+        "/token" => Reply::new(200).body(br#"{"token":"target-token"}"#),
+        _ if req.header("authorization") != Some("Bearer target-token") => Reply::new(401).header(
+            "WWW-Authenticate",
+            &format!(r#"Bearer realm="http://{addr}/token",service="target""#),
+        ),
+        "/v2/team/app/manifests/v1" => Reply::manifest(&fake_index(), INDEX_TYPE, None),
+        _ => Reply::new(404),
+    });
+    let target_addr = target.addr.clone();
+    let redirector = Fake::start(move |req, _| {
+        Reply::new(307).header("Location", &format!("http://{target_addr}{}", req.path))
+    });
+    let got = registry::resolve(&format!("{}/team/app:v1", redirector.addr)).unwrap();
+    assert_eq!(got, sha256_digest(&fake_index()));
+    let front = redirector.requests();
+    assert!(front.len() >= 2, "{front:?}");
+    assert!(
+        front.iter().all(|r| r.header("authorization").is_none()),
+        "the target's token went to the redirector: {front:?}"
+    );
+    let back = target.requests();
+    let token_asks = back.iter().filter(|r| r.path == "/token").count();
+    assert_eq!(token_asks, 1, "{back:?}");
+    assert!(
+        back.iter().any(|r| r.path == "/v2/team/app/manifests/v1"
+            && r.header("authorization") == Some("Bearer target-token")),
+        "{back:?}"
+    );
+}
+
 #[test]
 fn redirects_to_plain_http_elsewhere_are_refused() {
     let fake = Fake::start(|_, _| {

@@ -641,7 +641,9 @@ struct Session<'a> {
     image: &'a ImageRef,
     agent: ureq::Agent,
     deadline: Instant,
-    token: Option<String>,
+    /// The anonymous token and the origin (`scheme://host:port`) whose challenge it answers:
+    /// it is sent to that origin only, on whichever hop of a redirect chain reaches it.
+    token: Option<(String, String)>,
 }
 
 impl<'a> Session<'a> {
@@ -787,28 +789,24 @@ impl<'a> Session<'a> {
     /// A manifest request; on a 401 the anonymous token is fetched once and the request retried.
     fn call(&mut self, method: Method, url: &str) -> Result<Answer, InstallError> {
         let accept = MANIFEST_MEDIA_TYPES.join(", ");
-        let first = self.send(
-            method,
-            url,
-            &accept,
-            self.token.clone().as_deref(),
-            MAX_MANIFEST_BYTES,
-        )?;
+        let token = self.token.clone();
+        let first = self.send(method, url, &accept, token.as_ref(), MAX_MANIFEST_BYTES)?;
         if first.status != 401 {
             return Ok(first);
         }
-        if self.token.is_some() {
+        // The challenge comes from whichever host answered (after redirects, e.g. cr.l5d.io →
+        // ghcr.io); its token belongs to that host only.
+        let challenger = origin_of(&first.url).to_string();
+        if token
+            .as_ref()
+            .is_some_and(|(origin, _)| *origin == challenger)
+        {
             return Err(self.refused(&first));
         }
-        let token = self.fetch_token(&first)?;
-        self.token = Some(token);
-        let again = self.send(
-            method,
-            url,
-            &accept,
-            self.token.clone().as_deref(),
-            MAX_MANIFEST_BYTES,
-        )?;
+        let fresh = self.fetch_token(&first)?;
+        self.token = Some((challenger, fresh));
+        let token = self.token.clone();
+        let again = self.send(method, url, &accept, token.as_ref(), MAX_MANIFEST_BYTES)?;
         if again.status == 401 {
             return Err(self.refused(&again));
         }
@@ -891,18 +889,17 @@ impl<'a> Session<'a> {
     }
 
     /// One request, following up to [`MAX_REDIRECTS`] redirects (each target checked like the
-    /// first; the token only goes to the origin it was sent to first). 2xx bodies over `limit`
+    /// first; `token` is `(origin, token)` and goes only to a hop at that origin). 2xx bodies over `limit`
     /// are errors; other bodies are read up to [`MAX_ERROR_BYTES`] for their error details.
     fn send(
         &self,
         method: Method,
         url: &str,
         accept: &str,
-        token: Option<&str>,
+        token: Option<&(String, String)>,
         limit: u64,
     ) -> Result<Answer, InstallError> {
         let mut url = url.to_string();
-        let origin = origin_of(&url).to_string();
         for _ in 0..=MAX_REDIRECTS {
             if !is_fetchable_url(&url) {
                 return Err(self.err(format!(
@@ -918,8 +915,8 @@ impl<'a> Session<'a> {
             }
             let net = |e: ureq::Error| self.err(format!("{} {url}: {e}", method.name()));
             let bearer = token
-                .filter(|_| origin_of(&url) == origin)
-                .map(|t| format!("Bearer {t}"));
+                .filter(|(origin, _)| origin_of(&url) == origin.as_str())
+                .map(|(_, t)| format!("Bearer {t}"));
             let resp = match method {
                 Method::Head => {
                     let mut r = self.agent.head(&url).header("Accept", accept);
