@@ -80,6 +80,9 @@ pub trait Platform {
     /// Pin the mesh's images to these digests (image reference → image id) when installing:
     /// `reproduce` installs exactly the bits the original run ran.
     fn pin_images(&mut self, _digests: &BTreeMap<String, String>) {}
+    /// The catalog this run's inputs come from (for `reproduce`/`rerun`, the bundle's own
+    /// inputs): pins and lock files are read from it, never from another checkout.
+    fn use_inputs(&mut self, _catalog: &Catalog) {}
     /// Record the already-installed mesh instead (`--mesh-installed`).
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError>;
     /// The suite backend on the cluster.
@@ -241,6 +244,7 @@ pub fn run(
         )));
     }
     let started_at = rfc3339(std::time::SystemTime::now());
+    platform.use_inputs(catalog);
     let mut phases = Phases {
         progress,
         clock,
@@ -655,12 +659,12 @@ pub fn reproduce(
     let catalog = Catalog::new(inputs.dir.path());
     // The images the original run resolved (pod statuses), so the mesh installs the same bits.
     let resolved = bundle::read::read_selected(original, &bundle::Limits::default(), |p| {
-        p == "resolved/images.json"
+        p == "resolved/images.json" || p == "resolved/mesh.json"
     })?;
-    let image_pins: BTreeMap<String, String> = resolved
-        .get("resolved/images.json")
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .unwrap_or_default();
+    let image_pins = parent_image_pins(
+        resolved.get("resolved/images.json").map(Vec::as_slice),
+        resolved.get("resolved/mesh.json").map(Vec::as_slice),
+    );
     if image_pins.is_empty() {
         progress.note("the original bundle records no image digests: images are installed by tag");
     }
@@ -675,6 +679,30 @@ pub fn reproduce(
     let outcome = run(&catalog, &req, platform, progress, clock, cancel)?;
     let diff = crate::diff::diff(original, &outcome.bundle, &bundle::Limits::default())?;
     Ok((outcome, diff))
+}
+
+/// The digests a parent run installed, keyed by the image references its rendered manifests
+/// name: what it pinned itself (`resolved/mesh.json` `pinned_images`, e.g. from a lock file:
+/// `nats:2.9-alpine → nats@sha256:…`), then what its pod statuses reported
+/// (`resolved/images.json`) for references it left by tag.
+pub fn parent_image_pins(
+    images_json: Option<&[u8]>,
+    mesh_json: Option<&[u8]>,
+) -> BTreeMap<String, String> {
+    let mut pins: BTreeMap<String, String> = images_json
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or_default();
+    let mesh: Value = mesh_json
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .unwrap_or(Value::Null);
+    if let Some(pinned) = mesh.get("pinned_images").and_then(Value::as_object) {
+        for (reference, to) in pinned {
+            if let Some(to) = to.as_str() {
+                pins.insert(reference.clone(), to.to_string());
+            }
+        }
+    }
+    pins
 }
 
 /// `rerun --failed`: run only the cases of a bundle that were not Full; the new bundle names
@@ -696,11 +724,19 @@ pub fn rerun_failed(
     let catalog = Catalog::new(inputs.dir.path());
     let mut plan = inputs.request.clone();
     plan.only = failed;
+    // The same mesh bits as the parent, so the rerun cases see what the first run saw.
+    let resolved = bundle::read::read_selected(original, &bundle::Limits::default(), |p| {
+        p == "resolved/images.json" || p == "resolved/mesh.json"
+    })?;
     let req = RunRequest {
         plan,
         keep,
         out,
         parent: Some(inputs.manifest.run.id.clone()),
+        image_pins: parent_image_pins(
+            resolved.get("resolved/images.json").map(Vec::as_slice),
+            resolved.get("resolved/mesh.json").map(Vec::as_slice),
+        ),
         ..RunRequest::default()
     };
     run(&catalog, &req, platform, progress, clock, cancel).map(Some)

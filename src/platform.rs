@@ -206,6 +206,9 @@ pub struct KindPlatform {
     server_version: Option<String>,
     /// Image reference → digest to rewrite the mesh's manifests to (`reproduce`).
     image_pins: BTreeMap<String, String>,
+    /// The run's inputs (the bundle's for `reproduce`/`rerun`): mesh pins and lock files are
+    /// read from here; `catalog` still supplies the probe image's build context.
+    inputs: Option<Catalog>,
     /// Temporary files (kind config, image archive) kept alive for the run.
     scratch: tempfile::TempDir,
 }
@@ -236,6 +239,7 @@ impl KindPlatform {
             images: BTreeMap::new(),
             server_version: None,
             image_pins: BTreeMap::new(),
+            inputs: None,
             scratch: tempfile::tempdir().map_err(infra)?,
         })
     }
@@ -380,13 +384,20 @@ pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
     )))
 }
 
+impl KindPlatform {
+    /// Where pins and lock files come from: the run's inputs once the pipeline named them.
+    fn inputs(&self) -> &Catalog {
+        self.inputs.as_ref().unwrap_or(&self.catalog)
+    }
+}
+
 impl Platform for KindPlatform {
     fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError> {
         let cluster = self
-            .catalog
+            .inputs()
             .select_cluster(&plan.cluster.name)
             .map_err(infra)?;
-        let mesh = self.catalog.select_mesh(&plan.mesh.id).map_err(infra)?;
+        let mesh = self.inputs().select_mesh(&plan.mesh.id).map_err(infra)?;
         let checks = crate::doctor::preflight_checks(&cluster.value, &mesh.value)
             .map_err(|e| infra(e.to_string()))?;
         match crate::doctor::failed_checks_error(&checks) {
@@ -532,8 +543,9 @@ impl Platform for KindPlatform {
         let lock = match mesh.spec.install.method {
             InstallMethod::Unpinned => None,
             _ => {
-                let pin = self.catalog.select_mesh(&mesh.id()).map_err(infra)?;
-                crate::install::lock::load_for(&self.catalog, &pin).map_err(infra)?
+                let inputs = self.inputs();
+                let pin = inputs.select_mesh(&mesh.id()).map_err(infra)?;
+                crate::install::lock::load_for(inputs, &pin).map_err(infra)?
             }
         };
         if let Some(l) = &lock {
@@ -616,6 +628,10 @@ impl Platform for KindPlatform {
 
     fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
         self.image_pins = digests.clone();
+    }
+
+    fn use_inputs(&mut self, catalog: &Catalog) {
+        self.inputs = Some(catalog.clone());
     }
 
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {

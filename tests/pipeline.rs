@@ -30,6 +30,10 @@ struct TestPlatform<'a> {
     calls: Vec<String>,
     fail_preflight: bool,
     fail_mesh: bool,
+    /// What `install_mesh` reports (e.g. the images it pinned).
+    mesh_facts: BTreeMap<String, Value>,
+    /// Whether the run's inputs were the repository's catalog (`use_inputs`).
+    inputs_from_repo: Option<bool>,
 }
 
 struct Backend<'a> {
@@ -111,6 +115,8 @@ impl<'a> TestPlatform<'a> {
             calls: vec![],
             fail_preflight: false,
             fail_mesh: false,
+            mesh_facts: BTreeMap::new(),
+            inputs_from_repo: None,
         }
     }
 }
@@ -165,10 +171,16 @@ impl Platform for TestPlatform<'_> {
                 "Deployment osm-system/osm-controller available: timed out after 300s".into(),
             ));
         }
-        Ok(MeshFacts::default())
+        Ok(MeshFacts {
+            facts: self.mesh_facts.clone(),
+            ..MeshFacts::default()
+        })
     }
     fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
         self.calls.push(format!("pin_images {digests:?}"));
+    }
+    fn use_inputs(&mut self, catalog: &meshproof::spec::catalog::Catalog) {
+        self.inputs_from_repo = Some(catalog.root == common::repo());
     }
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
         self.calls
@@ -494,6 +506,11 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     let first = tmp.path().join("first.tar.zst");
     let cancel = AtomicBool::new(false);
     let mut p = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);
+    // The first run installed one image pinned by digest (from a lock file).
+    p.mesh_facts.insert(
+        "pinned_images".into(),
+        json!({"nats:2.9-alpine": format!("nats@sha256:{}", "a".repeat(64))}),
+    );
     let a = pipeline::run(
         &catalog(),
         &request("osm", &first),
@@ -503,6 +520,7 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
         &cancel,
     )
     .unwrap();
+    assert_eq!(p.inputs_from_repo, Some(true));
     // Same behaviour → same verdicts.
     let again = tmp.path().join("again.tar.zst");
     let mut p2 = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);
@@ -518,14 +536,14 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     .unwrap();
     assert!(!diff.verdicts_differ, "{:?}", diff.lines);
     assert_eq!(b.verdicts.cases, a.verdicts.cases);
-    // The mesh is installed pinned to the image digests the first run resolved.
-    assert!(
-        p2.calls
-            .iter()
-            .any(|c| c == r#"pin_images {"meshproof-probe:test": "sha256:00"}"#),
-        "{:?}",
-        p2.calls
+    // The mesh is installed pinned to the image digests the first run resolved (pod statuses)
+    // and pinned itself (its lock), and the pins and locks come from the bundle's inputs.
+    let want = format!(
+        r#"pin_images {{"meshproof-probe:test": "sha256:00", "nats:2.9-alpine": "nats@sha256:{}"}}"#,
+        "a".repeat(64)
     );
+    assert!(p2.calls.contains(&want), "{:?}", p2.calls);
+    assert_eq!(p2.inputs_from_repo, Some(false), "the bundle's inputs");
     let install = p2
         .calls
         .iter()
@@ -613,6 +631,13 @@ fn rerun_failed_runs_only_the_cases_that_were_not_full() {
     .unwrap();
     let names: Vec<&str> = b.verdicts.cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, ["traffic-spec", "traffic-metrics"]);
+    // The rerun installs the parent's image digests too.
+    assert!(
+        p2.calls
+            .contains(&r#"pin_images {"meshproof-probe:test": "sha256:00"}"#.to_string()),
+        "{:?}",
+        p2.calls
+    );
     assert!(b
         .verdicts
         .cases
