@@ -387,6 +387,18 @@ fn lock_command(
             other => AppError::Infrastructure(other.to_string()),
         })?;
     let rel = crate::spec::mesh::Mesh::lock_path(&pin.path);
+    if !with_images {
+        if let Ok(Some(previous)) = lock::load_for(catalog, &pin) {
+            if !previous.value.spec.images.is_empty() {
+                writeln!(
+                    out,
+                    "note: {rel} had {} image digest(s); --no-images writes it without them (images are installed by tag)",
+                    previous.value.spec.images.len()
+                )
+                .map_err(io_err)?;
+            }
+        }
+    }
     let text = lock::render(&resolved);
     std::fs::write(catalog.root.join(&rel), &text)
         .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use meshproof::install::{self, certs::LinkerdIdentity, cli, helm, images, lock, InstallError};
-use meshproof::spec::mesh::{Cli, Helm, RemoteFile, RenderStep};
+use meshproof::spec::mesh::{Cli, CliDownload, Helm, RemoteFile, RenderStep};
 
 /// A tiny HTTP/1.1 server on 127.0.0.1 serving fixed paths until the test ends.
 fn serve(files: BTreeMap<String, Vec<u8>>) -> String {
@@ -761,9 +761,10 @@ fn demo_cli(platform: &str, url: &str, sha256: &str, member: Option<&str>) -> Cl
         name: "demo".into(),
         platforms: BTreeMap::from([(
             platform.to_string(),
-            RemoteFile {
+            CliDownload {
                 url: url.into(),
                 sha256: sha256.into(),
+                member: None,
             },
         )]),
         member: member.map(str::to_string),
@@ -960,6 +961,33 @@ fn cli_member_is_taken_out_of_a_tar_gz() {
     assert_eq!(
         String::from_utf8(p.render(&c.render[0], TIMEOUT).unwrap()).unwrap(),
         expected_render("install --crds", &scratch)
+    );
+
+    // A platform's own `member` wins over the pin-wide one (archives name a directory per
+    // platform).
+    let mut per_platform = demo_cli(&host, &url, &sha(&archive), Some("demo-darwin/demo"));
+    per_platform.platforms.get_mut(&host).unwrap().member = Some("demo-linux/demo".into());
+    let p = cli::fetch(&per_platform, &host, None, &tmp.path().join("pp")).unwrap();
+    assert_eq!(p.member.as_deref(), Some("demo-linux/demo"));
+    assert_eq!(std::fs::read(&p.program).unwrap(), FAKE_CLI.as_bytes());
+    let plan = cli::planned_commands(&per_platform, &host, None).join("\n");
+    assert!(
+        plan.contains("extract demo-linux/demo from the downloaded .tar.gz"),
+        "{plan}"
+    );
+    // In a pin, a bad per-platform member is named by its field.
+    let e = meshproof::spec::mesh::load(
+        "meshes/demo/1.0.0.yaml",
+        &format!(
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo.tar.gz, sha256: {}, member: ../demo}}\n      render: [{{args: [install], namespace: demo}}]\n  sources: [test]\n",
+            "a".repeat(64)
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("spec.install.cli.platforms.linux-x86_64.member"),
+        "{e}"
     );
 
     // A missing member lists the archive's files.

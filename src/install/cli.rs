@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{check_sha256, fetch, InstallError};
-use crate::spec::mesh::{is_archive_member, Cli, RemoteFile, RenderStep};
+use crate::spec::mesh::{is_archive_member, Cli, CliDownload, RenderStep};
 
 /// The most a render command may print on stdout.
 pub const MAX_RENDER_BYTES: usize = 64 * 1024 * 1024;
@@ -33,7 +33,7 @@ pub fn host_platform() -> String {
 }
 
 /// The pinned download for `platform`, or an error naming the platforms the pin has.
-pub fn download_for<'a>(cli: &'a Cli, platform: &str) -> Result<&'a RemoteFile, InstallError> {
+pub fn download_for<'a>(cli: &'a Cli, platform: &str) -> Result<&'a CliDownload, InstallError> {
     cli.platforms
         .get(platform)
         .ok_or_else(|| InstallError::NoPlatform {
@@ -76,7 +76,7 @@ pub fn planned_commands(cli: &Cli, platform: &str, locked: Option<&str>) -> Vec<
         }
         Err(e) => out.push(format!("cannot install here: {e}")),
     }
-    if let Some(m) = &cli.member {
+    if let Some(m) = cli.member_for(platform) {
         out.push(format!(
             "extract {m} from the downloaded .tar.gz as {} (mode 0755)",
             cli.name
@@ -127,7 +127,8 @@ pub fn fetch(
     let download = download_for(cli, platform)?;
     let bytes = download_verified(cli, platform, locked)?;
     let sha256 = crate::sha256_hex(&bytes);
-    let program_bytes = match &cli.member {
+    let member = cli.member_for(platform).map(str::to_string);
+    let program_bytes = match &member {
         Some(m) => extract_member(&bytes, m, &download.url)?,
         None => bytes,
     };
@@ -151,7 +152,7 @@ pub fn fetch(
         platform: platform.to_string(),
         url: download.url.clone(),
         sha256,
-        member: cli.member.clone(),
+        member,
         program,
         home,
         kubeconfig,
@@ -413,9 +414,10 @@ mod tests {
                 .map(|p| {
                     (
                         p.to_string(),
-                        RemoteFile {
+                        CliDownload {
                             url: format!("https://cli.example.invalid/{p}/demo"),
                             sha256: "a".repeat(64),
+                            member: None,
                         },
                     )
                 })
@@ -431,10 +433,20 @@ mod tests {
     #[test]
     fn host_platform_uses_rust_names() {
         let p = host_platform();
-        assert_eq!(
-            p,
-            format!("{}-{}", std::env::consts::OS, std::env::consts::ARCH)
-        );
+        // Rust's names, not Go's (`x86_64`, not `amd64`): what pins must use as keys.
+        let expected = if cfg!(all(target_os = "linux", target_arch = "x86_64")) {
+            Some("linux-x86_64")
+        } else if cfg!(all(target_os = "linux", target_arch = "aarch64")) {
+            Some("linux-aarch64")
+        } else if cfg!(all(target_os = "macos", target_arch = "aarch64")) {
+            Some("macos-aarch64")
+        } else {
+            None
+        };
+        if let Some(e) = expected {
+            assert_eq!(p, e);
+        }
+        assert!(!p.contains("amd64") && !p.contains("darwin"), "{p}");
         assert!(crate::spec::mesh::is_platform_key(&p), "{p}");
     }
 

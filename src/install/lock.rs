@@ -222,7 +222,7 @@ pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
             )));
         }
     }
-    let pinned: Vec<(&String, &crate::spec::mesh::RemoteFile)> = match &mesh.spec.install.cli {
+    let pinned: Vec<(&String, &crate::spec::mesh::CliDownload)> = match &mesh.spec.install.cli {
         Some(c) => c.platforms.iter().collect(),
         None => Vec::new(),
     };

@@ -185,12 +185,35 @@ pub struct Cli {
     pub name: String,
     /// One download per platform, keyed `<os>-<arch>` as Rust's `std::env::consts`
     /// (`linux-x86_64`, `linux-aarch64`, `macos-aarch64`).
-    pub platforms: BTreeMap<String, RemoteFile>,
-    /// When the download is a `.tar.gz` archive: the path of the program inside it.
+    pub platforms: BTreeMap<String, CliDownload>,
+    /// When the downloads are `.tar.gz` archives: the path of the program inside them (a
+    /// platform's own `member` takes precedence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
     /// Render commands, run in order; each one's stdout is applied in its namespace.
     pub render: Vec<RenderStep>,
+}
+
+/// One platform's pinned CLI download.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CliDownload {
+    pub url: String,
+    pub sha256: String,
+    /// The program's path inside this platform's `.tar.gz` (archives often name a directory
+    /// per platform, `linux-amd64/osm`); overrides `cli.member`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+impl Cli {
+    /// The path of the program inside `platform`'s archive, if its download is one.
+    pub fn member_for(&self, platform: &str) -> Option<&str> {
+        self.platforms
+            .get(platform)
+            .and_then(|d| d.member.as_deref())
+            .or(self.member.as_deref())
+    }
 }
 
 /// One offline render command of a pinned CLI.
@@ -467,6 +490,13 @@ fn validate_cli(v: &mut Validator<'_>, cli: &Cli) {
             &format!("{p}.sha256"),
             "must be 64 lowercase hex digits",
         );
+        if let Some(m) = &f.member {
+            v.check(
+                is_archive_member(m),
+                &format!("{p}.member"),
+                "must be a relative path inside the archive (no `..`, `.` or empty parts)",
+            );
+        }
     }
     if let Some(m) = &cli.member {
         v.check(
