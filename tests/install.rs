@@ -753,7 +753,8 @@ YAML
 const FAILING_CLI: &str =
     "#!/bin/sh\necho 'starting up' >&2\necho \"error: unknown flag: $1\" >&2\nexit 1\n";
 const SILENT_CLI: &[u8] = b"#!/bin/sh\nexit 0\n";
-const SLOW_CLI: &[u8] = b"#!/bin/sh\nexec sleep 30\n";
+/// Hangs, with a background child holding its output pipes open.
+const SLOW_CLI: &[u8] = b"#!/bin/sh\nsleep 30 &\necho $! > \"$HOME/background.pid\"\nwait\n";
 const EVIL_CLI: &[u8] = b"#!/bin/sh\necho 'kind: Evil'\n";
 
 fn demo_cli(platform: &str, url: &str, sha256: &str, member: Option<&str>) -> Cli {
@@ -881,6 +882,25 @@ fn cli_is_downloaded_checked_and_rendered_offline() {
         "{e}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    // What it started is stopped too (its process group).
+    let pid = std::fs::read_to_string(tmp.path().join("slow/home/background.pid")).unwrap();
+    let stat = format!("/proc/{}/stat", pid.trim());
+    let gone = (0..100).any(|_| {
+        let alive = std::fs::read_to_string(&stat).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        });
+        if alive {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        !alive
+    });
+    assert!(
+        gone,
+        "the CLI's background child {} survived the timeout",
+        pid.trim()
+    );
 
     // A tampered download: the URL, the pinned and the actual sha256; nothing is installed.
     let tampered_url = format!("{base}/v1.2.3/tampered");

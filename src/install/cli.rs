@@ -280,6 +280,9 @@ impl PreparedCli {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Its own process group, so a timeout stops what it started too.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = spawn(&mut cmd)
             .map_err(|e| fail(format!("cannot start {}: {e}", self.program.display())))?;
         let (tx, rx) = mpsc::channel();
@@ -346,7 +349,14 @@ fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
     }
 }
 
+/// Stop the CLI and everything it started: it runs in its own process group (see `render`), so
+/// a child that holds the output pipes open does not outlive the timeout.
 fn kill(child: &mut Child) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        let _ = kill_process_group(Pid::from_child(child), Signal::KILL);
+    }
     let _ = child.kill();
     let _ = child.wait();
 }
