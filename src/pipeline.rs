@@ -588,6 +588,26 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         None => format!("meshes/{mesh}.yaml"),
     };
     write(dir.path(), &mesh_rel, need(paths::INPUT_MESH)?)?;
+    // The parent's downloads become the lock next to its pin: this run must get the same bytes.
+    let parent_facts = bundle::read::read_selected(path, &bundle::Limits::default(), |p| {
+        p == "resolved/mesh.json"
+    })?;
+    let pin_text = String::from_utf8_lossy(need(paths::INPUT_MESH)?).into_owned();
+    if let (Ok(pin), Some(facts)) = (
+        crate::spec::mesh::load(&mesh_rel, &pin_text),
+        parent_facts
+            .get("resolved/mesh.json")
+            .and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+    ) {
+        if let Some(lock) = crate::install::lock::from_parent(&pin, &facts) {
+            let rel = crate::spec::mesh::Mesh::lock_path(&mesh_rel);
+            write(
+                dir.path(),
+                &rel,
+                crate::install::lock::render(&lock).as_bytes(),
+            )?;
+        }
+    }
     for (k, v) in &files {
         if let Some(rest) = k.strip_prefix(&format!("{}/", paths::INPUT_WORKLOAD)) {
             write(dir.path(), &format!("workloads/{workload}/{rest}"), v)?;

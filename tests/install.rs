@@ -1428,3 +1428,28 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     let e = lock::load("demo.lock.yaml", &bad).unwrap_err().to_string();
     assert!(e.contains("spec.images[0].digest"), "{e}");
 }
+
+/// `reproduce` rebuilds a lock from the parent's recorded downloads, but only one that agrees
+/// with the pin and covers all of it.
+#[test]
+fn a_parent_lock_is_built_only_from_facts_that_cover_and_agree_with_the_pin() {
+    let catalog = meshproof::spec::catalog::Catalog::new(common::repo());
+    let osm = catalog.select_mesh("osm@1.2.4").unwrap().value;
+    let chart = |sha: &str| {
+        serde_json::json!({"charts": [{"repo": "https://openservicemesh.github.io/osm", "chart": "osm",
+            "version": "1.2.4", "url": "https://openservicemesh.github.io/osm/osm-1.2.4.tgz", "sha256": sha}]})
+    };
+    let pinned = "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa";
+    let l = lock::from_parent(&osm, &chart(pinned)).expect("agrees with the pin");
+    assert_eq!(l.spec.charts[0].sha256, pinned);
+    assert!(l.spec.images.is_empty());
+    // A recorded sha256 that contradicts the pin's digest, or facts without the charts: no lock.
+    assert!(lock::from_parent(&osm, &chart(&"b".repeat(64))).is_none());
+    assert!(lock::from_parent(&osm, &serde_json::json!({})).is_none());
+    // Linkerd installs three charts: two recorded are not enough.
+    let linkerd = catalog.select_mesh("linkerd@2.14.10").unwrap().value;
+    let two = serde_json::json!({"charts": [
+        {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-crds", "version": "1.8.0", "url": "u", "sha256": "c".repeat(64)},
+        {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-control-plane", "version": "1.16.11", "url": "u", "sha256": "d".repeat(64)}]});
+    assert!(lock::from_parent(&linkerd, &two).is_none());
+}

@@ -506,10 +506,17 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     let first = tmp.path().join("first.tar.zst");
     let cancel = AtomicBool::new(false);
     let mut p = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);
-    // The first run installed one image pinned by digest (from a lock file).
+    // The first run installed one image pinned by digest (from a lock file), from the pinned
+    // chart tarball.
     p.mesh_facts.insert(
         "pinned_images".into(),
         json!({"nats:2.9-alpine": format!("nats@sha256:{}", "a".repeat(64))}),
+    );
+    p.mesh_facts.insert(
+        "charts".into(),
+        json!([{"repo": "https://openservicemesh.github.io/osm", "chart": "osm", "version": "1.2.4",
+                "url": "https://openservicemesh.github.io/osm/osm-1.2.4.tgz",
+                "sha256": "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa"}]),
     );
     let a = pipeline::run(
         &catalog(),
@@ -521,6 +528,22 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     )
     .unwrap();
     assert_eq!(p.inputs_from_repo, Some(true));
+    // The parent's downloads become the lock next to the bundle's pin: a reproduction must get
+    // the same chart bytes and images.
+    let inputs = pipeline::inputs_from_bundle(&first).unwrap();
+    let lock_text =
+        std::fs::read_to_string(inputs.dir.path().join("meshes/osm/1.2.4.lock.yaml")).unwrap();
+    let lock = meshproof::install::lock::load("lock", &lock_text).unwrap();
+    assert_eq!(lock.spec.charts.len(), 1);
+    assert_eq!(
+        lock.spec.charts[0].sha256,
+        "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa"
+    );
+    assert_eq!(lock.spec.images[0].reference, "nats:2.9-alpine");
+    assert_eq!(
+        lock.spec.images[0].digest,
+        format!("sha256:{}", "a".repeat(64))
+    );
     // Same behaviour → same verdicts.
     let again = tmp.path().join("again.tar.zst");
     let mut p2 = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);

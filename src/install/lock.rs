@@ -158,6 +158,60 @@ pub fn locked_images(lock: &Lock) -> std::collections::BTreeMap<String, String> 
         .collect()
 }
 
+/// A lock rebuilt from what a parent run downloaded (`resolved/mesh.json`: `charts`,
+/// `manifests`, `pinned_images`), so `reproduce`/`rerun` check that upstream still serves the
+/// same bytes. `None` when the facts do not cover every artifact of the pin (CLI pins record
+/// only the platform they ran on) or would contradict it.
+pub fn from_parent(mesh: &Mesh, facts: &serde_json::Value) -> Option<Lock> {
+    let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_string);
+    let mut spec = LockSpec::default();
+    match mesh.spec.install.method {
+        InstallMethod::Helm => {
+            for c in facts.get("charts")?.as_array()? {
+                spec.charts.push(LockedChart {
+                    repo: text(c, "repo")?,
+                    chart: text(c, "chart")?,
+                    version: text(c, "version")?,
+                    url: text(c, "url")?,
+                    sha256: text(c, "sha256")?,
+                });
+            }
+        }
+        InstallMethod::Manifests => {
+            for m in facts.get("manifests")?.as_array()? {
+                spec.manifests.push(LockedFile {
+                    url: text(m, "url")?,
+                    sha256: text(m, "sha256")?,
+                });
+            }
+        }
+        InstallMethod::None | InstallMethod::Unpinned | InstallMethod::Cli => return None,
+    }
+    if let Some(pinned) = facts.get("pinned_images").and_then(|v| v.as_object()) {
+        for (reference, to) in pinned {
+            let digest = to.as_str()?.rsplit('@').next()?.to_string();
+            if crate::spec::is_sha256_digest(&digest) {
+                spec.images.push(LockedImage {
+                    reference: reference.clone(),
+                    digest,
+                });
+            }
+        }
+    }
+    let lock = Document {
+        api_version: crate::spec::API_VERSION.to_string(),
+        kind: "MeshLock".to_string(),
+        metadata: crate::spec::Metadata {
+            name: mesh.metadata.name.clone(),
+            version: mesh.metadata.version.clone(),
+            description: format!("artifacts of {} as a parent run downloaded them", mesh.id()),
+        },
+        spec,
+    };
+    check(mesh, &lock, "parent lock").ok()?;
+    load("parent lock", &render(&lock)).ok()
+}
+
 /// Does the lock describe exactly the pin's artifacts, with the pin's digests where it has them?
 pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
     let bad = |reason: String| InstallError::Lock {
