@@ -678,13 +678,7 @@ pub fn reproduce(
     }
     let catalog = Catalog::new(inputs.dir.path());
     // The images the original run resolved (pod statuses), so the mesh installs the same bits.
-    let resolved = bundle::read::read_selected(original, &bundle::Limits::default(), |p| {
-        p == "resolved/images.json" || p == "resolved/mesh.json"
-    })?;
-    let image_pins = parent_image_pins(
-        resolved.get("resolved/images.json").map(Vec::as_slice),
-        resolved.get("resolved/mesh.json").map(Vec::as_slice),
-    );
+    let image_pins = bundle_image_pins(original)?;
     if image_pins.is_empty() {
         progress.note("the original bundle records no image digests: images are installed by tag");
     }
@@ -725,6 +719,17 @@ pub fn parent_image_pins(
     pins
 }
 
+/// [`parent_image_pins`] of a bundle on disk.
+fn bundle_image_pins(bundle_path: &Path) -> Result<BTreeMap<String, String>, AppError> {
+    let resolved = bundle::read::read_selected(bundle_path, &bundle::Limits::default(), |p| {
+        p == "resolved/images.json" || p == "resolved/mesh.json"
+    })?;
+    Ok(parent_image_pins(
+        resolved.get("resolved/images.json").map(Vec::as_slice),
+        resolved.get("resolved/mesh.json").map(Vec::as_slice),
+    ))
+}
+
 /// `rerun --failed`: run only the cases of a bundle that were not Full; the new bundle names
 /// its parent. `Ok(None)` when every case was Full.
 pub fn rerun_failed(
@@ -744,19 +749,13 @@ pub fn rerun_failed(
     let catalog = Catalog::new(inputs.dir.path());
     let mut plan = inputs.request.clone();
     plan.only = failed;
-    // The same mesh bits as the parent, so the rerun cases see what the first run saw.
-    let resolved = bundle::read::read_selected(original, &bundle::Limits::default(), |p| {
-        p == "resolved/images.json" || p == "resolved/mesh.json"
-    })?;
     let req = RunRequest {
         plan,
         keep,
         out,
         parent: Some(inputs.manifest.run.id.clone()),
-        image_pins: parent_image_pins(
-            resolved.get("resolved/images.json").map(Vec::as_slice),
-            resolved.get("resolved/mesh.json").map(Vec::as_slice),
-        ),
+        // The same mesh bits as the parent, so the rerun cases see what the first run saw.
+        image_pins: bundle_image_pins(original)?,
         ..RunRequest::default()
     };
     run(&catalog, &req, platform, progress, clock, cancel).map(Some)
