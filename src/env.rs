@@ -6,6 +6,18 @@ use std::path::PathBuf;
 pub const MESHPROOF_HOME: &str = "MESHPROOF_HOME";
 /// Tests that need Docker fail instead of skipping when this is `1` (CI sets it).
 pub const MESHPROOF_REQUIRE_DOCKER: &str = "MESHPROOF_REQUIRE_DOCKER";
+/// Tests that need a working `helm` binary fail instead of skipping when this is `1` (the GitHub
+/// CI job and the flake's `checks.tests` set it: they have helm).
+pub const MESHPROOF_REQUIRE_HELM: &str = "MESHPROOF_REQUIRE_HELM";
+/// Tests that need files outside the repository (`../shared`, e.g. the SMI CRDs) fail instead of
+/// skipping when this is `1` (`.ci/run` sets it).
+pub const MESHPROOF_REQUIRE_SHARED: &str = "MESHPROOF_REQUIRE_SHARED";
+/// Where the SMI CRD files are for `tests/crd_schema.rs` (default `../shared/smi-crds`).
+pub const MESHPROOF_SMI_CRDS: &str = "MESHPROOF_SMI_CRDS";
+/// The git revision meshproof was built from, recorded in every bundle: read at run time (the
+/// Nix wrapper and the GitHub Action set it, so a new commit does not rebuild anything), else
+/// the value this variable had when the binary was compiled (`cargo build` in the workflows).
+pub const MESHPROOF_GIT_REV: &str = "MESHPROOF_GIT_REV";
 /// Path of a prebuilt probe image archive (the Nix wrapper sets it).
 pub const MESHPROOF_PROBE_IMAGE_ARCHIVE: &str = "MESHPROOF_PROBE_IMAGE_ARCHIVE";
 /// An image reference an external cluster (`run --kubeconfig`) can pull for the probe.
@@ -41,5 +53,19 @@ pub fn catalog_root(flag: Option<PathBuf>) -> PathBuf {
 
 /// True when `MESHPROOF_REQUIRE_DOCKER=1`.
 pub fn require_docker() -> bool {
-    std::env::var(MESHPROOF_REQUIRE_DOCKER).is_ok_and(|v| v == "1")
+    is_one(MESHPROOF_REQUIRE_DOCKER)
+}
+
+/// True when `MESHPROOF_REQUIRE_HELM=1`.
+pub fn require_helm() -> bool {
+    is_one(MESHPROOF_REQUIRE_HELM)
+}
+
+/// True when `MESHPROOF_REQUIRE_SHARED=1`.
+pub fn require_shared() -> bool {
+    is_one(MESHPROOF_REQUIRE_SHARED)
+}
+
+fn is_one(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| v == "1")
 }

@@ -40,7 +40,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The tool version recorded in bundles.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The git revision the binary was built from, when the build knew it.
-pub fn git_revision() -> Option<&'static str> {
-    option_env!("MESHPROOF_GIT_REV").filter(|s| !s.is_empty())
+/// The git revision meshproof was built from, when known: `$MESHPROOF_GIT_REV` at run time (the
+/// Nix wrapper passes it, so the build itself does not depend on the commit), else its value at
+/// compile time.
+pub fn git_revision() -> Option<String> {
+    std::env::var(env::MESHPROOF_GIT_REV)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| {
+            option_env!("MESHPROOF_GIT_REV")
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        })
 }

@@ -81,7 +81,7 @@ impl Tool {
         Tool {
             name: "meshproof".into(),
             version: crate::TOOL_VERSION.into(),
-            git_revision: crate::git_revision().map(str::to_string),
+            git_revision: crate::git_revision(),
             flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF).ok(),
         }
     }

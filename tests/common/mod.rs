@@ -7,6 +7,8 @@
 //! the suite runner does, using the same `evaluate_attempt` to decide when a step holds.
 #![allow(dead_code)]
 
+pub mod gate;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -589,6 +591,7 @@ pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("meshproof").unwrap();
     c.env("MESHPROOF_HOME", repo());
     // Recorded in manifests: keep bundles comparable whatever the caller's environment says.
-    c.env_remove("MESHPROOF_FLAKE_REF");
+    c.env_remove(meshproof::env::MESHPROOF_FLAKE_REF);
+    c.env_remove(meshproof::env::MESHPROOF_GIT_REV);
     c
 }
