@@ -375,9 +375,16 @@ fn lock_command(
         .tempdir()
         .map_err(|e| AppError::Infrastructure(format!("creating a scratch directory: {e}")))?;
     let registry = |reference: &str| crate::install::registry::resolve(reference);
+    // No cluster here: charts render for the Kubernetes version of the pin `run` picks by default.
+    let (cluster, _) =
+        catalog.select_cluster_for(crate::spec::catalog::DEFAULT_CLUSTER, &pin.value, true)?;
     let images = lock::ImageResolution {
         helm: std::path::Path::new("helm"),
         scratch: scratch.path(),
+        capabilities: crate::install::helm::Capabilities {
+            kube_version: format!("v{}", cluster.value.spec.kubernetes_version),
+            api_versions: Vec::new(),
+        },
         resolve: &registry,
     };
     let resolved =

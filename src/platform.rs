@@ -389,6 +389,27 @@ impl KindPlatform {
     fn inputs(&self) -> &Catalog {
         self.inputs.as_ref().unwrap_or(&self.catalog)
     }
+
+    /// What `helm template` is told about the cluster: the API server's version and every API
+    /// version it serves (empty for pins that render no chart).
+    fn helm_capabilities(
+        &mut self,
+        mesh: &Mesh,
+    ) -> Result<crate::install::helm::Capabilities, InfraError> {
+        if mesh.spec.install.method != InstallMethod::Helm {
+            return Ok(Default::default());
+        }
+        let k = self.kube()?;
+        let kube_version = match &self.server_version {
+            Some(v) => v.clone(),
+            None => self.rt.block_on(k.server_version()).map_err(infra)?,
+        };
+        let served = self.rt.block_on(k.served_api_versions()).map_err(infra)?;
+        Ok(crate::install::helm::Capabilities {
+            kube_version,
+            api_versions: served.versions,
+        })
+    }
 }
 
 impl Platform for KindPlatform {
@@ -554,11 +575,13 @@ impl Platform for KindPlatform {
                 .facts
                 .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
         }
+        let caps = self.helm_capabilities(mesh)?;
         let rendered = crate::install::render::render_mesh(
             mesh,
             lock.as_ref().map(|l| &l.value),
             self.scratch.path(),
             Path::new("helm"),
+            &caps,
         )
         .map_err(infra)?;
         facts.facts.extend(rendered.facts);

@@ -525,33 +525,187 @@ fn images_are_rewritten_to_observed_digests() {
     );
 }
 
-#[test]
-fn helm_template_renders_a_local_chart() {
+/// True when a working `helm` is on PATH. Otherwise the test is skipped, saying why, unless
+/// `MESHPROOF_REQUIRE_HELM=1` (GitHub CI and the flake's checks, which have helm) makes it fail.
+fn helm_available() -> bool {
     let found = std::process::Command::new("helm")
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        if std::env::var("MESHPROOF_REQUIRE_HELM").as_deref() == Ok("1") {
-            panic!("MESHPROOF_REQUIRE_HELM=1 but no working `helm` binary is on PATH");
-        }
-        eprintln!("skipped: no `helm` binary on PATH (set MESHPROOF_REQUIRE_HELM=1 to require it)");
+        assert!(
+            !meshproof::env::require_helm(),
+            "{}=1 but no working `helm` binary is on PATH",
+            meshproof::env::MESHPROOF_REQUIRE_HELM
+        );
+        common::gate::skip(
+            "helm_template_renders_a_local_chart",
+            &format!(
+                "no working `helm` binary on PATH (set {}=1 to make this a failure)",
+                meshproof::env::MESHPROOF_REQUIRE_HELM
+            ),
+        );
+    }
+    found
+}
+
+/// A stand-in `helm`: records its arguments, one per line, in `argv` and prints `rendered`.
+#[cfg(unix)]
+fn fake_helm(dir: &Path, argv: &Path, rendered: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("helm");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\ncat <<'EOF'\n{rendered}EOF\n",
+            argv.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// The value following each occurrence of `flag` in a recorded argv.
+fn flag_values(argv: &Path, flag: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(argv).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0] == flag)
+        .map(|w| w[1].to_string())
+        .collect()
+}
+
+/// A local Helm repository serving `demo-1.2.3.tgz` and a pin for it (chart digest pinned).
+fn served_demo_chart() -> (meshproof::spec::mesh::Mesh, String) {
+    let tgz = b"pretend this is demo-1.2.3.tgz".to_vec();
+    let base = serve(BTreeMap::from([
+        ("/index.yaml".to_string(), index(&sha(&tgz))),
+        ("/charts/demo-1.2.3.tgz".to_string(), tgz.clone()),
+    ]));
+    let pin = format!(
+        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: helm\n    helm:\n      repo: {base}\n      chart: demo\n      version: \"1.2.3\"\n      release: demo\n      namespace: demo-system\n      digest: {}\n  namespaces: [demo-system]\n  sources: [\"test\"]\n",
+        sha(&tgz)
+    );
+    (meshproof::spec::mesh::load("demo.yaml", &pin).unwrap(), pin)
+}
+
+/// `run` renders a chart for the cluster it created: `helm template` gets the API server's
+/// version and every served API version, and the bundle records both.
+#[cfg(unix)]
+#[test]
+fn helm_template_receives_the_cluster_version_and_api_versions() {
+    let (mesh, _) = served_demo_chart();
+    let tmp = tempfile::tempdir().unwrap();
+    let argv = tmp.path().join("argv");
+    let helm_bin = fake_helm(
+        tmp.path(),
+        &argv,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+    );
+    let caps = helm::Capabilities {
+        kube_version: "v1.24.17".into(),
+        api_versions: vec![
+            "apps/v1".into(),
+            "apps/v1/Deployment".into(),
+            "policy/v1/PodDisruptionBudget".into(),
+            "v1".into(),
+        ],
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let r = install::render::render_mesh(&mesh, None, scratch.path(), &helm_bin, &caps).unwrap();
+    assert_eq!(r.steps.len(), 1);
+    assert!(r.steps[0].text.contains("name: demo"), "{:?}", r.steps);
+
+    let recorded = std::fs::read_to_string(&argv).unwrap();
+    assert!(recorded.starts_with("template\ndemo\n"), "{recorded}");
+    assert_eq!(
+        flag_values(&argv, "--kube-version"),
+        ["v1.24.17"],
+        "{recorded}"
+    );
+    assert_eq!(
+        flag_values(&argv, "--api-versions"),
+        caps.api_versions,
+        "{recorded}"
+    );
+    // The values still go in, next to the capabilities.
+    assert_eq!(flag_values(&argv, "--values").len(), 1, "{recorded}");
+
+    assert_eq!(
+        r.facts["helm_capabilities"],
+        serde_json::json!({"kube_version": "v1.24.17", "api_versions": caps.api_versions})
+    );
+    assert_eq!(
+        r.facts["charts"][0]["command"],
+        "helm template demo demo-1.2.3.tgz --namespace demo-system --include-crds --kube-version v1.24.17 --api-versions <4 served API versions>"
+    );
+}
+
+/// `lock` has no cluster: it renders the chart for the Kubernetes version of the cluster pin `run`
+/// picks by default, so a chart's `kubeVersion` gate sees a real cluster version there too.
+#[cfg(unix)]
+#[test]
+fn lock_renders_charts_for_the_default_cluster_version() {
+    let (_, pin) = served_demo_chart();
+    let tmp = tempfile::tempdir().unwrap();
+    base_catalog(tmp.path());
+    std::fs::write(tmp.path().join("meshes/demo/1.2.3.yaml"), &pin).unwrap();
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let argv = tmp.path().join("argv");
+    // No images in the rendered chart: the lock asks no registry.
+    fake_helm(
+        &bin_dir,
+        &argv,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+    );
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    common::bin()
+        .env("MESHPROOF_HOME", tmp.path())
+        .env("PATH", path)
+        .args(["lock", "--mesh", "demo@1.2.3"])
+        .assert()
+        .code(0);
+    let catalog = meshproof::spec::catalog::Catalog::new(tmp.path());
+    let default = catalog
+        .select_cluster(meshproof::spec::catalog::DEFAULT_CLUSTER)
+        .unwrap();
+    assert_eq!(
+        flag_values(&argv, "--kube-version"),
+        [format!("v{}", default.value.spec.kubernetes_version)],
+        "{}",
+        std::fs::read_to_string(&argv).unwrap()
+    );
+    assert!(flag_values(&argv, "--api-versions").is_empty());
+}
+
+#[test]
+fn helm_template_renders_a_local_chart() {
+    if !helm_available() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let c = tmp.path().join("demo");
     std::fs::create_dir_all(c.join("templates")).unwrap();
     std::fs::create_dir_all(c.join("crds")).unwrap();
+    // OSM 1.2.4's gate: a Helm rendering for its default Kubernetes version (v1.20.0 when built
+    // without upstream's ldflags) refuses the chart unless it is told the cluster's.
     std::fs::write(
         c.join("Chart.yaml"),
-        "apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: v9\n",
+        "apiVersion: v2\nname: demo\nversion: 1.2.3\nappVersion: v9\nkubeVersion: \">=1.22.9-0\"\n",
     )
     .unwrap();
     std::fs::write(c.join("values.yaml"), "mode: allow\nkey: \"\"\n").unwrap();
     std::fs::write(c.join("crds/crd.yaml"), "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: demos.example.com\n").unwrap();
     std::fs::write(
         c.join("templates/all.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n  namespace: {{ .Release.Namespace }}\ndata:\n  mode: {{ .Values.mode | quote }}\n  app: {{ .Chart.AppVersion | quote }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-key\ndata:\n  key.pem: {{ .Values.key | b64enc }}\n",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-config\n  namespace: {{ .Release.Namespace }}\ndata:\n  mode: {{ .Values.mode | quote }}\n  app: {{ .Chart.AppVersion | quote }}\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n  pdb: {{ .Capabilities.APIVersions.Has \"policy/v1/PodDisruptionBudget\" | quote }}\n  smi: {{ .Capabilities.APIVersions.Has \"split.smi-spec.io/v1alpha2\" | quote }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ .Release.Name }}-key\ndata:\n  key.pem: {{ .Values.key | b64enc }}\n",
     )
     .unwrap();
     std::fs::write(
@@ -564,8 +718,41 @@ fn helm_template_renders_a_local_chart() {
     let secret = tmp.path().join("secret.json");
     std::fs::write(&secret, r#"{"key":"-----BEGIN EC PRIVATE KEY-----"}"#).unwrap();
     let h = chart("https://charts.example.invalid", None);
-    let args = helm::template_args(&h, &c, &[values, secret]);
+    let caps = helm::Capabilities {
+        kube_version: "v1.24.17".into(),
+        api_versions: vec![
+            "v1".into(),
+            "policy/v1".into(),
+            "policy/v1/PodDisruptionBudget".into(),
+            "split.smi-spec.io/v1alpha2".into(),
+        ],
+    };
+    let args = helm::template_args(&h, &c, &[values.clone(), secret.clone()], &caps);
     let out = String::from_utf8(helm::render(Path::new("helm"), &args).unwrap()).unwrap();
+    // `.Capabilities` is the cluster's, not Helm's built-in default.
+    assert!(
+        out.contains("kube: \"v1.24.17\"")
+            && out.contains("pdb: \"true\"")
+            && out.contains("smi: \"true\""),
+        "{out}"
+    );
+    // Told an older cluster, Helm refuses the chart's kubeVersion gate.
+    let old = helm::Capabilities {
+        kube_version: "v1.20.0".into(),
+        ..caps.clone()
+    };
+    let e = helm::render(
+        Path::new("helm"),
+        &helm::template_args(&h, &c, &[values, secret], &old),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(
+            "chart requires kubeVersion: >=1.22.9-0 which is incompatible with Kubernetes v1.20.0"
+        ),
+        "{e}"
+    );
     assert!(
         out.contains("name: demos.example.com"),
         "CRDs included:\n{out}"
@@ -1331,6 +1518,7 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     let r = lock::ImageResolution {
         helm: Path::new("helm-is-not-needed-for-manifests"),
         scratch: scratch.path(),
+        capabilities: helm::Capabilities::default(),
         resolve: &registry,
     };
     let l = lock::resolve(&m, Some(&r)).unwrap();
@@ -1385,6 +1573,7 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     let r = lock::ImageResolution {
         helm: Path::new("helm"),
         scratch: scratch.path(),
+        capabilities: helm::Capabilities::default(),
         resolve: &failing,
     };
     let e = lock::resolve(&m, Some(&r)).unwrap_err().to_string();
@@ -1397,6 +1586,7 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     let r = lock::ImageResolution {
         helm: Path::new("helm"),
         scratch: scratch.path(),
+        capabilities: helm::Capabilities::default(),
         resolve: &odd,
     };
     let e = lock::resolve(&m, Some(&r)).unwrap_err().to_string();

@@ -139,7 +139,7 @@ fn plan_shows_helm_commands_and_chosen_variants() {
     let out = stdout(&bin().args(["plan", "--mesh", "linkerd"]).assert().code(0));
     for want in [
         "helm template linkerd-crds linkerd-crds-1.8.0.tgz --namespace linkerd --include-crds",
-        "helm template linkerd-control-plane linkerd-control-plane-1.16.11.tgz --namespace linkerd --include-crds --values <generated values>",
+        "helm template linkerd-control-plane linkerd-control-plane-1.16.11.tgz --namespace linkerd --include-crds --values <generated values> --kube-version <the cluster's version> --api-versions <each API version the cluster serves>",
         "check chart tarball sha256 065a24a4aa05a3b5fa72e4605bd87ffcd154a0db176103d7f29bc04c6fab45a7 (pin)",
         "generate Linkerd identity certificates",
         "variant split-v1alpha2-open",

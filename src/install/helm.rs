@@ -104,8 +104,65 @@ pub fn fetch_chart(h: &Helm, locked: Option<&str>) -> Result<ChartArtifact, Inst
     })
 }
 
-/// The `helm template` arguments for a local chart tarball and values files (in order).
-pub fn template_args(h: &Helm, chart: &Path, values: &[PathBuf]) -> Vec<OsString> {
+/// The cluster `helm template` renders for: `.Capabilities.KubeVersion` (and the chart's
+/// `kubeVersion` gate) and `.Capabilities.APIVersions`. Without them Helm renders for its
+/// compiled-in default, `v1.20.0` in a Helm built without upstream's `k8sVersionMinor` ldflags
+/// (helm/helm `pkg/chartutil/capabilities.go`), which refuses OSM 1.2.4's `>=1.22.9-0`, and
+/// `.Capabilities.APIVersions.Has` sees only the API versions compiled into Helm.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// `--kube-version`: the API server's version (`v1.24.17`); empty: not passed.
+    pub kube_version: String,
+    /// `--api-versions`, one flag each: every `group/version` and `group/version/Kind` the
+    /// cluster serves, as `helm install` computes them (empty: none passed).
+    pub api_versions: Vec<String>,
+}
+
+impl Capabilities {
+    /// `--kube-version V --api-versions A ...` in that order (each API version in its own flag:
+    /// Helm 3.5/3.6 parse the flag as a string array that does not split on commas).
+    fn args(&self) -> Vec<OsString> {
+        let mut args = Vec::with_capacity(2 + 2 * self.api_versions.len());
+        if !self.kube_version.is_empty() {
+            args.push("--kube-version".into());
+            args.push(self.kube_version.clone().into());
+        }
+        for v in &self.api_versions {
+            args.push("--api-versions".into());
+            args.push(v.into());
+        }
+        args
+    }
+
+    /// The flags as recorded and shown: the API versions are summarised by their count.
+    pub fn summary(&self) -> String {
+        let mut out = Vec::new();
+        if !self.kube_version.is_empty() {
+            out.push(format!("--kube-version {}", self.kube_version));
+        }
+        if !self.api_versions.is_empty() {
+            out.push(format!(
+                "--api-versions <{} served API versions>",
+                self.api_versions.len()
+            ));
+        }
+        out.join(" ")
+    }
+
+    /// The recorded form (`resolved/mesh.json`, `helm_capabilities`).
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"kube_version": self.kube_version, "api_versions": self.api_versions})
+    }
+}
+
+/// The `helm template` arguments for a local chart tarball and values files (in order), for the
+/// cluster described by `caps`.
+pub fn template_args(
+    h: &Helm,
+    chart: &Path,
+    values: &[PathBuf],
+    caps: &Capabilities,
+) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec![
         "template".into(),
         h.release.clone().into(),
@@ -118,7 +175,20 @@ pub fn template_args(h: &Helm, chart: &Path, values: &[PathBuf]) -> Vec<OsString
         args.push("--values".into());
         args.push(v.as_os_str().to_owned());
     }
+    args.extend(caps.args());
     args
+}
+
+/// `helm template ...` as recorded in the bundle: the chart by file name, no values paths (they
+/// are scratch files; the values are recorded next to it), the capabilities summarised.
+pub fn recorded_command(h: &Helm, file_name: &str, caps: &Capabilities) -> String {
+    let base = template_args(h, Path::new(file_name), &[], &Capabilities::default());
+    let flags = caps.summary();
+    if flags.is_empty() {
+        format!("helm {}", command_line(&base))
+    } else {
+        format!("helm {} {flags}", command_line(&base))
+    }
 }
 
 /// The commands `run` performs for one chart, as shown by `plan`.
@@ -146,8 +216,16 @@ pub fn planned_commands(h: &Helm, locked: Option<&str>) -> Vec<String> {
     if !h.generate.is_empty() {
         values.push(PathBuf::from("<generated values>"));
     }
-    let args = template_args(h, Path::new(&tarball_name(h)), &values);
-    out.push(format!("helm {}", command_line(&args)));
+    let args = template_args(
+        h,
+        Path::new(&tarball_name(h)),
+        &values,
+        &Capabilities::default(),
+    );
+    out.push(format!(
+        "helm {} --kube-version <the cluster's version> --api-versions <each API version the cluster serves>",
+        command_line(&args)
+    ));
     out.push(format!(
         "drop rendered Helm hooks other than {} (delete, upgrade, rollback and test hooks must not run at install)",
         INSTALL_HOOKS.join("/")

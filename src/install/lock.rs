@@ -315,11 +315,15 @@ pub fn check(mesh: &Mesh, lock: &Lock, file: &str) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// How `lock` finds the images a pin runs: render the pin (`helm` for charts, in `scratch`)
-/// and ask the registry (`resolve`: reference → `sha256:…`) for each one named by tag.
+/// How `lock` finds the images a pin runs: render the pin (`helm` for charts, in `scratch`, for
+/// the cluster `capabilities` describes) and ask the registry (`resolve`: reference → `sha256:…`)
+/// for each one named by tag.
 pub struct ImageResolution<'a> {
     pub helm: &'a std::path::Path,
     pub scratch: &'a std::path::Path,
+    /// `lock` has no cluster: the Kubernetes version of the cluster pin `run` picks by default,
+    /// and no API versions (Helm's built-in set).
+    pub capabilities: helm::Capabilities,
     pub resolve: &'a dyn Fn(&str) -> Result<String, InstallError>,
 }
 
@@ -328,6 +332,7 @@ impl std::fmt::Debug for ImageResolution<'_> {
         f.debug_struct("ImageResolution")
             .field("helm", &self.helm)
             .field("scratch", &self.scratch)
+            .field("capabilities", &self.capabilities)
             .finish_non_exhaustive()
     }
 }
@@ -392,7 +397,8 @@ pub fn resolve(mesh: &Mesh, images: Option<&ImageResolution>) -> Result<Lock, In
         spec,
     };
     if let Some(r) = images {
-        let rendered = super::render::render_mesh(mesh, Some(&lock), r.scratch, r.helm)?;
+        let rendered =
+            super::render::render_mesh(mesh, Some(&lock), r.scratch, r.helm, &r.capabilities)?;
         let mut references: Vec<String> = rendered
             .steps
             .iter()

@@ -36,12 +36,13 @@ pub struct Rendered {
 
 /// Render `mesh` in `scratch` (a private directory the caller removes). `lock`, when given,
 /// must already have passed [`lock::check`]; its digests are enforced on every download.
-/// `helm` is the program run for `helm template`.
+/// `helm` is the program run for `helm template`, for the cluster `caps` describes.
 pub fn render_mesh(
     mesh: &Mesh,
     lock: Option<&Lock>,
     scratch: &Path,
     helm: &Path,
+    caps: &helm::Capabilities,
 ) -> Result<Rendered, InstallError> {
     let io = |what: &Path, e: std::io::Error| {
         InstallError::Other(format!("writing {}: {e}", what.display()))
@@ -103,7 +104,7 @@ pub fn render_mesh(
                         }
                     }
                 }
-                let args = helm::template_args(h, &tgz, &value_files);
+                let args = helm::template_args(h, &tgz, &value_files, caps);
                 let rendered = helm::render(helm, &args);
                 for f in &secret_files {
                     let _ = std::fs::remove_file(f);
@@ -127,11 +128,11 @@ pub fn render_mesh(
                     "repo": h.repo, "chart": h.chart, "version": h.version,
                     "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
                     "dropped_hooks": hooks.dropped,
-                    "command": format!("helm {}", helm::command_line(
-                        &helm::template_args(h, Path::new(&chart.file_name), &[]))),
+                    "command": helm::recorded_command(h, &chart.file_name, caps),
                 }));
             }
             out.facts.insert("charts".into(), json!(recorded));
+            out.facts.insert("helm_capabilities".into(), caps.to_json());
         }
         InstallMethod::Cli => {
             let c = mesh.spec.install.cli.as_ref().ok_or_else(|| {

@@ -1,5 +1,6 @@
-//! Discovery: the server version, which SMI API groups/versions the cluster serves, how a
-//! manifest's apiVersion/kind maps to a resource (plural, scope), and raw GETs of aggregated APIs.
+//! Discovery: the server version, which SMI API groups/versions the cluster serves, every served
+//! API version (for Helm's `.Capabilities`), how a manifest's apiVersion/kind maps to a resource
+//! (plural, scope), and raw GETs of aggregated APIs.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,6 +31,23 @@ pub enum DiscoveryError {
         /// What went wrong.
         message: String,
     },
+    /// Listing the core API versions (`GET /api`) failed.
+    #[error("cannot list the core API versions the cluster serves (GET /api): {message}")]
+    CoreVersions {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// What the API server serves, in the form `helm template --api-versions` takes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServedApiVersions {
+    /// Every served `group/version` (`v1` for the core group) and every `group/version/Kind`
+    /// of its resources, sorted and without duplicates.
+    pub versions: Vec<String>,
+    /// Group versions whose resources could not be listed (e.g. an aggregated API without a
+    /// ready backend), with the reason; their `group/version` is still in `versions`.
+    pub unlisted: BTreeMap<String, String>,
 }
 
 /// A raw GET could not be made at all (an HTTP error status is not this error: it is returned
@@ -207,6 +225,51 @@ impl Kube {
             .map_err(|e| ServerVersionError {
                 message: describe(&e),
             })
+    }
+
+    /// Every API version the cluster serves, as `helm install` computes `.Capabilities.APIVersions`
+    /// (Helm's `action.GetVersionSet`): each `group/version` from `GET /api` and `GET /apis`, plus
+    /// `group/version/Kind` for every resource listed under it. A group version whose resources
+    /// cannot be listed keeps its `group/version` and is reported in `unlisted`, as Helm
+    /// tolerates partial discovery; failing to list the versions or groups themselves is an error.
+    pub async fn served_api_versions(&self) -> Result<ServedApiVersions, DiscoveryError> {
+        let core = self.client.list_core_api_versions().await.map_err(|e| {
+            DiscoveryError::CoreVersions {
+                message: describe(&e),
+            }
+        })?;
+        let groups = self
+            .client
+            .list_api_groups()
+            .await
+            .map_err(|e| DiscoveryError::Groups {
+                message: describe(&e),
+            })?;
+        let group_versions = core.versions.into_iter().chain(
+            groups
+                .groups
+                .into_iter()
+                .flat_map(|g| g.versions.into_iter().map(|v| v.group_version)),
+        );
+        let mut versions = std::collections::BTreeSet::new();
+        let mut unlisted = BTreeMap::new();
+        for gv in group_versions {
+            if !versions.insert(gv.clone()) {
+                continue;
+            }
+            match list_resources(self, &gv).await {
+                Ok(resources) => {
+                    versions.extend(resources.into_iter().map(|r| format!("{gv}/{}", r.kind)));
+                }
+                Err(e) => {
+                    unlisted.insert(gv, e.message().to_string());
+                }
+            }
+        }
+        Ok(ServedApiVersions {
+            versions: versions.into_iter().collect(),
+            unlisted,
+        })
     }
 
     /// The SMI API groups (names ending in `smi-spec.io`) the cluster serves, each with its

@@ -25,7 +25,7 @@ pub mod wait;
 use std::path::{Path, PathBuf};
 
 pub use apply::{ApplyOutcome, DeleteOutcome, ObjectError};
-pub use discovery::{DiscoveryError, RawGetError, ServerVersionError};
+pub use discovery::{DiscoveryError, RawGetError, ServedApiVersions, ServerVersionError};
 pub use evidence::{redact, EvidenceReport};
 pub use namespace::NamespaceError;
 pub use traffic::{post_call, probe_call_request, TrafficError};

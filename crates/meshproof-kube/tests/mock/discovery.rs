@@ -145,3 +145,104 @@ async fn raw_get_returns_status_and_json_body_for_the_metrics_api() {
     assert_eq!(requests[0].line(), format!("GET {EDGES}"));
     assert_eq!(requests[0].accept.as_deref(), Some("application/json"));
 }
+
+/// Helm's `.Capabilities.APIVersions`: every group version and `group/version/Kind`, with
+/// subresource kinds (`apps/v1/Scale`), and an aggregated API whose resources cannot be listed
+/// keeps its group version (as `helm install` does) and is reported.
+#[tokio::test]
+async fn served_api_versions_are_group_versions_and_their_kinds() {
+    let api = start(|req| match req.path.as_str() {
+        "/api" => json_reply(
+            200,
+            json!({"kind": "APIVersions", "versions": ["v1"],
+                   "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "172.18.0.2:6443"}]}),
+        ),
+        "/apis" => json_reply(
+            200,
+            json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+                group("apps", &["v1"], "v1"),
+                group("apiextensions.k8s.io", &["v1"], "v1"),
+                group("metrics.smi-spec.io", &["v1alpha1"], "v1alpha1"),
+                group("policy", &["v1", "v1beta1"], "v1")
+            ]}),
+        ),
+        "/api/v1" => json_reply(200, core_v1_resources()),
+        "/apis/apps/v1" => json_reply(200, apps_v1_resources()),
+        "/apis/apiextensions.k8s.io/v1" => json_reply(200, apiextensions_v1_resources()),
+        "/apis/policy/v1" | "/apis/policy/v1beta1" => json_reply(
+            200,
+            json!({"kind": "APIResourceList", "apiVersion": "v1",
+                   "groupVersion": req.path.trim_start_matches("/apis/"),
+                   "resources": [{"name": "poddisruptionbudgets", "singularName": "poddisruptionbudget",
+                                  "namespaced": true, "kind": "PodDisruptionBudget",
+                                  "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]}]}),
+        ),
+        "/apis/metrics.smi-spec.io/v1alpha1" => status(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+            json!({}),
+        ),
+        _ => no_such_resource(),
+    });
+    let served = api.kube.served_api_versions().await.unwrap();
+    for v in [
+        "v1",
+        "v1/ConfigMap",
+        "v1/Namespace",
+        "v1/PodPortForwardOptions",
+        "apps/v1",
+        "apps/v1/Deployment",
+        "apps/v1/Scale",
+        "apiextensions.k8s.io/v1/CustomResourceDefinition",
+        "policy/v1",
+        "policy/v1/PodDisruptionBudget",
+        "policy/v1beta1/PodDisruptionBudget",
+        "metrics.smi-spec.io/v1alpha1",
+    ] {
+        assert!(
+            served.versions.contains(&v.to_string()),
+            "{v} missing: {:?}",
+            served.versions
+        );
+    }
+    let mut sorted = served.versions.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(served.versions, sorted, "sorted, no duplicates");
+    assert!(!served
+        .versions
+        .iter()
+        .any(|v| v.starts_with("metrics.smi-spec.io/v1alpha1/")));
+    assert_eq!(
+        served.unlisted.keys().collect::<Vec<_>>(),
+        ["metrics.smi-spec.io/v1alpha1"]
+    );
+    assert!(
+        served.unlisted["metrics.smi-spec.io/v1alpha1"].contains("unable to handle the request"),
+        "{:?}",
+        served.unlisted
+    );
+    assert_eq!(api.lines()[..2], ["GET /api", "GET /apis"]);
+
+    // Without the group list there is no answer at all.
+    let api = start(|req| match req.path.as_str() {
+        "/api" => json_reply(200, json!({"kind": "APIVersions", "versions": ["v1"]})),
+        _ => status(
+            403,
+            "Forbidden",
+            "forbidden: User \"x\" cannot get path \"/apis\"",
+            json!({}),
+        ),
+    });
+    let err = api
+        .kube
+        .served_api_versions()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("GET /apis") && err.contains("forbidden"),
+        "{err}"
+    );
+}
