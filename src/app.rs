@@ -44,18 +44,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
         Command::Run(args) => run_command(&catalog, args, out),
         Command::Reproduce { bundle, args } => {
             let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+            let opts = rerun_options(&catalog, &args);
             let mut platform = KindPlatform::new(catalog.clone(), args.keep)
                 .map_err(|e| AppError::Infrastructure(e.0))?;
             let (outcome, diff) = pipeline::reproduce(
                 &bundle,
-                args.out.clone(),
-                args.keep,
+                &opts,
                 &mut platform,
                 progress.as_mut(),
                 &SystemClock::new(),
                 &cancel,
             )?;
-            finish_run(&outcome, None, out)?;
+            let finished = finish_run(&outcome, None, out);
             writeln!(out, "\ncompared with {}:", bundle.display()).map_err(io)?;
             for l in &diff.lines {
                 writeln!(out, "  {l}").map_err(io)?;
@@ -63,6 +63,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             if diff.lines.is_empty() {
                 writeln!(out, "  no differences").map_err(io)?;
             }
+            // A reproduction that did not complete says so (exit 4) before any comparison.
+            finished?;
             if diff.verdicts_differ {
                 return Err(AppError::Differs);
             }
@@ -70,12 +72,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
         }
         Command::Rerun { bundle, args, .. } => {
             let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+            let opts = rerun_options(&catalog, &args);
             let mut platform = KindPlatform::new(catalog.clone(), args.keep)
                 .map_err(|e| AppError::Infrastructure(e.0))?;
             match pipeline::rerun_failed(
                 &bundle,
-                args.out.clone(),
-                args.keep,
+                &opts,
                 &mut platform,
                 progress.as_mut(),
                 &SystemClock::new(),
@@ -84,7 +86,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 None => {
                     writeln!(
                         out,
-                        "every case of {} is Full: nothing to rerun",
+                        "every case {} planned is Full: nothing to rerun",
                         bundle.display()
                     )
                     .map_err(io)?;
@@ -144,8 +146,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             if let Some(p) = report.first_problem() {
                 return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
             }
-            if let (Some(req), Some(v)) = (require, &report.verdicts) {
-                check_required(v, level(req))?;
+            if let Some(r) = report
+                .manifest
+                .as_ref()
+                .and_then(|m| m.rejudged_from.as_ref())
+            {
+                writeln!(out, "note {:<15} {}", "re-judged", r.describe()).map_err(io)?;
+            }
+            if let (Some(req), Some(v), Some(m)) = (require, &report.verdicts, &report.manifest) {
+                check_required(m.run.status, v, level(req))?;
             }
             Ok(())
         }
@@ -180,10 +189,12 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             );
             let text = match format {
                 ShowFormat::Table => report::table(&verdicts, &ctx),
-                ShowFormat::Json => report::json(&verdicts),
+                ShowFormat::Json => report::json_with_run(&verdicts, &ctx),
                 ShowFormat::Junit => report::junit(&verdicts, &ctx),
                 ShowFormat::Markdown => report::markdown(&verdicts, &ctx),
-                ShowFormat::Meshery => report::meshery_json(&verdicts, &ctx),
+                // Refused (exit 2) for a run that is not complete.
+                ShowFormat::Meshery => report::meshery_json(&verdicts, &ctx)
+                    .map_err(|e| AppError::Usage(format!("{}: {e}", bundle.display())))?,
             };
             write!(out, "{text}").map_err(io)?;
             Ok(())
@@ -207,6 +218,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             output,
             scoring: s,
             force,
+            from,
         }) => {
             let packed = bundle::write::pack(
                 &dir,
@@ -214,6 +226,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 &bundle::write::PackOptions {
                     scoring: s.map(scoring),
                     force,
+                    from,
                 },
             )?;
             writeln!(
@@ -231,6 +244,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
         }
         Command::Bundle(BundleCommand::Unpack { bundle: b, output }) => {
             let n = bundle::read::unpack(&b, &output, &Limits::default())?;
+            write_unpack_marker(&b, &output)?;
             writeln!(
                 out,
                 "unpacked {n} files into {} (run `meshproof verify {}` to check integrity)",
@@ -287,6 +301,7 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         kubeconfig: args.kubeconfig,
         context: args.context,
         mesh_installed: args.mesh_installed,
+        overrides: Default::default(),
         parent: None,
         image_pins: Default::default(),
     };
@@ -468,6 +483,17 @@ pub fn finish_run(
     }
     match outcome.status {
         bundle::RunStatus::Complete => {}
+        bundle::RunStatus::Incomplete => {
+            return Err(AppError::Infrastructure(format!(
+                "{}: the harness kept them from finishing, so they claim no capability; the \
+                 bundle {} holds what was recorded",
+                outcome
+                    .status
+                    .why_not_complete(&outcome.verdicts)
+                    .unwrap_or_else(|| "run incomplete".into()),
+                outcome.bundle.display()
+            )))
+        }
         bundle::RunStatus::Aborted => {
             return Err(AppError::Infrastructure(format!(
                 "run aborted ({}); the bundle {} holds what was recorded",
@@ -484,9 +510,51 @@ pub fn finish_run(
         }
     }
     match require {
-        Some(r) => check_required(&outcome.verdicts, r),
+        Some(r) => check_required(outcome.status, &outcome.verdicts, r),
         None => Ok(()),
     }
+}
+
+/// `reproduce`/`rerun` options from the command line; the catalog supplies `--cluster` pins and
+/// a workload the bundle lacks.
+fn rerun_options(catalog: &Catalog, args: &crate::cli::RerunArgs) -> pipeline::RerunOptions {
+    pipeline::RerunOptions {
+        out: args.out.clone(),
+        keep: args.keep,
+        cluster: args.cluster.clone(),
+        force: args.force,
+        catalog: Some(catalog.clone()),
+    }
+}
+
+/// Record in a freshly unpacked directory which bundle it came from, so `bundle pack` of it
+/// names the original in `rejudged_from`.
+fn write_unpack_marker(
+    bundle_path: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(), AppError> {
+    let files = bundle::read::read_selected(bundle_path, &Limits::default(), |p| {
+        p == bundle::paths::MANIFEST
+    })?;
+    let run_id = files
+        .get(bundle::paths::MANIFEST)
+        .and_then(|b| serde_json::from_slice::<bundle::Manifest>(b).ok())
+        .map(|m| m.run.id)
+        .ok_or_else(|| {
+            AppError::Bundle(bundle::BundleError::Integrity {
+                file: format!("{}: {}", bundle_path.display(), bundle::paths::MANIFEST),
+                reason: "missing or unreadable".into(),
+            })
+        })?;
+    let marker = bundle::write::UnpackMarker {
+        bundle: bundle_path.display().to_string(),
+        bundle_sha256: file_sha256(bundle_path)
+            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", bundle_path.display())))?,
+        run_id,
+    };
+    let p = dir.join(bundle::paths::UNPACK_MARKER);
+    std::fs::write(&p, marker.to_json())
+        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", p.display())))
 }
 
 fn io_err(e: std::io::Error) -> AppError {
@@ -501,7 +569,19 @@ fn file_sha256(p: &std::path::Path) -> std::io::Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-fn check_required(v: &crate::verdict::Verdicts, required: Capability) -> Result<(), AppError> {
+/// `--require`: the run must be complete (every planned case finished, at least one case), and
+/// every case at least `required`; otherwise exit 1 naming the status or the cases.
+fn check_required(
+    status: bundle::RunStatus,
+    v: &crate::verdict::Verdicts,
+    required: Capability,
+) -> Result<(), AppError> {
+    if let Some(why) = status.why_not_complete(v) {
+        return Err(AppError::BelowRequired(format!(
+            "--require {}: {why}; only a complete run can meet a required capability",
+            required.as_str().to_ascii_lowercase()
+        )));
+    }
     let below = v.below(required);
     if below.is_empty() {
         return Ok(());
@@ -511,7 +591,7 @@ fn check_required(v: &crate::verdict::Verdicts, required: Capability) -> Result<
         required.as_str(),
         below
             .iter()
-            .map(|c| format!("{} ({})", c.name, v.effective(c).as_str()))
+            .map(|c| format!("{} ({})", c.name, v.capability_word(c)))
             .collect::<Vec<_>>()
             .join(", ")
     )))

@@ -111,11 +111,12 @@ pub enum Command {
     },
     /// Re-verify a bundle offline: safety, checksums, format, re-judged verdicts
     #[command(
-        after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n\nExit 0 when every check passes, 3 naming the first broken file or differing verdict."
+        after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n\nPrints one line per check, the run status (complete, incomplete, aborted, infrastructure-failed) and the case count, and where a re-judged bundle came from.\n\nExit 0 when every check passes, 3 naming the first broken file or differing verdict, 1 with --require when the run is not complete, has no case, or a case is below the level."
     )]
     Verify {
         bundle: PathBuf,
-        /// Also exit 1 when a case is below this capability
+        /// Also exit 1 when the run is not complete (aborted, failed, a case with status
+        /// `error`/`not-run`, no case at all) or a case is below this capability
         #[arg(long, value_enum)]
         require: Option<LevelArg>,
     },
@@ -133,18 +134,20 @@ pub enum Command {
     Diff { a: PathBuf, b: PathBuf },
     /// Run again with a bundle's exact inputs and compare the verdicts (exit 1 when they differ)
     #[command(
-        after_help = "Example:\n  meshproof reproduce meshproof-osm.tar.zst --out reproduced.tar.zst"
+        after_help = "The pins, workload and suite come from the bundle. A bundle whose cluster pin is outside the mesh pin's known Kubernetes versions needs --force or another --cluster; a bundle without inputs/workload/ takes the workload from the catalog. Every such difference is recorded in the new bundle (`run.overrides`) and printed.\n\nExamples:\n  meshproof reproduce meshproof-osm.tar.zst --out reproduced.tar.zst\n  meshproof reproduce old.tar.zst --cluster kind-v0.21.0-k8s-1.24"
     )]
     Reproduce {
         bundle: PathBuf,
         #[command(flatten)]
         args: RerunArgs,
     },
-    /// Rerun only the cases of a bundle that were not Full; the new bundle names its parent
-    #[command(after_help = "Example:\n  meshproof rerun --failed meshproof-osm.tar.zst")]
+    /// Rerun the cases of a bundle that were not Full; the new bundle names its parent
+    #[command(
+        after_help = "Reruns every case the bundle planned that is not Full: failed cases, cases with status `error` or `not-run`, and cases an aborted run never reached. `--failed` is the only mode and the default; `rerun BUNDLE` means the same.\n\nExamples:\n  meshproof rerun --failed meshproof-osm.tar.zst\n  meshproof rerun meshproof-osm.tar.zst --out second-try.tar.zst"
+    )]
     Rerun {
-        /// Rerun the cases that were not Full (the only mode)
-        #[arg(long, required = true)]
+        /// Rerun the cases that were not Full (the default and only mode)
+        #[arg(long)]
         failed: bool,
         bundle: PathBuf,
         #[command(flatten)]
@@ -203,7 +206,7 @@ pub struct RunArgs {
     /// Keep the cluster after the run (prints how to reach and delete it)
     #[arg(long)]
     pub keep: bool,
-    /// Exit 1 when a case is below this capability
+    /// Exit 1 when a case is below this capability (a run that is not complete exits 4 anyway)
     #[arg(long, value_enum)]
     pub require: Option<LevelArg>,
     /// Where to write the bundle [default: meshproof-<mesh>-<run id>.tar.zst]
@@ -232,6 +235,12 @@ pub struct RerunArgs {
     /// Keep the cluster after the run
     #[arg(long)]
     pub keep: bool,
+    /// Run on this cluster pin (from the catalog) instead of the bundle's; recorded in the new bundle
+    #[arg(long, value_name = "PIN")]
+    pub cluster: Option<String>,
+    /// Run even when the cluster is outside the Kubernetes versions the mesh pin is known to work on (recorded)
+    #[arg(long)]
+    pub force: bool,
     /// Where to write the new bundle
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -247,7 +256,7 @@ pub struct RerunArgs {
 pub enum BundleCommand {
     /// Judge a run directory's observations and write its bundle
     #[command(
-        after_help = "Example:\n  meshproof bundle unpack run.tar.zst -o run-dir\n  $EDITOR run-dir/observations/traffic-split.json\n  meshproof bundle pack run-dir -o rejudged.tar.zst"
+        after_help = "A directory that holds an unpacked bundle is re-judged: the new bundle's manifest names the original (`rejudged_from`: its run id, sha256 and the files that changed), and `verify`/`show` print it.\n\nExample:\n  meshproof bundle unpack run.tar.zst -o run-dir\n  $EDITOR run-dir/observations/traffic-split.json\n  meshproof bundle pack run-dir -o rejudged.tar.zst"
     )]
     Pack {
         dir: PathBuf,
@@ -259,6 +268,10 @@ pub enum BundleCommand {
         /// Replace FILE if it exists
         #[arg(long)]
         force: bool,
+        /// The bundle DIR was unpacked from, named in the new bundle's `rejudged_from` [default:
+        /// the marker `bundle unpack` leaves in DIR]
+        #[arg(long, value_name = "ORIGINAL")]
+        from: Option<PathBuf>,
     },
     /// Extract a bundle safely into a new directory
     #[command(after_help = "Example:\n  meshproof bundle unpack run.tar.zst -o run-dir")]

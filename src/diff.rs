@@ -113,8 +113,8 @@ pub fn diff(a: &Path, b: &Path, limits: &Limits) -> Result<DiffReport, BundleErr
                 if ex != ey {
                     r.lines.push(format!(
                         "verdict {name}: capability A {} / B {}",
-                        ex.as_str(),
-                        ey.as_str()
+                        a.verdicts.capability_word(x),
+                        b.verdicts.capability_word(y)
                     ));
                     r.verdicts_differ = true;
                 }

@@ -29,7 +29,8 @@ pub struct CaseObservation {
 pub struct StepObservation {
     pub name: String,
     pub status: StepStatus,
-    /// Harness error text when `status` is `harness-error`.
+    /// Harness error text when `status` is `harness-error`; why the step was not run when
+    /// `not-run` (e.g. the run was aborted before the case started).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default)]

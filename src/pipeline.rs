@@ -111,12 +111,16 @@ pub struct RunRequest {
     pub parent: Option<String>,
     /// Image reference → digest the mesh's manifests are rewritten to (from a parent bundle).
     pub image_pins: BTreeMap<String, String>,
+    /// What `reproduce`/`rerun` ran differently from the parent's inputs, and why (recorded in
+    /// the manifest as `overrides`).
+    pub overrides: BTreeMap<String, String>,
 }
 
 /// What a run produced.
 #[derive(Debug)]
 pub struct RunOutcome {
     pub run_id: String,
+    /// As the bundle records it: `incomplete` when a case did not finish.
     pub status: RunStatus,
     pub bundle: PathBuf,
     pub verdicts: Verdicts,
@@ -172,6 +176,38 @@ fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(v).expect("json");
     b.push(b'\n');
     b
+}
+
+/// The observation of a planned case the run never started: every step `not-run`, the first
+/// one saying why.
+fn not_run_observation(
+    lc: &crate::spec::catalog::LoadedCase,
+    namespace: &str,
+    why: &str,
+) -> CaseObservation {
+    let spec = &lc.case.spec;
+    CaseObservation {
+        format: crate::observation::OBSERVATION_FORMAT,
+        case: lc.name().to_string(),
+        variant: spec
+            .variants
+            .first()
+            .map(|v| v.name.clone())
+            .unwrap_or_default(),
+        namespace: namespace.to_string(),
+        served: BTreeMap::new(),
+        steps: spec
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, st)| crate::observation::StepObservation {
+                name: st.name.clone(),
+                status: crate::observation::StepStatus::NotRun,
+                error: (i == 0).then(|| why.to_string()),
+                attempts: Vec::new(),
+            })
+            .collect(),
+    }
 }
 
 /// One phase's timing for the manifest.
@@ -376,7 +412,18 @@ pub fn run(
             };
             let obs = phases.run(&format!("case {}", lc.name()), |progress| {
                 let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
-                let d = format!("variant {}", obs.variant);
+                // The same judge `pack` and `verify` run: progress shows every check's verdict.
+                let one = BTreeMap::from([(lc.name().to_string(), obs.clone())]);
+                let judged = crate::verdict::judge(&suite, &one, req.plan.scoring);
+                let mut d = format!("variant {}", obs.variant);
+                if let Some(c) = judged.cases.first() {
+                    progress.case_judged(c);
+                    d.push_str(&format!(
+                        ", {} ({})",
+                        judged.capability_word(c),
+                        c.status.as_str()
+                    ));
+                }
                 Ok((obs, d))
             })?;
             let failures =
@@ -397,12 +444,24 @@ pub fn run(
         }
         Ok(())
     })();
+    // Planned cases the run never started are recorded as not run, with the reason.
+    let mut unstarted: BTreeMap<String, CaseObservation> = BTreeMap::new();
     if let Err(e) = infra {
         status = if cancel.load(Ordering::SeqCst) {
             RunStatus::Aborted
         } else {
             RunStatus::InfrastructureFailed
         };
+        let why = match status {
+            RunStatus::Aborted => "the run was aborted before the case started".to_string(),
+            _ => format!("the run failed before the case started: {}", e.0),
+        };
+        for cp in &plan.cases {
+            if let (false, Some(lc)) = (observations.contains_key(&cp.name), suite.case(&cp.name)) {
+                let ns = suite::namespace_for(lc.name(), &run_id);
+                unstarted.insert(cp.name.clone(), not_run_observation(lc, &ns, &why));
+            }
+        }
         failure = Some(e.0);
     }
 
@@ -456,7 +515,7 @@ pub fn run(
             &json_bytes(v),
         )?;
     }
-    for (name, o) in &observations {
+    for (name, o) in observations.iter().chain(&unstarted) {
         write(&dir, &paths::observation(name), &json_bytes(o))?;
     }
     let mut selection = BTreeMap::new();
@@ -489,6 +548,9 @@ pub fn run(
     if let Some(f) = &failure {
         extra.insert("failure".to_string(), json!(f));
     }
+    if !req.overrides.is_empty() {
+        extra.insert("overrides".to_string(), json!(req.overrides));
+    }
     let run_info = bundle::RunInfo {
         id: run_id.clone(),
         status,
@@ -520,7 +582,8 @@ pub fn run(
     ));
     Ok(RunOutcome {
         run_id,
-        status,
+        // `pack` makes a run with a case that did not finish `incomplete`.
+        status: packed.manifest.run.status,
         bundle: out,
         verdicts: packed.verdicts,
         failure,
@@ -650,20 +713,122 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
     })
 }
 
-/// Cases of a bundle that were not Full (or hit a harness error): what `rerun --failed` runs.
-pub fn failed_cases(v: &Verdicts) -> Vec<String> {
-    v.below(Capability::Full)
-        .into_iter()
-        .map(|c| c.name.clone())
+/// What `rerun --failed` runs: every case the bundle planned (its suite, narrowed by its
+/// `--only` selection) that is not Full — failed, `error`, `not-run`, or never recorded at all
+/// (an aborted run's bundle may hold no case) — in suite order.
+pub fn failed_cases(
+    suite: &crate::spec::catalog::Suite,
+    only: &[String],
+    v: &Verdicts,
+) -> Vec<String> {
+    suite
+        .cases
+        .iter()
+        .map(|lc| lc.name())
+        .filter(|name| only.is_empty() || only.iter().any(|o| o == name))
+        .filter(|name| {
+            !v.cases
+                .iter()
+                .any(|c| c.name == *name && v.effective(c) == Some(Capability::Full))
+        })
+        .map(str::to_string)
         .collect()
+}
+
+/// How `reproduce` and `rerun` may differ from the parent bundle's inputs; every difference is
+/// recorded in the new bundle (`run.overrides`).
+#[derive(Debug, Clone, Default)]
+pub struct RerunOptions {
+    pub out: Option<PathBuf>,
+    pub keep: bool,
+    /// Run on this cluster pin (from `catalog`) instead of the bundle's.
+    pub cluster: Option<String>,
+    /// Run even when the cluster is outside the mesh pin's known Kubernetes versions.
+    pub force: bool,
+    /// The user's catalog: the source of a `--cluster` pin, and of a workload the bundle does
+    /// not hold (bundles packed from hand-made run directories may lack `inputs/workload/`).
+    pub catalog: Option<Catalog>,
+}
+
+/// The parent's selection as a request for the new run, with `opts` applied to the inputs
+/// catalog in `inputs.dir` and recorded.
+fn rerun_request(
+    inputs: &BundleInputs,
+    original: &Path,
+    opts: &RerunOptions,
+    progress: &mut dyn Progress,
+) -> Result<RunRequest, AppError> {
+    let mut plan = inputs.request.clone();
+    let mut overrides = BTreeMap::new();
+    let dir = inputs.dir.path();
+    if let Some(selector) = &opts.cluster {
+        let catalog = opts.catalog.as_ref().ok_or_else(|| {
+            AppError::Usage("--cluster needs a catalog to take the cluster pin from".into())
+        })?;
+        let pin = catalog.select_cluster(selector)?;
+        let name = pin.value.metadata.name.clone();
+        write(dir, &format!("clusters/{name}.yaml"), &pin.bytes)?;
+        if name != plan.cluster {
+            overrides.insert(
+                "cluster".to_string(),
+                format!(
+                    "{name} from {} instead of the bundle's {} (--cluster)",
+                    catalog.root.join(&pin.path).display(),
+                    plan.cluster
+                ),
+            );
+        }
+        plan.cluster = name;
+    }
+    if opts.force && !plan.force {
+        plan.force = true;
+        overrides.insert(
+            "force".to_string(),
+            "--force: the cluster may be outside the mesh pin's known Kubernetes versions".into(),
+        );
+    }
+    let workload_pin = format!("workloads/{}/workload.yaml", plan.workload);
+    if !dir.join(&workload_pin).is_file() {
+        let catalog = opts.catalog.as_ref().ok_or_else(|| {
+            AppError::Usage(format!(
+                "{}: holds no inputs/workload/, and no catalog was given to take workload `{}` from",
+                original.display(),
+                plan.workload
+            ))
+        })?;
+        catalog.select_workload(&plan.workload)?;
+        for (k, v) in catalog.workload_tree(&plan.workload)? {
+            write(dir, &format!("workloads/{}/{k}", plan.workload), &v)?;
+        }
+        let note = format!(
+            "workload {} from {} (the bundle holds no inputs/workload/)",
+            plan.workload,
+            catalog
+                .root
+                .join("workloads")
+                .join(&plan.workload)
+                .display()
+        );
+        progress.note(&format!("note: {note}"));
+        overrides.insert("workload".to_string(), note);
+    }
+    Ok(RunRequest {
+        plan,
+        keep: opts.keep,
+        out: opts.out.clone(),
+        parent: Some(inputs.manifest.run.id.clone()),
+        // The same mesh bits as the parent, so the cases see what the first run saw.
+        image_pins: bundle_image_pins(original)?,
+        overrides,
+        ..RunRequest::default()
+    })
 }
 
 /// `reproduce`: run again with the bundle's own inputs, then compare with the original.
 /// Returns the new run and the comparison (`verdicts_differ` → exit 1).
 pub fn reproduce(
     original: &Path,
-    out: Option<PathBuf>,
-    keep: bool,
+    opts: &RerunOptions,
     platform: &mut dyn Platform,
     progress: &mut dyn Progress,
     clock: &dyn Clock,
@@ -676,20 +841,11 @@ pub fn reproduce(
              so this reproduction runs on the pinned kind cluster of the same selection",
         );
     }
-    let catalog = Catalog::new(inputs.dir.path());
-    // The images the original run resolved (pod statuses), so the mesh installs the same bits.
-    let image_pins = bundle_image_pins(original)?;
-    if image_pins.is_empty() {
+    let req = rerun_request(&inputs, original, opts, progress)?;
+    if req.image_pins.is_empty() {
         progress.note("the original bundle records no image digests: images are installed by tag");
     }
-    let req = RunRequest {
-        plan: inputs.request.clone(),
-        keep,
-        out,
-        parent: Some(inputs.manifest.run.id.clone()),
-        image_pins,
-        ..RunRequest::default()
-    };
+    let catalog = Catalog::new(inputs.dir.path());
     let outcome = run(&catalog, &req, platform, progress, clock, cancel)?;
     let diff = crate::diff::diff(original, &outcome.bundle, &bundle::Limits::default())?;
     Ok((outcome, diff))
@@ -730,33 +886,24 @@ fn bundle_image_pins(bundle_path: &Path) -> Result<BTreeMap<String, String>, App
     ))
 }
 
-/// `rerun --failed`: run only the cases of a bundle that were not Full; the new bundle names
-/// its parent. `Ok(None)` when every case was Full.
+/// `rerun --failed`: run the cases of a bundle that were not Full (see [`failed_cases`]); the
+/// new bundle names its parent. `Ok(None)` when every planned case was Full.
 pub fn rerun_failed(
     original: &Path,
-    out: Option<PathBuf>,
-    keep: bool,
+    opts: &RerunOptions,
     platform: &mut dyn Platform,
     progress: &mut dyn Progress,
     clock: &dyn Clock,
     cancel: &AtomicBool,
 ) -> Result<Option<RunOutcome>, AppError> {
     let inputs = inputs_from_bundle(original)?;
-    let failed = failed_cases(&inputs.verdicts);
+    let catalog = Catalog::new(inputs.dir.path());
+    let (suite, _) = catalog.suite(&inputs.request.suite)?;
+    let failed = failed_cases(&suite, &inputs.request.only, &inputs.verdicts);
     if failed.is_empty() {
         return Ok(None);
     }
-    let catalog = Catalog::new(inputs.dir.path());
-    let mut plan = inputs.request.clone();
-    plan.only = failed;
-    let req = RunRequest {
-        plan,
-        keep,
-        out,
-        parent: Some(inputs.manifest.run.id.clone()),
-        // The same mesh bits as the parent, so the rerun cases see what the first run saw.
-        image_pins: bundle_image_pins(original)?,
-        ..RunRequest::default()
-    };
+    let mut req = rerun_request(&inputs, original, opts, progress)?;
+    req.plan.only = failed;
     run(&catalog, &req, platform, progress, clock, cancel).map(Some)
 }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::observation::StepStatus;
 use crate::suite::{StepAt, StepProgress};
+use crate::verdict::CaseVerdict;
 
 /// What the pipeline reports while it runs.
 pub trait Progress: StepProgress {
@@ -15,6 +16,9 @@ pub trait Progress: StepProgress {
     fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str);
     /// A free-form note (where the bundle went, how to reach a kept cluster).
     fn note(&mut self, text: &str);
+    /// A case finished and was judged (the same judge `verify` re-runs): its status, capability
+    /// and every check with expected and observed values.
+    fn case_judged(&mut self, _case: &CaseVerdict) {}
 }
 
 fn secs(ms: u64) -> String {
@@ -136,6 +140,24 @@ impl<W: Write> Progress for JsonlProgress<W> {
     }
     fn note(&mut self, text: &str) {
         self.emit(json!({"event": "note", "text": text}));
+    }
+    /// One `check` event per check of every step (expected and observed, as judged), then one
+    /// `case` event with the case's status and capability.
+    fn case_judged(&mut self, case: &CaseVerdict) {
+        for s in &case.steps {
+            for c in &s.checks {
+                self.emit(json!({
+                    "event": "check", "case": case.name, "step": s.name, "k": s.index,
+                    "n": case.steps.len(), "check": c.id, "kind": c.kind, "outcome": c.outcome,
+                    "expected": c.expected, "observed": c.observed,
+                }));
+            }
+        }
+        self.emit(json!({
+            "event": "case", "case": case.name, "status": case.status,
+            "capability": case.capability, "variant": case.variant,
+            "behaviour": case.behaviour, "checks": case.checks,
+        }));
     }
 }
 

@@ -1,23 +1,39 @@
 //! Renderings of verdicts: table, json, junit, markdown, and Meshery's `SmiResult` JSON.
 //!
-//! Every rendering is a pure function of `verdicts.json` and the manifest's run section.
+//! Every rendering is a pure function of `verdicts.json` and the manifest's run section. Each
+//! one says when a run is not complete; Meshery's format cannot, so it refuses such runs.
 
 use std::fmt::Write as _;
 
-use crate::bundle::Manifest;
-use crate::verdict::{CaseStatus, CaseVerdict, Outcome, Verdicts};
+use crate::bundle::{Manifest, Rejudged, RunStatus};
+use crate::verdict::{CaseVerdict, Outcome, Verdicts};
 
 /// What reports say about the run besides the verdicts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportContext {
     pub run_id: String,
-    pub status: String,
+    /// `None` when unknown (verdicts rendered without a manifest): judged from the verdicts.
+    pub status: Option<RunStatus>,
+    /// The error that ended the run early, as the runner recorded it.
+    pub failure: Option<String>,
+    pub rejudged_from: Option<Rejudged>,
     pub finished_at: String,
     pub mesh: String,
     /// Project name as Meshery showed it (`Open Service Mesh`).
     pub mesh_name: String,
     pub mesh_version: String,
     pub cluster: String,
+}
+
+/// Why a report cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    #[error(
+        "the Meshery export needs a complete run, and this one is not ({0}); Meshery's SmiResult \
+         has no way to say that a case did not finish, so nothing is exported \
+         (`meshproof show --format table` shows what was recorded)"
+    )]
+    NotComplete(String),
 }
 
 impl ReportContext {
@@ -39,10 +55,14 @@ impl ReportContext {
         }
         ReportContext {
             run_id: m.run.id.clone(),
-            status: serde_json::to_value(m.run.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            status: Some(m.run.status),
+            failure: m
+                .run
+                .extra
+                .get("failure")
+                .and_then(|f| f.as_str())
+                .map(str::to_string),
+            rejudged_from: m.rejudged_from.clone(),
             finished_at: m.run.finished_at.clone(),
             mesh,
             mesh_name,
@@ -50,13 +70,31 @@ impl ReportContext {
             cluster: sel("cluster"),
         }
     }
+
+    /// The run status: the manifest's, else what the verdicts alone allow.
+    fn status(&self, v: &Verdicts) -> RunStatus {
+        self.status.unwrap_or(RunStatus::Complete.given(v))
+    }
+
+    fn status_word(&self, v: &Verdicts) -> &'static str {
+        self.status(v).as_str()
+    }
+
+    /// Why the run is not complete (status, unfinished cases, the recorded failure), or `None`.
+    pub fn not_complete(&self, v: &Verdicts) -> Option<String> {
+        let mut why = self.status(v).why_not_complete(v)?;
+        if let Some(f) = &self.failure {
+            why.push_str(&format!("; {f}"));
+        }
+        Some(why)
+    }
 }
 
+/// The capability cell of a case: its capability, or its status when it has none.
 fn effective(v: &Verdicts, c: &CaseVerdict) -> String {
-    if c.status == CaseStatus::Error {
-        format!("{} (harness error)", v.effective(c).as_str())
-    } else {
-        v.effective(c).as_str().to_string()
+    match v.effective(c) {
+        Some(cap) => cap.as_str().to_string(),
+        None => c.status.as_str().to_string(),
     }
 }
 
@@ -91,9 +129,12 @@ pub fn table(v: &Verdicts, ctx: &ReportContext) -> String {
             ctx.run_id,
             ctx.mesh,
             ctx.cluster,
-            ctx.status,
+            ctx.status_word(v),
             v.scoring.as_str()
         );
+    }
+    if let Some(r) = &ctx.rejudged_from {
+        let _ = writeln!(out, "{}", r.describe());
     }
     for r in &rows {
         let line: Vec<String> = r
@@ -105,13 +146,20 @@ pub fn table(v: &Verdicts, ctx: &ReportContext) -> String {
     }
     let _ = writeln!(
         out,
-        "checks: {} passed, {} failed, {} errors, {} skipped ({}%)",
+        "{}; checks: {} passed, {} failed, {} errors, {} skipped ({}%)",
+        v.summary.cases.describe(),
         v.summary.checks.pass,
         v.summary.checks.fail,
         v.summary.checks.error,
         v.summary.checks.skipped,
         v.summary.percent
     );
+    if let Some(why) = ctx.not_complete(v) {
+        let _ = writeln!(
+            out,
+            "NOT COMPLETE: {why}; cases that did not finish claim no capability"
+        );
+    }
     for c in &v.cases {
         for s in &c.steps {
             if s.outcome == Outcome::Pass || s.outcome == Outcome::Skipped {
@@ -152,8 +200,12 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// JUnit XML: one testsuite per case, one testcase per step, failure text with expected/observed.
+/// A run that is not complete (aborted, failed, a case that did not finish, no case at all) gets
+/// a `run` testsuite with an `<error>`, so no CI reads it as green.
 pub fn junit(v: &Verdicts, ctx: &ReportContext) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let run_error = ctx.not_complete(v);
+    let extra = usize::from(run_error.is_some());
     let steps: usize = v.cases.iter().map(|c| c.steps.len()).sum();
     let count = |o: Outcome| {
         v.cases
@@ -164,12 +216,26 @@ pub fn junit(v: &Verdicts, ctx: &ReportContext) -> String {
     };
     let _ = writeln!(
         out,
-        "<testsuites name=\"meshproof {}\" tests=\"{steps}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
+        "<testsuites name=\"meshproof {}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">",
         xml_escape(&ctx.mesh),
+        steps + extra,
         count(Outcome::Fail),
-        count(Outcome::Error),
+        count(Outcome::Error) + extra,
         count(Outcome::Skipped)
     );
+    if let Some(why) = &run_error {
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"run\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">"
+        );
+        let _ = writeln!(
+            out,
+            "    <testcase classname=\"meshproof.run\" name=\"status\">\n      <error message=\"run {} is not complete\">{}</error>\n    </testcase>",
+            xml_escape(&ctx.run_id),
+            xml_escape(why)
+        );
+        let _ = writeln!(out, "  </testsuite>");
+    }
     for c in &v.cases {
         let f = |o: Outcome| c.steps.iter().filter(|s| s.outcome == o).count();
         let _ = writeln!(
@@ -185,7 +251,8 @@ pub fn junit(v: &Verdicts, ctx: &ReportContext) -> String {
         for (k, val) in [
             ("smi-spec", c.smi_spec.clone()),
             ("variant", c.variant.clone()),
-            ("capability", v.effective(c).as_str().to_string()),
+            ("status", c.status.as_str().to_string()),
+            ("capability", v.capability_word(c).to_string()),
             ("scoring", v.scoring.as_str().to_string()),
         ] {
             let _ = writeln!(
@@ -255,9 +322,18 @@ pub fn markdown(v: &Verdicts, ctx: &ReportContext) -> String {
         "Run `{}` on cluster `{}`, status **{}**, scoring `{}`.\n",
         ctx.run_id,
         ctx.cluster,
-        ctx.status,
+        ctx.status_word(v),
         v.scoring.as_str()
     );
+    if let Some(r) = &ctx.rejudged_from {
+        let _ = writeln!(out, "**Re-judged**: {}.\n", r.describe());
+    }
+    if let Some(why) = ctx.not_complete(v) {
+        let _ = writeln!(
+            out,
+            "> **Not complete**: {why}. Cases that did not finish claim no capability.\n"
+        );
+    }
     let _ = writeln!(
         out,
         "| Case | SMI spec | Variant | Capability | Behaviour checks | All checks |"
@@ -279,7 +355,8 @@ pub fn markdown(v: &Verdicts, ctx: &ReportContext) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} of {} checks passed ({}%). Meshery formula: {} of {} steps ({}%).",
+        "\n{}. {} of {} checks passed ({}%). Meshery formula: {} of {} steps ({}%).",
+        v.summary.cases.describe(),
         v.summary.checks.pass,
         v.summary.checks.total,
         v.summary.percent,
@@ -318,15 +395,52 @@ pub fn markdown(v: &Verdicts, ctx: &ReportContext) -> String {
 /// The cases of the historical suite, in the fixed order Meshery's `more_details` should have had.
 const MESHERY_ORDER: [&str; 3] = ["traffic-access", "traffic-split", "traffic-spec"];
 
-/// Meshery's `SmiResult` (snake_case), `more_details` in fixed order.
-pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> String {
+/// The SMI API group an SMI specification is about (a case's `smiSpec` → its API group).
+const SPEC_GROUPS: [(&str, &str); 4] = [
+    ("traffic-access", "access.smi-spec.io"),
+    ("traffic-specs", "specs.smi-spec.io"),
+    ("traffic-split", "split.smi-spec.io"),
+    ("traffic-metrics", "metrics.smi-spec.io"),
+];
+
+/// `v0.6.0/v1alpha4`: the SMI release of the case and the version of the API group the case is
+/// about, as its variant used it (not whichever group sorts first).
+pub fn smi_version(c: &CaseVerdict) -> String {
+    let version = SPEC_GROUPS
+        .iter()
+        .find(|(spec, _)| *spec == c.smi_spec)
+        .and_then(|(_, group)| c.apis.get(*group));
+    match version {
+        Some(v) => format!("{}/{v}", c.spec_version),
+        None => c.spec_version.clone(),
+    }
+}
+
+/// The Meshery `id` of a run: a UUIDv5 (RFC 9562, name-based, SHA-1) in the URL namespace of
+/// the name `urn:meshproof:run:<run id>`, so the same run always exports the same id and anyone
+/// can recompute it (`uuid.uuid5(uuid.NAMESPACE_URL, "urn:meshproof:run:<id>")`). A re-judged
+/// bundle appends `:rejudged:<sha256 of its verdicts.json>`: its verdicts may differ from the
+/// original's, so it must not overwrite the original's record.
+pub fn meshery_id(v: &Verdicts, ctx: &ReportContext) -> uuid::Uuid {
+    let mut name = format!("urn:meshproof:run:{}", ctx.run_id);
+    if ctx.rejudged_from.is_some() {
+        name.push_str(&format!(":rejudged:{}", crate::sha256_hex(&v.to_json())));
+    }
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+}
+
+/// Meshery's `SmiResult` (snake_case), `more_details` in fixed order. Refused for a run that is
+/// not complete: the format would show a case the harness kept from finishing as a failure.
+pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> Result<String, ReportError> {
+    if let Some(why) = ctx.not_complete(v) {
+        return Err(ReportError::NotComplete(why));
+    }
     let mut details = Vec::new();
     for name in MESHERY_ORDER {
         let Some(c) = v.cases.iter().find(|c| c.name == name) else {
             continue;
         };
         let Some(m) = &c.meshery else { continue };
-        let version = c.apis.values().next().cloned().unwrap_or_default();
         let (result, reason) = match m.failed_step {
             None => ("All test passed".to_string(), String::new()),
             Some(n) => {
@@ -342,7 +456,7 @@ pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> String {
         };
         details.push(serde_json::json!({
             "smi_specification": c.name,
-            "smi_version": format!("{}/{}", c.spec_version, version),
+            "smi_version": smi_version(c),
             "time": "",
             "assertions": m.steps.to_string(),
             "result": result,
@@ -352,15 +466,35 @@ pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> String {
         }));
     }
     let doc = serde_json::json!({
-        "id": ctx.run_id,
+        "id": meshery_id(v, ctx).to_string(),
         "date": ctx.finished_at,
         "mesh_name": ctx.mesh_name,
         "mesh_version": ctx.mesh_version,
         "cases_passed": v.summary.meshery_cases_passed.to_string(),
         "passing_percentage": v.summary.meshery_percent,
-        "status": if ctx.status == "complete" { "completed" } else { "running" },
+        "status": "completed",
         "more_details": details,
     });
+    let mut s = serde_json::to_string_pretty(&doc).expect("json");
+    s.push('\n');
+    Ok(s)
+}
+
+/// `show --format json`: the verdicts, plus a `run` object saying how the run ended (the
+/// status, why it is not complete, where a re-judged bundle came from). `verdicts.json` in the
+/// bundle stays the judge's output alone.
+pub fn json_with_run(v: &Verdicts, ctx: &ReportContext) -> String {
+    let mut doc = serde_json::to_value(v).expect("verdicts serialize");
+    let run = serde_json::json!({
+        "id": ctx.run_id,
+        "status": ctx.status_word(v),
+        "complete": ctx.not_complete(v).is_none(),
+        "not_complete": ctx.not_complete(v),
+        "rejudged_from": ctx.rejudged_from,
+    });
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("run".into(), run);
+    }
     let mut s = serde_json::to_string_pretty(&doc).expect("json");
     s.push('\n');
     s

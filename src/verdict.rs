@@ -14,8 +14,9 @@ use crate::observation::{
 use crate::spec::case::{Expect, MetricsCheck, Step, TrafficCheck};
 use crate::spec::catalog::{LoadedCase, Suite};
 
-/// Version of `verdicts.json`.
-pub const VERDICT_FORMAT: u32 = 1;
+/// Version of `verdicts.json`. 2: cases that did not finish have a status (`error`, `not-run`)
+/// and no capability (`null`); the summary counts cases by status.
+pub const VERDICT_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 pub enum Capability {
@@ -143,13 +144,87 @@ impl Stats {
     }
 }
 
+/// What became of a case. Only a finished case (`passed`, `failed`) has a capability; a case
+/// the harness kept from finishing says so instead of claiming one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CaseStatus {
+    /// Every step passed.
     Passed,
+    /// Every step was judged and some did not pass: a statement about the mesh.
     Failed,
-    /// The harness or cluster broke during the case: not a statement about the mesh.
+    /// The harness or cluster broke during the case (a refused API call, an inconclusive
+    /// outcome, an interrupt): not a statement about the mesh.
     Error,
+    /// The case never ran (the run was aborted or failed before it started).
+    NotRun,
+}
+
+impl CaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseStatus::Passed => "passed",
+            CaseStatus::Failed => "failed",
+            CaseStatus::Error => "error",
+            CaseStatus::NotRun => "not-run",
+        }
+    }
+
+    /// Whether the case ran to a judgement (and so has a capability).
+    pub fn finished(self) -> bool {
+        matches!(self, CaseStatus::Passed | CaseStatus::Failed)
+    }
+}
+
+/// Cases of a run by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseCounts {
+    pub passed: usize,
+    pub failed: usize,
+    pub error: usize,
+    pub not_run: usize,
+    pub total: usize,
+}
+
+impl CaseCounts {
+    pub fn of<'a>(cases: impl IntoIterator<Item = &'a CaseVerdict>) -> CaseCounts {
+        let mut n = CaseCounts::default();
+        for c in cases {
+            match c.status {
+                CaseStatus::Passed => n.passed += 1,
+                CaseStatus::Failed => n.failed += 1,
+                CaseStatus::Error => n.error += 1,
+                CaseStatus::NotRun => n.not_run += 1,
+            }
+            n.total += 1;
+        }
+        n
+    }
+
+    /// Cases that did not finish (`error` + `not-run`).
+    pub fn unfinished(&self) -> usize {
+        self.error + self.not_run
+    }
+
+    /// `4 cases: 2 passed, 1 failed, 1 error` (zero counts left out).
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (self.passed, "passed"),
+            (self.failed, "failed"),
+            (self.error, "error"),
+            (self.not_run, "not-run"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, w)| format!("{n} {w}"))
+        .collect();
+        let noun = if self.total == 1 { "case" } else { "cases" };
+        if parts.is_empty() {
+            format!("{} {noun}", self.total)
+        } else {
+            format!("{} {noun}: {}", self.total, parts.join(", "))
+        }
+    }
 }
 
 /// The historical Meshery result of a case.
@@ -174,12 +249,13 @@ pub struct CaseVerdict {
     /// SMI group → version the variant used.
     pub apis: BTreeMap<String, String>,
     pub status: CaseStatus,
-    /// Capability under strict scoring (behavioural checks).
-    pub capability: Capability,
+    /// Capability under strict scoring (behavioural checks); `None` (`null`) when the case did
+    /// not finish (status `error` or `not-run`).
+    pub capability: Option<Capability>,
     pub behaviour: Stats,
     pub checks: Stats,
     pub steps: Vec<StepVerdict>,
-    /// Present for cases of the historical Meshery suite.
+    /// Present for finished cases of the historical Meshery suite.
     pub meshery: Option<MesheryCase>,
     /// Why the case could not be judged at all (unknown case or variant).
     pub problem: Option<String>,
@@ -188,7 +264,8 @@ pub struct CaseVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpecRollup {
     pub smi_spec: String,
-    pub capability: Capability,
+    /// `None` when a case of the spec did not finish: the spec's capability is unknown.
+    pub capability: Option<Capability>,
     pub cases: Vec<String>,
     pub behaviour: Stats,
     pub checks: Stats,
@@ -196,6 +273,7 @@ pub struct SpecRollup {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    pub cases: CaseCounts,
     pub checks: Stats,
     /// Passed checks / all checks, two decimals.
     pub percent: String,
@@ -215,24 +293,41 @@ pub struct Verdicts {
 }
 
 impl Verdicts {
-    /// The capability of a case under the verdicts' scoring mode.
-    pub fn effective(&self, case: &CaseVerdict) -> Capability {
+    /// The capability of a case under the verdicts' scoring mode; `None` when it did not finish.
+    pub fn effective(&self, case: &CaseVerdict) -> Option<Capability> {
+        if !case.status.finished() {
+            return None;
+        }
         match (self.scoring, &case.meshery) {
-            (Scoring::Meshery, Some(m)) => match m.capability.as_str() {
+            (Scoring::Meshery, Some(m)) => Some(match m.capability.as_str() {
                 "FULL" => Capability::Full,
                 "HALF" => Capability::Partial,
                 _ => Capability::None,
-            },
+            }),
             _ => case.capability,
         }
     }
 
-    /// Cases below `required` (harness errors always count as below).
+    /// Cases below `required`: every case that did not finish, and finished ones with a lower
+    /// capability.
     pub fn below(&self, required: Capability) -> Vec<&CaseVerdict> {
         self.cases
             .iter()
-            .filter(|c| c.status == CaseStatus::Error || self.effective(c) < required)
+            .filter(|c| self.effective(c).is_none_or(|cap| cap < required))
             .collect()
+    }
+
+    /// Cases that did not finish (status `error` or `not-run`).
+    pub fn unfinished(&self) -> Vec<&CaseVerdict> {
+        self.cases.iter().filter(|c| !c.status.finished()).collect()
+    }
+
+    /// `Full`, `Partial`, `None`, or the status (`error`, `not-run`) of a case without one.
+    pub fn capability_word(&self, case: &CaseVerdict) -> &'static str {
+        match self.effective(case) {
+            Some(c) => c.as_str(),
+            None => case.status.as_str(),
+        }
     }
 
     /// Canonical bytes of `verdicts.json`.
@@ -295,7 +390,7 @@ fn problem_case(name: &str, variant: &str, problem: &str) -> CaseVerdict {
         variant: variant.to_string(),
         apis: BTreeMap::new(),
         status: CaseStatus::Error,
-        capability: Capability::None,
+        capability: None,
         behaviour: Stats::default(),
         checks: Stats::default(),
         steps: Vec::new(),
@@ -318,9 +413,12 @@ fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
     };
     let mut steps = Vec::new();
     let mut blocked: Option<String> = None;
+    // A step skipped without a failed precondition before it: the runner never ran it.
+    let mut unrun = false;
     for (i, step) in spec.steps.iter().enumerate() {
         let step_obs = obs.steps.iter().find(|s| s.name == step.name);
         let sv = judge_step(lc, obs, i, step, step_obs, blocked.as_deref());
+        unrun |= blocked.is_none() && sv.outcome == Outcome::Skipped;
         if !step.is_behavioural() && sv.outcome != Outcome::Pass && blocked.is_none() {
             blocked = Some(format!("step {} `{}` did not pass", i + 1, step.name));
         }
@@ -336,15 +434,9 @@ fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
             }
         }
     }
-    let capability = capability_of(&behaviour);
-    let status = if steps.iter().any(|s| s.outcome == Outcome::Error) {
-        CaseStatus::Error
-    } else if steps.iter().all(|s| s.outcome == Outcome::Pass) {
-        CaseStatus::Passed
-    } else {
-        CaseStatus::Failed
-    };
-    let meshery = spec.meshery.then(|| meshery_case(&steps));
+    let status = case_status(&steps, unrun);
+    let capability = status.finished().then(|| capability_of(&behaviour));
+    let meshery = (spec.meshery && status.finished()).then(|| meshery_case(&steps));
     CaseVerdict {
         name: lc.name().to_string(),
         smi_spec: spec.smi_spec.clone(),
@@ -358,6 +450,21 @@ fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
         steps,
         meshery,
         problem: None,
+    }
+}
+
+/// `error` when a step hit a harness error; `not-run` when a step was not run for another
+/// reason than a failed precondition (the case never started, or the runner stopped it);
+/// otherwise `passed` or `failed`.
+fn case_status(steps: &[StepVerdict], unrun: bool) -> CaseStatus {
+    if steps.iter().any(|s| s.outcome == Outcome::Error) {
+        CaseStatus::Error
+    } else if unrun {
+        CaseStatus::NotRun
+    } else if steps.iter().all(|s| s.outcome == Outcome::Pass) {
+        CaseStatus::Passed
+    } else {
+        CaseStatus::Failed
     }
 }
 
@@ -429,7 +536,13 @@ fn judge_step(
         return mk(Outcome::Skipped, "skipped: not observed", 0);
     };
     match so.status {
-        StepStatus::NotRun => return mk(Outcome::Skipped, "skipped: not run", 0),
+        StepStatus::NotRun => {
+            let observed = match &so.error {
+                Some(why) => format!("skipped: not run ({why})"),
+                None => "skipped: not run".to_string(),
+            };
+            return mk(Outcome::Skipped, &observed, 0);
+        }
         StepStatus::HarnessError => {
             let msg = so.error.as_deref().unwrap_or("unknown harness error");
             return mk(
@@ -978,23 +1091,28 @@ fn eval_metrics(
 }
 
 fn rollup(cases: &[CaseVerdict]) -> Vec<SpecRollup> {
-    let mut by: BTreeMap<String, SpecRollup> = BTreeMap::new();
+    let mut by: BTreeMap<String, (SpecRollup, bool)> = BTreeMap::new();
     for c in cases.iter().filter(|c| !c.smi_spec.is_empty()) {
-        let r = by.entry(c.smi_spec.clone()).or_insert_with(|| SpecRollup {
-            smi_spec: c.smi_spec.clone(),
-            capability: Capability::Full,
-            cases: Vec::new(),
-            behaviour: Stats::default(),
-            checks: Stats::default(),
+        let (r, finished) = by.entry(c.smi_spec.clone()).or_insert_with(|| {
+            let r = SpecRollup {
+                smi_spec: c.smi_spec.clone(),
+                capability: None,
+                cases: Vec::new(),
+                behaviour: Stats::default(),
+                checks: Stats::default(),
+            };
+            (r, true)
         });
         r.cases.push(c.name.clone());
         r.behaviour.merge(&c.behaviour);
         r.checks.merge(&c.checks);
+        *finished &= c.status.finished();
     }
     let mut out: Vec<SpecRollup> = by
         .into_values()
-        .map(|mut r| {
-            r.capability = capability_of(&r.behaviour);
+        .map(|(mut r, finished)| {
+            // A spec with an unfinished case has no capability: its checks were not all judged.
+            r.capability = finished.then(|| capability_of(&r.behaviour));
             r
         })
         .collect();
@@ -1027,6 +1145,7 @@ fn summarize(cases: &[CaseVerdict]) -> Summary {
         }
     }
     Summary {
+        cases: CaseCounts::of(cases),
         percent: percent(checks.pass, checks.total),
         checks,
         meshery_cases_passed: mp,

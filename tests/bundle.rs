@@ -133,12 +133,28 @@ fn packing_the_same_directory_twice_gives_identical_bytes() {
             "{must} missing from {names:?}"
         );
     }
-    // Re-packing an unpacked bundle reproduces it byte for byte.
+    // Re-packing an unpacked bundle reproduces every file but the manifest, which says the
+    // verdicts are a re-judgement of that run, with nothing changed.
     let un = tmp.path().join("unpacked");
     unpack(&a, &un, &Limits::default()).unwrap();
     let c = tmp.path().join("c.tar.zst");
-    pack(&un, &c, &PackOptions::default()).unwrap();
-    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&c).unwrap());
+    let repacked = pack(&un, &c, &PackOptions::default()).unwrap();
+    let r = repacked.manifest.rejudged_from.expect("re-judged");
+    assert_eq!(r.run_id, "0123456789abcdef");
+    assert_eq!(r.bundle_sha256, None, "no unpack marker, no --from");
+    assert!(r.compared && r.changed.is_empty(), "{r:?}");
+    let (fa, fc) = (files_of(&a), files_of(&c));
+    let differ: Vec<&String> = fa.keys().filter(|k| fa.get(*k) != fc.get(*k)).collect();
+    // The summary says "Re-judged"; the Meshery export gets its own id (no record overwrite).
+    assert_eq!(
+        differ,
+        [
+            "SHA256SUMS",
+            "manifest.json",
+            "report/meshery.json",
+            "report/summary.md"
+        ]
+    );
 }
 
 #[test]
@@ -173,9 +189,11 @@ fn a_good_bundle_verifies() {
             "checksums",
             "format",
             "re-judge",
-            "verdicts"
+            "verdicts",
+            "run status"
         ]
     );
+    assert_eq!(r.lines[5].detail, "complete, 4 cases: 2 passed, 2 failed");
     bin().arg("verify").arg(&b).assert().code(0);
     // Partial on traffic-spec and None on traffic-metrics: only --require none passes.
     bin()
@@ -299,7 +317,13 @@ fn unknown_major_format_versions_are_refused() {
     f.insert("manifest.json".into(), v2.into_bytes());
     let p = tmp.path().join("v2.tar.zst");
     raw_bundle(&p, &f, true);
-    expect_verify_fails(&p, "unsupported bundle format 2.0");
+    expect_verify_fails(
+        &p,
+        &format!(
+            "unsupported bundle format 2.{}",
+            meshproof::bundle::FORMAT_MINOR
+        ),
+    );
 }
 
 fn assert_unsafe(path: &Path, limits: &Limits, entry: &str, reason: &str) {

@@ -183,8 +183,16 @@ fn bundle_pack_unpack_verify_show_and_diff() {
     let blind = pack_model(tmp.path(), "blind", MeshModel::IgnoresHttpRouteGroup);
 
     let out = stdout(&bin().arg("verify").arg(&good).assert().code(0));
-    assert_eq!(out.lines().count(), 5, "{out}");
+    assert_eq!(out.lines().count(), 6, "{out}");
     assert!(out.lines().all(|l| l.starts_with("ok")), "{out}");
+    // The run status and the case count.
+    assert!(
+        out.lines()
+            .last()
+            .unwrap()
+            .ends_with("run status      complete, 4 cases: 4 passed"),
+        "{out}"
+    );
 
     // show: every format.
     let table = stdout(&bin().arg("show").arg(&blind).assert().code(0));
@@ -242,6 +250,13 @@ fn bundle_pack_unpack_verify_show_and_diff() {
         "failed in step 04-path-rules"
     );
     assert_eq!(m["passing_percentage"], "87.50");
+    // The version of the API group each case is about (the variant also uses access/v1alpha3).
+    assert_eq!(m["more_details"][1]["smi_version"], "v0.6.0/v1alpha4");
+    assert_eq!(m["more_details"][0]["smi_version"], "v0.6.0/v1alpha3");
+    // A UUIDv5 of the run id: python3 -c 'import uuid; print(uuid.uuid5(uuid.NAMESPACE_URL,
+    // "urn:meshproof:run:0123456789abcdef"))'
+    assert_eq!(m["id"], "c948e83d-6feb-5096-a160-26961ae860a2");
+    assert_eq!(m["status"], "completed");
 
     // diff: a bundle against itself, and against a mesh with other verdicts.
     let out = stdout(&bin().arg("diff").arg(&good).arg(&good).assert().code(0));
@@ -283,7 +298,42 @@ fn bundle_pack_unpack_verify_show_and_diff() {
             .code(0),
     );
     assert!(out.contains("traffic-access"), "{out}");
-    bin().arg("verify").arg(&rejudged).assert().code(0);
+    // The re-packed bundle says it is a re-judgement of the original, and what changed.
+    let good_sha = meshproof::sha256_hex(&std::fs::read(&good).unwrap());
+    let says = format!(
+        "re-judged from run 0123456789abcdef (bundle sha256 {good_sha}); changed: observations/traffic-access.json"
+    );
+    assert!(out.contains(&says), "{out}");
+    let out = stdout(&bin().arg("verify").arg(&rejudged).assert().code(0));
+    assert!(out.contains(&says), "{out}");
+    let out = stdout(&bin().arg("show").arg(&rejudged).assert().code(0));
+    assert!(out.contains(&says), "{out}");
+    let json = stdout(
+        &bin()
+            .args(["show", "--format", "json"])
+            .arg(&rejudged)
+            .assert()
+            .code(0),
+    );
+    let j: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        j["run"]["rejudged_from"]["bundle_sha256"],
+        good_sha.as_str()
+    );
+    assert_eq!(j["run"]["rejudged_from"]["run_id"], "0123456789abcdef");
+    let files = meshproof::bundle::read::read_selected(&rejudged, &Default::default(), |p| {
+        p == "manifest.json"
+    })
+    .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
+    assert_eq!(m["format"]["minor"], 1);
+    assert_eq!(
+        m["rejudged_from"]["changed"],
+        serde_json::json!(["observations/traffic-access.json"])
+    );
+    // The unpack marker never goes into a bundle.
+    assert!(dir.join(".meshproof-unpacked.json").is_file());
+    assert!(!files.keys().any(|k| k.contains("unpacked")));
     bin()
         .args(["verify", "--require", "full"])
         .arg(&rejudged)

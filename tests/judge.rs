@@ -6,10 +6,11 @@ use common::{observe_case, observe_suite, suite, MeshModel};
 use meshproof::observation::StepStatus;
 use meshproof::verdict::{judge, Capability, CaseStatus, Outcome, Scoring};
 
+/// The capability of every finished case (a case that did not finish has none).
 fn capabilities(v: &meshproof::verdict::Verdicts) -> Vec<(String, Capability)> {
     v.cases
         .iter()
-        .map(|c| (c.name.clone(), v.effective(c)))
+        .filter_map(|c| Some((c.name.clone(), v.effective(c)?)))
         .collect()
 }
 
@@ -20,7 +21,13 @@ fn conformant_mesh_is_full_everywhere() {
     let v = judge(&s, &obs, Scoring::Strict);
     assert_eq!(v.cases.len(), 4);
     for c in &v.cases {
-        assert_eq!(c.capability, Capability::Full, "{}: {:#?}", c.name, c.steps);
+        assert_eq!(
+            c.capability,
+            Some(Capability::Full),
+            "{}: {:#?}",
+            c.name,
+            c.steps
+        );
         assert_eq!(c.status, CaseStatus::Passed, "{}", c.name);
     }
     assert_eq!(v.summary.percent, "100.00");
@@ -47,7 +54,7 @@ fn no_mesh_is_none_on_access_split_and_spec() {
         "traffic-metrics",
     ] {
         let c = v.cases.iter().find(|c| c.name == name).unwrap();
-        assert_eq!(c.capability, Capability::None, "{name}");
+        assert_eq!(c.capability, Some(Capability::None), "{name}");
         assert_eq!(c.status, CaseStatus::Failed, "{name}");
         // The CRD (or APIService) precondition fails, everything after it is skipped.
         assert_eq!(c.steps[0].outcome, Outcome::Fail, "{name}");
@@ -113,7 +120,7 @@ fn meshery_scoring_reproduces_the_historical_formula() {
         (m.capability.as_str(), m.passed, m.steps, m.failed_step),
         ("HALF", 3, 6, Some(4))
     );
-    assert_eq!(v.effective(spec), Capability::Partial);
+    assert_eq!(v.effective(spec), Some(Capability::Partial));
     // traffic-metrics is not part of the historical suite.
     let metrics = v
         .cases
@@ -186,6 +193,11 @@ fn harness_errors_are_errors_not_mesh_failures() {
     let v = judge(&s, &[(lc.name().to_string(), obs)].into(), Scoring::Strict);
     let c = &v.cases[0];
     assert_eq!(c.status, CaseStatus::Error);
+    // It claims no capability, and neither does its spec.
+    assert_eq!(c.capability, None);
+    assert_eq!(v.effective(c), None);
+    assert_eq!(v.specs[0].capability, None);
+    assert_eq!(v.summary.cases.error, 1);
     let only_b = c.steps.iter().find(|s| s.name == "only-b").unwrap();
     assert_eq!(only_b.outcome, Outcome::Error);
     assert!(only_b.checks[0]

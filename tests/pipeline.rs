@@ -21,7 +21,7 @@ use meshproof::spec::mesh::Mesh;
 use meshproof::spec::workload::Workload;
 use meshproof::suite::{HarnessError, SuiteBackend};
 use meshproof::timeouts::Timeouts;
-use meshproof::verdict::Capability;
+use meshproof::verdict::{Capability, CaseStatus};
 use serde_json::{json, Value};
 
 /// A test double of a cluster platform: the model plays the mesh; every call is recorded.
@@ -233,6 +233,15 @@ fn catalog() -> Catalog {
     Catalog::new(common::repo())
 }
 
+/// `reproduce`/`rerun` options writing to `out`, with the repository as the user's catalog.
+fn opts(out: Option<std::path::PathBuf>) -> pipeline::RerunOptions {
+    pipeline::RerunOptions {
+        out,
+        catalog: Some(catalog()),
+        ..Default::default()
+    }
+}
+
 #[test]
 fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
     let tmp = tempfile::tempdir().unwrap();
@@ -256,7 +265,7 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
         .verdicts
         .cases
         .iter()
-        .all(|c| c.capability == Capability::None));
+        .all(|c| c.capability == Some(Capability::None)));
     // The guard ran: exactly one teardown, after the evidence.
     let calls = &p.calls;
     assert_eq!(
@@ -387,8 +396,35 @@ fn an_interrupt_writes_an_aborted_bundle_and_still_tears_down() {
             .unwrap();
     let manifest: Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
     assert_eq!(manifest["run"]["status"], "aborted");
-    // The interrupted case is recorded, its evidence collected and its namespace deleted.
-    assert_eq!(outcome.verdicts.cases.len(), 1);
+    // The interrupted case is recorded (an error: it did not finish), its evidence collected
+    // and its namespace deleted; the cases it never reached are `not-run`. None claims a
+    // capability.
+    let status: Vec<(&str, CaseStatus)> = outcome
+        .verdicts
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.status))
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("traffic-access", CaseStatus::Error),
+            ("traffic-spec", CaseStatus::NotRun),
+            ("traffic-split", CaseStatus::NotRun),
+            ("traffic-metrics", CaseStatus::NotRun)
+        ]
+    );
+    assert!(outcome
+        .verdicts
+        .cases
+        .iter()
+        .all(|c| c.capability.is_none()));
+    let split = &outcome.verdicts.cases[2];
+    assert_eq!(
+        split.steps[0].checks[0].observed,
+        "skipped: not run (the run was aborted before the case started)"
+    );
+    assert_eq!(p.backend.created.len(), 1);
     assert_eq!(p.backend.created, p.backend.deleted);
     assert_eq!(p.calls.last().unwrap(), "teardown keep=false");
 }
@@ -417,7 +453,12 @@ fn an_infrastructure_failure_still_writes_a_bundle() {
         .as_deref()
         .unwrap()
         .contains("osm-controller"));
-    assert!(outcome.verdicts.cases.is_empty());
+    // Every planned case is recorded as not run, saying why.
+    assert_eq!(outcome.verdicts.cases.len(), 4);
+    assert_eq!(outcome.verdicts.summary.cases.not_run, 4);
+    assert!(outcome.verdicts.cases[0].steps[0].checks[0]
+        .observed
+        .contains("the run failed before the case started: Deployment osm-system/osm-controller"));
     assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
     assert!(
         p.calls.contains(&"node_logs".to_string()),
@@ -549,8 +590,7 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     let mut p2 = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);
     let (b, diff) = pipeline::reproduce(
         &first,
-        Some(again.clone()),
-        false,
+        &opts(Some(again.clone())),
         &mut p2,
         &mut meshproof::progress::QuietProgress,
         &FakeClock::default(),
@@ -608,8 +648,7 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     let mut p3 = TestPlatform::new(MeshModel::Conformant);
     let (_, diff) = pipeline::reproduce(
         &first,
-        Some(other),
-        false,
+        &opts(Some(other)),
         &mut p3,
         &mut meshproof::progress::QuietProgress,
         &FakeClock::default(),
@@ -643,8 +682,7 @@ fn rerun_failed_runs_only_the_cases_that_were_not_full() {
     let out = tmp.path().join("rerun.tar.zst");
     let b = pipeline::rerun_failed(
         &first,
-        Some(out.clone()),
-        false,
+        &opts(Some(out.clone())),
         &mut p2,
         &mut meshproof::progress::QuietProgress,
         &FakeClock::default(),
@@ -665,7 +703,7 @@ fn rerun_failed_runs_only_the_cases_that_were_not_full() {
         .verdicts
         .cases
         .iter()
-        .all(|c| c.capability == Capability::Full));
+        .all(|c| c.capability == Some(Capability::Full)));
     let files =
         meshproof::bundle::read::read_selected(&out, &Default::default(), |p| p == "manifest.json")
             .unwrap();
@@ -680,8 +718,7 @@ fn rerun_failed_runs_only_the_cases_that_were_not_full() {
     let mut p3 = TestPlatform::new(MeshModel::Conformant);
     assert!(pipeline::rerun_failed(
         &out,
-        None,
-        false,
+        &opts(None),
         &mut p3,
         &mut meshproof::progress::QuietProgress,
         &FakeClock::default(),

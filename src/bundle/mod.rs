@@ -15,7 +15,8 @@ use crate::verdict::Scoring;
 
 /// Format version written by this meshproof; readers refuse other majors.
 pub const FORMAT_MAJOR: u32 = 1;
-pub const FORMAT_MINOR: u32 = 0;
+/// 1: run status `incomplete`; `rejudged_from` in the manifest. 1.0 bundles are still read.
+pub const FORMAT_MINOR: u32 = 1;
 
 /// Every path of the bundle format, in one place.
 pub mod paths {
@@ -36,6 +37,9 @@ pub mod paths {
     pub const REPORT_SUMMARY: &str = "report/summary.md";
     pub const REPORT_MESHERY: &str = "report/meshery.json";
     pub const LOGS: &str = "logs";
+    /// Left by `bundle unpack` in the directory it fills: which bundle the files came from, so
+    /// `bundle pack` of that directory can say the result was re-judged. Never packed.
+    pub const UNPACK_MARKER: &str = ".meshproof-unpacked.json";
 
     /// Top-level folders a run directory may hold (besides `manifest.json`).
     pub const RUN_DIRS: [&str; 4] = [INPUTS, RESOLVED, OBSERVATIONS, LOGS];
@@ -87,12 +91,111 @@ impl Tool {
     }
 }
 
+/// How a run ended. Only `complete` runs make statements about every case they planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RunStatus {
+    /// Every planned case ran to a judgement (`passed` or `failed`), and there was at least one.
     Complete,
+    /// The run reached its end, but a case did not finish (status `error` or `not-run`: a harness
+    /// error, an inconclusive outcome), or it had no cases. Since format 1.1.
+    Incomplete,
+    /// Interrupted (Ctrl-C, SIGTERM); cases that never started are `not-run`.
     Aborted,
+    /// The infrastructure failed outside a case (cluster, image, mesh install, teardown).
     InfrastructureFailed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Complete => "complete",
+            RunStatus::Incomplete => "incomplete",
+            RunStatus::Aborted => "aborted",
+            RunStatus::InfrastructureFailed => "infrastructure-failed",
+        }
+    }
+
+    /// The status a run with these verdicts has: `aborted` and `infrastructure-failed` stay
+    /// (the runner knows why it stopped); otherwise `complete` exactly when there is at least one
+    /// case and every case finished, else `incomplete`.
+    pub fn given(self, verdicts: &crate::verdict::Verdicts) -> RunStatus {
+        match self {
+            RunStatus::Aborted | RunStatus::InfrastructureFailed => self,
+            RunStatus::Complete | RunStatus::Incomplete => {
+                if verdicts.cases.is_empty() || !verdicts.unfinished().is_empty() {
+                    RunStatus::Incomplete
+                } else {
+                    RunStatus::Complete
+                }
+            }
+        }
+    }
+
+    /// Why a run with this status and these verdicts is not complete (`None` when it is).
+    pub fn why_not_complete(self, verdicts: &crate::verdict::Verdicts) -> Option<String> {
+        if self == RunStatus::Complete && self.given(verdicts) == RunStatus::Complete {
+            return None;
+        }
+        let unfinished = verdicts.unfinished();
+        let mut why = format!("run status {}", self.as_str());
+        if verdicts.cases.is_empty() {
+            why.push_str(": no case was judged");
+        } else if !unfinished.is_empty() {
+            why.push_str(&format!(
+                ": {} of {} case(s) did not finish ({})",
+                unfinished.len(),
+                verdicts.cases.len(),
+                unfinished
+                    .iter()
+                    .map(|c| format!("{} {}", c.name, c.status.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        Some(why)
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a re-judged bundle came from (`bundle pack` of an unpacked, possibly edited bundle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejudged {
+    /// Run id of the original bundle.
+    pub run_id: String,
+    /// sha256 of the original bundle file; `None` when pack could not know it (the directory
+    /// holds an unpacked bundle's manifest but no `bundle unpack` marker, and no `--from`).
+    pub bundle_sha256: Option<String>,
+    /// Files that differ from the original's `SHA256SUMS` (edited, added or removed), sorted;
+    /// empty when the original's list was available and nothing changed. Generated files
+    /// (verdicts, reports, manifest) are not compared.
+    pub changed: Vec<String>,
+    /// Whether `changed` could be computed (the original's `SHA256SUMS` was available).
+    pub compared: bool,
+}
+
+impl Rejudged {
+    /// One line for `verify` and `show`.
+    pub fn describe(&self) -> String {
+        let sha = self
+            .bundle_sha256
+            .as_deref()
+            .map(|s| format!("bundle sha256 {s}"))
+            .unwrap_or_else(|| "bundle sha256 unknown".into());
+        let changed = if !self.compared {
+            "changes unknown (the original's SHA256SUMS was not available)".to_string()
+        } else if self.changed.is_empty() {
+            "no recorded file changed".to_string()
+        } else {
+            format!("changed: {}", self.changed.join(", "))
+        };
+        format!("re-judged from run {} ({sha}); {changed}", self.run_id)
+    }
 }
 
 /// What the runner knows about the run; the only place with wall-clock times.
@@ -122,6 +225,10 @@ pub struct Manifest {
     pub run: RunInfo,
     /// sha256 of every file under `inputs/`.
     pub inputs: BTreeMap<String, String>,
+    /// Set by `bundle pack` when the run directory came from another bundle: these verdicts are
+    /// a re-judgement, not what the run itself recorded. Since format 1.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejudged_from: Option<Rejudged>,
 }
 
 impl Manifest {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::read::{reserve, walk, EntryMeta};
 use super::{paths, BundleError, Limits, Manifest, FORMAT_MAJOR};
-use crate::verdict::Verdicts;
+use crate::verdict::{Verdicts, VERDICT_FORMAT};
 
 /// One line of `verify` output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -292,14 +292,57 @@ pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
             "verdicts",
             "verdicts.json is identical to the re-judged verdicts",
         );
+        let status = run_status(report.manifest.as_ref(), &rejudged);
         report.verdicts = Some(rejudged);
-        return report;
+        return match status {
+            Ok(line) => {
+                report.pass("run status", line);
+                report
+            }
+            Err(line) => report.fail("run status", line),
+        };
+    }
+    if let Some(old) = stored_verdict_format(stored).filter(|f| *f != VERDICT_FORMAT) {
+        return report.fail(
+            "verdicts",
+            format!(
+                "verdicts.json has verdict format {old}, this meshproof judges format \
+                 {VERDICT_FORMAT}: re-verify with the meshproof that wrote the bundle \
+                 (its version and revision are in manifest.json `tool`)"
+            ),
+        );
     }
     let detail = match serde_json::from_slice::<Verdicts>(stored) {
         Err(e) => format!("verdicts.json: not valid verdicts: {e}"),
         Ok(old) => first_difference(&old, &rejudged),
     };
     report.fail("verdicts", detail)
+}
+
+/// The `format` of a stored `verdicts.json`, whatever else it holds.
+fn stored_verdict_format(stored: &[u8]) -> Option<u32> {
+    #[derive(serde::Deserialize)]
+    struct F {
+        format: u32,
+    }
+    serde_json::from_slice::<F>(stored).ok().map(|f| f.format)
+}
+
+/// The manifest's run status must be the one its verdicts allow (`bundle pack` derives it): a
+/// bundle claiming `complete` with a case that did not finish is refused.
+fn run_status(manifest: Option<&Manifest>, v: &Verdicts) -> Result<String, String> {
+    let Some(m) = manifest else {
+        return Err("manifest.json: missing".into());
+    };
+    let status = m.run.status;
+    let cases = v.summary.cases.describe();
+    if status.given(v) != status {
+        return Err(format!(
+            "manifest.json: run status `{status}` contradicts the verdicts ({cases}): expected `{}`",
+            status.given(v)
+        ));
+    }
+    Ok(format!("{status}, {cases}"))
 }
 
 /// Words for the first difference between recorded and re-judged verdicts.
@@ -331,10 +374,10 @@ pub fn first_difference(recorded: &Verdicts, rejudged: &Verdicts) -> String {
         }
         if old != new {
             return format!(
-                "verdicts.json: case `{}`: recorded capability {}, re-judged {}",
+                "verdicts.json: case `{}`: recorded {}, re-judged {}",
                 new.name,
-                old.capability.as_str(),
-                new.capability.as_str()
+                recorded.capability_word(old),
+                rejudged.capability_word(new)
             );
         }
     }

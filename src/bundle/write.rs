@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{paths, BundleError, FormatVersion, Manifest, RunInfo, Tool};
+use super::{paths, BundleError, FormatVersion, Manifest, Rejudged, RunInfo, Tool};
 use super::{FORMAT_MAJOR, FORMAT_MINOR, ZSTD_LEVEL, ZSTD_WORKERS};
 use crate::observation::CaseObservation;
 use crate::report::ReportContext;
@@ -19,6 +19,9 @@ pub struct PackOptions {
     pub scoring: Option<Scoring>,
     /// Replace an existing output file.
     pub force: bool,
+    /// The bundle the run directory was unpacked from (`bundle pack --from`), when the directory
+    /// has no `bundle unpack` marker: the result names it in `rejudged_from`.
+    pub from: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -91,8 +94,8 @@ fn list_run_dir(dir: &Path) -> Result<BTreeMap<String, DiskFile>, BundleError> {
     walk(dir, dir, &mut out)?;
     let mut kept = BTreeMap::new();
     for (rel, f) in out {
-        if paths::GENERATED.contains(&rel.as_str()) {
-            continue; // regenerated below
+        if paths::GENERATED.contains(&rel.as_str()) || rel == paths::UNPACK_MARKER {
+            continue; // regenerated below; the marker is read by `origin`
         }
         let top = rel.split('/').next().unwrap_or_default();
         let inside = rel.contains('/') && paths::RUN_DIRS.contains(&top);
@@ -120,8 +123,9 @@ fn read_small(f: &DiskFile, rel: &str) -> Result<Vec<u8>, BundleError> {
     std::fs::read(&f.full).map_err(|e| BundleError::io(f.full.display(), e))
 }
 
-/// The run metadata of a run directory's `manifest.json` (only its `run` section is read).
-fn read_run_info(dir: &Path) -> Result<RunInfo, BundleError> {
+/// The run metadata of a run directory's `manifest.json` (its `run` section), and whether the
+/// file is a whole bundle manifest (it has `format`: the directory holds an unpacked bundle).
+fn read_run_info(dir: &Path) -> Result<(RunInfo, bool), BundleError> {
     let p = dir.join(paths::MANIFEST);
     let bytes = std::fs::read(&p).map_err(|e| BundleError::BadInput {
         file: p.display().to_string(),
@@ -130,12 +134,132 @@ fn read_run_info(dir: &Path) -> Result<RunInfo, BundleError> {
     #[derive(serde::Deserialize)]
     struct RunOnly {
         run: RunInfo,
+        #[serde(default)]
+        format: Option<serde::de::IgnoredAny>,
     }
     let r: RunOnly = serde_json::from_slice(&bytes).map_err(|e| BundleError::BadInput {
         file: format!("{}:{}", p.display(), e.line()),
         reason: e.to_string(),
     })?;
-    Ok(r.run)
+    Ok((r.run, r.format.is_some()))
+}
+
+/// What `bundle unpack` leaves in the directory it fills ([`paths::UNPACK_MARKER`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UnpackMarker {
+    /// The bundle as named on the command line.
+    pub bundle: String,
+    pub bundle_sha256: String,
+    pub run_id: String,
+}
+
+impl UnpackMarker {
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).expect("marker serializes");
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Where a run directory came from, when it came from a bundle: `--from`, else the unpack
+/// marker, else (an unpacked bundle's manifest without a marker) the run id alone.
+fn origin(
+    dir: &Path,
+    run: &RunInfo,
+    bundle_manifest: bool,
+    from: Option<&Path>,
+) -> Result<Option<(Rejudged, Option<BTreeMap<String, String>>)>, BundleError> {
+    let limits = super::Limits::default();
+    if let Some(from) = from {
+        let files = super::read::read_selected(from, &limits, |p| {
+            p == paths::MANIFEST || p == paths::SHA256SUMS
+        })?;
+        let bad = |reason: String| BundleError::BadInput {
+            file: from.display().to_string(),
+            reason,
+        };
+        let manifest: Manifest = files
+            .get(paths::MANIFEST)
+            .ok_or_else(|| bad("--from: no manifest.json; not a bundle".into()))
+            .and_then(|b| {
+                serde_json::from_slice(b).map_err(|e| bad(format!("--from: manifest.json: {e}")))
+            })?;
+        let sums = files
+            .get(paths::SHA256SUMS)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| super::verify::parse_sums(t).ok());
+        let rejudged = Rejudged {
+            run_id: manifest.run.id,
+            bundle_sha256: Some(hash_file(from)?),
+            changed: Vec::new(),
+            compared: false,
+        };
+        return Ok(Some((rejudged, sums)));
+    }
+    let own_sums = || -> Option<BTreeMap<String, String>> {
+        let p = dir.join(paths::SHA256SUMS);
+        let meta = std::fs::metadata(&p).ok()?;
+        if meta.len() > limits.max_parsed_file {
+            return None;
+        }
+        let text = std::fs::read_to_string(&p).ok()?;
+        super::verify::parse_sums(&text).ok()
+    };
+    let marker_path = dir.join(paths::UNPACK_MARKER);
+    if marker_path.is_file() {
+        let bad = |reason: String| BundleError::BadInput {
+            file: marker_path.display().to_string(),
+            reason,
+        };
+        let size = std::fs::metadata(&marker_path)
+            .map_err(|e| BundleError::io(marker_path.display(), e))?
+            .len();
+        if size > 64 << 10 {
+            return Err(bad("too large for an unpack marker".into()));
+        }
+        let bytes =
+            std::fs::read(&marker_path).map_err(|e| BundleError::io(marker_path.display(), e))?;
+        let m: UnpackMarker = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if !crate::spec::is_sha256_hex(&m.bundle_sha256) {
+            return Err(bad(format!("`{}` is not a sha256", m.bundle_sha256)));
+        }
+        let rejudged = Rejudged {
+            run_id: m.run_id,
+            bundle_sha256: Some(m.bundle_sha256),
+            changed: Vec::new(),
+            compared: false,
+        };
+        return Ok(Some((rejudged, own_sums())));
+    }
+    if bundle_manifest {
+        let rejudged = Rejudged {
+            run_id: run.id.clone(),
+            bundle_sha256: None,
+            changed: Vec::new(),
+            compared: false,
+        };
+        return Ok(Some((rejudged, own_sums())));
+    }
+    Ok(None)
+}
+
+/// Files whose sha256 differs between the original's list and the directory (generated files
+/// and the unpack marker aside): edited, added and removed, sorted.
+fn changed_files(
+    original: &BTreeMap<String, String>,
+    now: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let recorded = |p: &&String| !paths::GENERATED.contains(&p.as_str());
+    let mut out: Vec<String> = original
+        .keys()
+        .chain(now.keys())
+        .filter(recorded)
+        .filter(|p| original.get(*p) != now.get(*p))
+        .cloned()
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Load suite, observations and run info from in-memory files (`inputs/suite/...`, `observations/...`).
@@ -228,8 +352,9 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
             reason: "already exists (use --force to replace it)".into(),
         });
     }
-    let run = read_run_info(dir)?;
+    let (run, bundle_manifest) = read_run_info(dir)?;
     let files = list_run_dir(dir)?;
+    let origin = origin(dir, &run, bundle_manifest, opts.from.as_deref())?;
     // Structured inputs the judge reads.
     let mut parsed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (rel, f) in &files {
@@ -267,6 +392,15 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         .collect();
     let mut run = run;
     run.scoring = scoring;
+    // A run is complete only when every case it judged finished (and it judged one).
+    run.status = run.status.given(&verdicts);
+    let rejudged_from = origin.map(|(mut r, original_sums)| {
+        if let Some(original) = original_sums {
+            r.changed = changed_files(&original, &sums);
+            r.compared = true;
+        }
+        r
+    });
     let manifest = Manifest {
         format: FormatVersion {
             major: FORMAT_MAJOR,
@@ -275,6 +409,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         tool: Tool::current(),
         run,
         inputs,
+        rejudged_from,
     };
     let ctx =
         ReportContext::from_manifest(&manifest, parsed.get(paths::INPUT_MESH).map(Vec::as_slice));
@@ -289,10 +424,10 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         paths::REPORT_SUMMARY.into(),
         crate::report::markdown(&verdicts, &ctx).into_bytes(),
     );
-    generated.insert(
-        paths::REPORT_MESHERY.into(),
-        crate::report::meshery_json(&verdicts, &ctx).into_bytes(),
-    );
+    // Meshery's format cannot say "incomplete": only complete runs get an export.
+    if let Ok(text) = crate::report::meshery_json(&verdicts, &ctx) {
+        generated.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
+    }
     for (k, v) in &generated {
         sums.insert(k.clone(), crate::sha256_hex(v));
     }

@@ -539,17 +539,32 @@ pub fn write_run_dir_with(
         }
     };
     copy(&repo().join("suites/smi"), &dir.join("inputs/suite"));
-    std::fs::create_dir_all(dir.join("inputs")).unwrap();
-    std::fs::copy(
-        repo().join("clusters/kind-v0.32.0.yaml"),
-        dir.join("inputs/cluster.yaml"),
-    )
-    .unwrap();
+    // The workload as `run` records it: its pin and manifests, so `reproduce` has every input.
+    let catalog = Catalog::new(repo());
+    for (rel, bytes) in catalog.workload_tree("smi-apps").unwrap() {
+        let p = dir.join("inputs/workload").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
     let mesh_file = if mesh_selector == "none" {
         "meshes/none.yaml".to_string()
     } else {
         "meshes/osm/1.2.4.yaml".to_string()
     };
+    // The cluster `run` would pick for the mesh (one its pin is known to work on).
+    let mesh = catalog
+        .select_mesh(if mesh_selector == "none" {
+            "none"
+        } else {
+            "osm@1.2.4"
+        })
+        .unwrap();
+    let (cluster, note) = catalog
+        .select_cluster_for("kind-default", &mesh.value, false)
+        .unwrap();
+    assert!(note.is_none(), "{note:?}");
+    std::fs::create_dir_all(dir.join("inputs")).unwrap();
+    std::fs::copy(repo().join(&cluster.path), dir.join("inputs/cluster.yaml")).unwrap();
     std::fs::copy(repo().join(mesh_file), dir.join("inputs/mesh.yaml")).unwrap();
     std::fs::create_dir_all(dir.join("observations")).unwrap();
     for (name, o) in obs {
@@ -576,7 +591,7 @@ pub fn write_run_dir_with(
             "started_at": "2026-11-26T10:00:00Z",
             "finished_at": "2026-11-26T10:12:00Z",
             "scoring": "strict",
-            "selection": {"cluster": "kind-v0.32.0", "mesh": mesh_selector, "workload": "smi-apps", "suite": "smi"}
+            "selection": {"cluster": cluster.value.metadata.name, "mesh": mesh_selector, "workload": "smi-apps", "suite": "smi"}
         }
     });
     std::fs::write(
