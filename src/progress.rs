@@ -116,6 +116,10 @@ impl<W: Write> JsonlProgress<W> {
     pub fn new(out: W) -> Self {
         JsonlProgress { out }
     }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
     fn emit(&mut self, v: serde_json::Value) {
         let _ = writeln!(self.out, "{v}");
         let _ = self.out.flush();

@@ -34,6 +34,8 @@ struct TestPlatform<'a> {
     mesh_facts: BTreeMap<String, Value>,
     /// Whether the run's inputs were the repository's catalog (`use_inputs`).
     inputs_from_repo: Option<bool>,
+    /// The plan preflight was asked to check (what the run would execute).
+    preflight_plan: Option<RunPlan>,
 }
 
 struct Backend<'a> {
@@ -117,13 +119,15 @@ impl<'a> TestPlatform<'a> {
             fail_mesh: false,
             mesh_facts: BTreeMap::new(),
             inputs_from_repo: None,
+            preflight_plan: None,
         }
     }
 }
 
 impl Platform for TestPlatform<'_> {
-    fn preflight(&mut self, _: &RunPlan) -> Result<(), InfraError> {
+    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError> {
         self.calls.push("preflight".into());
+        self.preflight_plan = Some(plan.clone());
         if self.fail_preflight {
             return Err(InfraError(
                 "preflight failed (1): kind\n  kind: `kind` not found".into(),
@@ -796,4 +800,263 @@ fn run_exit_codes_follow_require_and_status() {
     )
     .unwrap();
     assert_eq!(code(&aborted, Some(Capability::None)), 4);
+}
+
+#[test]
+fn reproduce_of_the_committed_fixture_reaches_preflight_with_the_bundles_exact_inputs() {
+    let fixture = common::repo().join("tests/fixtures/bundles/osm-model-conformant.tar.zst");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    p.fail_preflight = true; // the stop: nothing after preflight runs
+    let cancel = AtomicBool::new(false);
+    let e = pipeline::reproduce(
+        &fixture,
+        &opts(Some(tmp.path().join("again.tar.zst"))),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 4, "{e}");
+    assert_eq!(p.calls, ["preflight"]);
+    assert_eq!(p.inputs_from_repo, Some(false), "the bundle's inputs");
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    // The plan it would execute is the bundle's: every input file with the same sha256, the
+    // same selection, no cluster forced, every case.
+    let plan = p.preflight_plan.expect("preflight saw the plan");
+    let files = meshproof::bundle::read::read_selected(&fixture, &Default::default(), |p| {
+        p == "manifest.json"
+    })
+    .unwrap();
+    let manifest: meshproof::bundle::Manifest =
+        serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let mut planned: BTreeMap<String, String> = BTreeMap::new();
+    planned.insert(
+        "inputs/cluster.yaml".into(),
+        plan.cluster.file.sha256.clone(),
+    );
+    planned.insert("inputs/mesh.yaml".into(), plan.mesh.file.sha256.clone());
+    for f in &plan.workload.files {
+        let rel = f.path.strip_prefix("workloads/smi-apps/").unwrap();
+        planned.insert(format!("inputs/workload/{rel}"), f.sha256.clone());
+    }
+    for c in &plan.cases {
+        for f in &c.files {
+            let rel = f.path.strip_prefix("suites/smi/").unwrap();
+            planned.insert(format!("inputs/suite/{rel}"), f.sha256.clone());
+        }
+    }
+    assert_eq!(planned, manifest.inputs);
+    assert_eq!(plan.cluster.name, manifest.run.selection["cluster"]);
+    assert_eq!(plan.mesh.id, manifest.run.selection["mesh"]);
+    assert_eq!((plan.forced, plan.blocked), (None, None));
+    assert!(plan.mesh.lock.is_none());
+    let cases: Vec<&str> = plan.cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        cases,
+        [
+            "traffic-access",
+            "traffic-spec",
+            "traffic-split",
+            "traffic-metrics"
+        ]
+    );
+}
+
+#[test]
+fn reproduce_of_a_bundle_without_a_workload_or_with_an_incompatible_cluster_records_what_it_changed(
+) {
+    // A hand-made run directory: no inputs/workload/, and a cluster the mesh pin is not known
+    // to work on (what the fixture used to be).
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    common::write_run_dir(&dir, MeshModel::Conformant, "osm@1.2.4");
+    std::fs::remove_dir_all(dir.join("inputs/workload")).unwrap();
+    std::fs::copy(
+        common::repo().join("clusters/kind-v0.32.0.yaml"),
+        dir.join("inputs/cluster.yaml"),
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    let mut m: Value = serde_json::from_str(&manifest).unwrap();
+    m["run"]["selection"]["cluster"] = json!("kind-v0.32.0");
+    std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
+    let bundle = tmp.path().join("old.tar.zst");
+    meshproof::bundle::write::pack(&dir, &bundle, &Default::default()).unwrap();
+    let cancel = AtomicBool::new(false);
+    // As recorded, the cluster is refused (exit 2) with what to do.
+    let e = pipeline::reproduce(
+        &bundle,
+        &opts(Some(tmp.path().join("a.tar.zst"))),
+        &mut TestPlatform::new(MeshModel::Conformant),
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert!(e.to_string().contains("--force"), "{e}");
+    // --force: runs, and the new bundle records the force and the workload taken from the catalog.
+    let mut o = opts(Some(tmp.path().join("forced.tar.zst")));
+    o.force = true;
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    let mut progress = TextProgress::new(Vec::new());
+    let (outcome, _) = pipeline::reproduce(
+        &bundle,
+        &o,
+        &mut p,
+        &mut progress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Complete);
+    let text = String::from_utf8(progress.into_inner()).unwrap();
+    assert!(
+        text.contains("note: workload smi-apps from") && text.contains("no inputs/workload/"),
+        "{text}"
+    );
+    let m = manifest_of(&outcome.bundle);
+    assert_eq!(m["run"]["force"], true);
+    assert!(m["run"]["overrides"]["force"].is_string(), "{m}");
+    assert!(m["run"]["overrides"]["workload"].is_string(), "{m}");
+    // --cluster: a compatible pin from the catalog instead of the bundle's.
+    let mut o = opts(Some(tmp.path().join("moved.tar.zst")));
+    o.cluster = Some("kind-v0.21.0-k8s-1.24".into());
+    let (outcome, _) = pipeline::reproduce(
+        &bundle,
+        &o,
+        &mut TestPlatform::new(MeshModel::Conformant),
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    let m = manifest_of(&outcome.bundle);
+    assert_eq!(m["run"]["selection"]["cluster"], "kind-v0.21.0-k8s-1.24");
+    assert!(m["run"]["overrides"]["cluster"]
+        .as_str()
+        .unwrap()
+        .contains("instead of the bundle's kind-v0.32.0"));
+}
+
+fn manifest_of(bundle: &Path) -> Value {
+    let files = meshproof::bundle::read::read_selected(bundle, &Default::default(), |p| {
+        p == "manifest.json"
+    })
+    .unwrap();
+    serde_json::from_slice(&files["manifest.json"]).unwrap()
+}
+
+#[test]
+fn rerun_failed_of_an_aborted_bundle_plans_every_case() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cancel = AtomicBool::new(false);
+    // Aborted during the first case: one `error` case, three `not-run` ones.
+    let aborted = tmp.path().join("aborted.tar.zst");
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    p.backend.cancel_after = Some((1, &cancel));
+    pipeline::run(
+        &catalog(),
+        &request("osm", &aborted),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &cancel,
+    )
+    .unwrap();
+    // An aborted bundle with no case at all (a run directory packed before any case).
+    let dir = tmp.path().join("empty");
+    common::write_run_dir_with(&dir, &BTreeMap::new(), "osm@1.2.4");
+    let text = std::fs::read_to_string(dir.join("manifest.json")).unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        text.replace("\"complete\"", "\"aborted\""),
+    )
+    .unwrap();
+    let empty = tmp.path().join("empty.tar.zst");
+    meshproof::bundle::write::pack(&dir, &empty, &Default::default()).unwrap();
+    for (name, parent) in [("from-aborted", &aborted), ("from-empty", &empty)] {
+        let stop = AtomicBool::new(false);
+        let mut p2 = TestPlatform::new(MeshModel::Conformant);
+        let out = tmp.path().join(format!("{name}.tar.zst"));
+        let b = pipeline::rerun_failed(
+            parent,
+            &opts(Some(out.clone())),
+            &mut p2,
+            &mut meshproof::progress::QuietProgress,
+            &FakeClock::default(),
+            &stop,
+        )
+        .unwrap()
+        .expect("cases to rerun");
+        let names: Vec<&str> = b.verdicts.cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "traffic-access",
+                "traffic-spec",
+                "traffic-split",
+                "traffic-metrics"
+            ],
+            "{name}"
+        );
+        assert_eq!(b.status, RunStatus::Complete, "{name}");
+        assert_eq!(p2.backend.created.len(), 4, "{name}");
+        let m = manifest_of(&out);
+        assert_eq!(
+            m["run"]["selection"]["only"],
+            "traffic-access,traffic-spec,traffic-split,traffic-metrics"
+        );
+    }
+}
+
+#[test]
+fn jsonl_progress_has_one_event_per_check_with_expected_and_observed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("osm.tar.zst");
+    let mut req = request("osm", &out);
+    req.plan.only = vec!["traffic-spec".into()];
+    let mut progress = meshproof::progress::JsonlProgress::new(Vec::new());
+    let outcome = pipeline::run(
+        &catalog(),
+        &req,
+        &mut TestPlatform::new(MeshModel::IgnoresHttpRouteGroup),
+        &mut progress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let text = String::from_utf8(progress.into_inner()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let checks: Vec<&Value> = events.iter().filter(|e| e["event"] == "check").collect();
+    // Exactly the judged checks of the bundle, in order, with their expected/observed values.
+    let judged: Vec<_> = outcome.verdicts.cases[0]
+        .steps
+        .iter()
+        .flat_map(|s| s.checks.iter().map(move |c| (s, c)))
+        .collect();
+    assert_eq!(checks.len(), judged.len());
+    for (e, (s, c)) in checks.iter().zip(&judged) {
+        assert_eq!(e["case"], "traffic-spec");
+        assert_eq!(e["step"], s.name.as_str());
+        assert_eq!(e["k"], s.index);
+        assert_eq!(e["check"], c.id.as_str());
+        assert_eq!(e["outcome"], c.outcome.as_str());
+        assert_eq!(e["expected"], c.expected.as_str());
+        assert_eq!(e["observed"], c.observed.as_str());
+    }
+    let failing = checks
+        .iter()
+        .find(|e| e["step"] == "path-rules" && e["outcome"] == "fail")
+        .expect("the blind mesh fails path-rules");
+    assert!(failing["expected"].as_str().unwrap().contains("all denied"));
+    assert!(failing["observed"].as_str().unwrap().contains("200×2"));
+    let case = events.iter().find(|e| e["event"] == "case").unwrap();
+    assert_eq!(case["status"], "failed");
+    assert_eq!(case["capability"], "Partial");
 }
