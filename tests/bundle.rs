@@ -560,3 +560,47 @@ fn unpack_writes_only_into_a_new_directory() {
         .assert()
         .code(2);
 }
+
+#[test]
+fn format_1_0_bundles_are_still_read() {
+    // A 1.0 manifest: no `rejudged_from`, status one of the 1.0 values.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = packed(tmp.path(), MeshModel::Conformant);
+    let mut f = files_of(&good);
+    let text = String::from_utf8(f["manifest.json"].clone()).unwrap();
+    assert!(!text.contains("rejudged_from"));
+    let old = text.replacen(
+        &format!("\"minor\": {}", meshproof::bundle::FORMAT_MINOR),
+        "\"minor\": 0",
+        1,
+    );
+    assert_ne!(old, text);
+    f.insert("manifest.json".into(), old.into_bytes());
+    let p = tmp.path().join("v1.0.tar.zst");
+    raw_bundle(&p, &f, true);
+    let r = verify(&p, &Limits::default());
+    assert!(r.ok(), "{:?}", r.lines);
+    assert_eq!(r.lines[2].detail, "bundle format 1.0");
+    assert_eq!(r.manifest.unwrap().rejudged_from, None);
+    bin().arg("show").arg(&p).assert().code(0);
+    bin()
+        .args(["verify", "--require", "full"])
+        .arg(&p)
+        .assert()
+        .code(0);
+    // Verdicts judged by an older verdict format are not called tampered: verify says which
+    // meshproof to use.
+    let v = String::from_utf8(f["verdicts.json"].clone()).unwrap();
+    f.insert(
+        "verdicts.json".into(),
+        v.replacen(
+            &format!("\"format\": {}", meshproof::verdict::VERDICT_FORMAT),
+            "\"format\": 1",
+            1,
+        )
+        .into_bytes(),
+    );
+    let p = tmp.path().join("verdicts-v1.tar.zst");
+    raw_bundle(&p, &f, true);
+    expect_verify_fails(&p, "verdicts.json has verdict format 1");
+}
