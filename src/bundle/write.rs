@@ -161,6 +161,13 @@ impl UnpackMarker {
     }
 }
 
+/// The bundle a run directory came from: what the new manifest says about it, and the
+/// original's `SHA256SUMS` to compare the directory with (when available).
+struct Origin {
+    rejudged: Rejudged,
+    original_sums: Option<BTreeMap<String, String>>,
+}
+
 /// Where a run directory came from, when it came from a bundle: `--from`, else the unpack
 /// marker, else (an unpacked bundle's manifest without a marker) the run id alone.
 fn origin(
@@ -168,79 +175,87 @@ fn origin(
     run: &RunInfo,
     bundle_manifest: bool,
     from: Option<&Path>,
-) -> Result<Option<(Rejudged, Option<BTreeMap<String, String>>)>, BundleError> {
-    let limits = super::Limits::default();
+) -> Result<Option<Origin>, BundleError> {
     if let Some(from) = from {
-        let files = super::read::read_selected(from, &limits, |p| {
-            p == paths::MANIFEST || p == paths::SHA256SUMS
+        return origin_bundle(from).map(Some);
+    }
+    let marker = dir.join(paths::UNPACK_MARKER);
+    let (run_id, bundle_sha256) = if marker.is_file() {
+        let m = read_marker(&marker)?;
+        (m.run_id, Some(m.bundle_sha256))
+    } else if bundle_manifest {
+        (run.id.clone(), None)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(Origin {
+        rejudged: Rejudged {
+            run_id,
+            bundle_sha256,
+            changed: Vec::new(),
+            compared: false,
+        },
+        original_sums: own_sums(dir),
+    }))
+}
+
+/// `--from ORIGINAL`: its run id, sha256 and `SHA256SUMS`.
+fn origin_bundle(from: &Path) -> Result<Origin, BundleError> {
+    let files = super::read::read_selected(from, &super::Limits::default(), |p| {
+        p == paths::MANIFEST || p == paths::SHA256SUMS
+    })?;
+    let bad = |reason: String| BundleError::BadInput {
+        file: from.display().to_string(),
+        reason,
+    };
+    let manifest: Manifest = files
+        .get(paths::MANIFEST)
+        .ok_or_else(|| bad("--from: no manifest.json; not a bundle".into()))
+        .and_then(|b| {
+            serde_json::from_slice(b).map_err(|e| bad(format!("--from: manifest.json: {e}")))
         })?;
-        let bad = |reason: String| BundleError::BadInput {
-            file: from.display().to_string(),
-            reason,
-        };
-        let manifest: Manifest = files
-            .get(paths::MANIFEST)
-            .ok_or_else(|| bad("--from: no manifest.json; not a bundle".into()))
-            .and_then(|b| {
-                serde_json::from_slice(b).map_err(|e| bad(format!("--from: manifest.json: {e}")))
-            })?;
-        let sums = files
-            .get(paths::SHA256SUMS)
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|t| super::verify::parse_sums(t).ok());
-        let rejudged = Rejudged {
+    let original_sums = files
+        .get(paths::SHA256SUMS)
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .and_then(|t| super::verify::parse_sums(t).ok());
+    Ok(Origin {
+        rejudged: Rejudged {
             run_id: manifest.run.id,
             bundle_sha256: Some(hash_file(from)?),
             changed: Vec::new(),
             compared: false,
-        };
-        return Ok(Some((rejudged, sums)));
-    }
-    let own_sums = || -> Option<BTreeMap<String, String>> {
-        let p = dir.join(paths::SHA256SUMS);
-        let meta = std::fs::metadata(&p).ok()?;
-        if meta.len() > limits.max_parsed_file {
-            return None;
-        }
-        let text = std::fs::read_to_string(&p).ok()?;
-        super::verify::parse_sums(&text).ok()
+        },
+        original_sums,
+    })
+}
+
+/// The unpack marker, bounded and checked.
+fn read_marker(path: &Path) -> Result<UnpackMarker, BundleError> {
+    let bad = |reason: String| BundleError::BadInput {
+        file: path.display().to_string(),
+        reason,
     };
-    let marker_path = dir.join(paths::UNPACK_MARKER);
-    if marker_path.is_file() {
-        let bad = |reason: String| BundleError::BadInput {
-            file: marker_path.display().to_string(),
-            reason,
-        };
-        let size = std::fs::metadata(&marker_path)
-            .map_err(|e| BundleError::io(marker_path.display(), e))?
-            .len();
-        if size > 64 << 10 {
-            return Err(bad("too large for an unpack marker".into()));
-        }
-        let bytes =
-            std::fs::read(&marker_path).map_err(|e| BundleError::io(marker_path.display(), e))?;
-        let m: UnpackMarker = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-        if !crate::spec::is_sha256_hex(&m.bundle_sha256) {
-            return Err(bad(format!("`{}` is not a sha256", m.bundle_sha256)));
-        }
-        let rejudged = Rejudged {
-            run_id: m.run_id,
-            bundle_sha256: Some(m.bundle_sha256),
-            changed: Vec::new(),
-            compared: false,
-        };
-        return Ok(Some((rejudged, own_sums())));
+    let size = std::fs::metadata(path)
+        .map_err(|e| BundleError::io(path.display(), e))?
+        .len();
+    if size > 64 << 10 {
+        return Err(bad("too large for an unpack marker".into()));
     }
-    if bundle_manifest {
-        let rejudged = Rejudged {
-            run_id: run.id.clone(),
-            bundle_sha256: None,
-            changed: Vec::new(),
-            compared: false,
-        };
-        return Ok(Some((rejudged, own_sums())));
+    let bytes = std::fs::read(path).map_err(|e| BundleError::io(path.display(), e))?;
+    let m: UnpackMarker = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+    if !crate::spec::is_sha256_hex(&m.bundle_sha256) {
+        return Err(bad(format!("`{}` is not a sha256", m.bundle_sha256)));
     }
-    Ok(None)
+    Ok(m)
+}
+
+/// The `SHA256SUMS` an unpacked bundle left in the directory, if readable.
+fn own_sums(dir: &Path) -> Option<BTreeMap<String, String>> {
+    let p = dir.join(paths::SHA256SUMS);
+    if std::fs::metadata(&p).ok()?.len() > super::Limits::default().max_parsed_file {
+        return None;
+    }
+    super::verify::parse_sums(&std::fs::read_to_string(&p).ok()?).ok()
 }
 
 /// Files whose sha256 differs between the original's list and the directory (generated files
@@ -394,8 +409,9 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
     run.scoring = scoring;
     // A run is complete only when every case it judged finished (and it judged one).
     run.status = run.status.given(&verdicts);
-    let rejudged_from = origin.map(|(mut r, original_sums)| {
-        if let Some(original) = original_sums {
+    let rejudged_from = origin.map(|o| {
+        let mut r = o.rejudged;
+        if let Some(original) = o.original_sums {
             r.changed = changed_files(&original, &sums);
             r.compared = true;
         }
