@@ -276,8 +276,30 @@ impl KindPlatform {
     /// The probe image as a docker archive: `$MESHPROOF_PROBE_IMAGE_ARCHIVE` (the Nix wrapper
     /// sets it), else `docker build` of the workload's Dockerfile and `docker save`.
     fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, InfraError> {
-        if let Some(p) = std::env::var_os(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE) {
-            return Ok(PathBuf::from(p));
+        let given = std::env::var_os(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE).map(PathBuf::from);
+        self.image_archive_or_build(w, given)
+    }
+
+    /// `given` (the variable's value), else the image built from the catalog's source tree.
+    fn image_archive_or_build(
+        &mut self,
+        w: &Sourced<Workload>,
+        given: Option<PathBuf>,
+    ) -> Result<PathBuf, InfraError> {
+        if let Some(p) = given {
+            return Ok(p);
+        }
+        if !self.catalog.root.join("Cargo.toml").is_file() {
+            // An installed catalog (Nix, a release archive) is no build context: the probe's
+            // Dockerfile builds from the source tree.
+            return Err(infra(format!(
+                "no probe image: {} is not set and {} is not a meshproof source tree to `docker build` \
+                 the probe from; build the Linux probe image archive (on Linux: `nix build .#probe-image`) \
+                 and set {} to it (docs/packaging.md)",
+                crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE,
+                self.catalog.root.display(),
+                crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE
+            )));
         }
         let reference = format!("{}:{}", w.value.spec.image.name, crate::TOOL_VERSION);
         let status = std::process::Command::new("docker")
@@ -716,5 +738,31 @@ impl Platform for KindPlatform {
             ))),
             TeardownOutcome::Deleted | TeardownOutcome::AlreadyDone => Ok(None),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An installed catalog (the Nix store, a release archive: no Cargo.toml) cannot build the
+    /// probe image: the error says which variable to set instead of running a doomed `docker build`.
+    #[test]
+    fn without_an_image_archive_an_installed_catalog_names_the_variable() {
+        let repo = Catalog::new(env!("CARGO_MANIFEST_DIR"));
+        let w = repo
+            .workloads()
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("a workload");
+        let installed = tempfile::tempdir().unwrap();
+        let mut p = KindPlatform::new(Catalog::new(installed.path()), false).unwrap();
+        let e = p.image_archive_or_build(&w, None).unwrap_err().to_string();
+        assert!(
+            e.contains(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE)
+                && e.contains("is not a meshproof source tree"),
+            "{e}"
+        );
     }
 }

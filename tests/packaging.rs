@@ -46,7 +46,11 @@ fn the_revision_and_flake_ref_are_read_at_run_time() {
     assert_eq!(m["tool"]["git_revision"].as_str(), compiled, "{m}");
     assert_eq!(m["tool"]["flake_ref"], Value::Null, "{m}");
 
-    // An empty run-time value does not hide the compile-time one.
-    let m = packed_manifest(&[(meshproof::env::MESHPROOF_GIT_REV, "")]);
+    // Empty values are not recorded, and an empty revision does not hide the compile-time one.
+    let m = packed_manifest(&[
+        (meshproof::env::MESHPROOF_GIT_REV, ""),
+        (meshproof::env::MESHPROOF_FLAKE_REF, ""),
+    ]);
     assert_eq!(m["tool"]["git_revision"].as_str(), compiled, "{m}");
+    assert_eq!(m["tool"]["flake_ref"], Value::Null, "{m}");
 }

@@ -86,7 +86,9 @@ impl Tool {
             name: "meshproof".into(),
             version: crate::TOOL_VERSION.into(),
             git_revision: crate::git_revision(),
-            flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF).ok(),
+            flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF)
+                .ok()
+                .filter(|r| !r.is_empty()),
         }
     }
 }
