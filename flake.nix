@@ -16,7 +16,11 @@
       githubOwner = "OWNER";
       githubRepo = "meshproof";
 
-      # `self.rev` exists only for a clean checkout; a dirty tree says so instead of lying.
+      # `self.rev` exists only for a clean checkout; a dirty tree says so instead of lying. Only
+      # the thin wrapper below uses it (at run time, through the environment): the builds do not,
+      # so a commit that changes no source (docs, CI) rebuilds nothing and keeps the probe image's
+      # digest. A `path:` flake (the GitHub Action's own checkout) has no `self.rev` either; the
+      # Action derives the reference itself and overrides these (`--set-default`).
       revision = self.rev or "dirty";
       flakeRef = "github:${githubOwner}/${githubRepo}/${revision}";
 
@@ -26,8 +30,10 @@
       probeVersion = probeCargoToml.package.version;
 
       linuxSystems = [ "x86_64-linux" "aarch64-linux" ];
-      # darwin: the CLI, the checks and the dev shell evaluate there; the probe image is a Linux
-      # image and is only built on Linux (a macOS run falls back to `docker build`).
+      # darwin: the CLI, the checks and the dev shell; no probe image (a Linux image, built on
+      # Linux only), so `nix run` there is for verify/show/plan/list/lock/doctor, and `run` needs a
+      # Linux probe image archive from elsewhere in MESHPROOF_PROBE_IMAGE_ARCHIVE
+      # (docs/packaging.md). `nix flake check --all-systems --no-build` in ci.yml evaluates it.
       darwinSystems = [ "aarch64-darwin" ];
       systems = linuxSystems ++ darwinSystems;
       forAllSystems = f: lib.genAttrs systems (system: f system nixpkgs.legacyPackages.${system});
@@ -35,9 +41,7 @@
 
       # Only what Cargo and the catalog need; target/, .git, docs and CI files stay out, so editing
       # them does not rebuild anything. Optional folders may not exist in every revision.
-      src = lib.fileset.toSource {
-        root = ./.;
-        fileset = lib.fileset.unions [
+      buildFiles = lib.fileset.unions [
           ./Cargo.toml
           ./Cargo.lock
           ./src
@@ -54,6 +58,13 @@
           (lib.fileset.maybeMissing ./rustfmt.toml)
           (lib.fileset.maybeMissing ./clippy.toml)
         ];
+      src = lib.fileset.toSource { root = ./.; fileset = buildFiles; };
+      # The tests read one file more: tests/meshes.rs keeps the e2e workflow's matrix in step with
+      # the catalog. Only checks.tests uses this source, so editing CI files rebuilds no package.
+      # (.ci/packaging-checks.sh fails when a test names a repository file outside it.)
+      testSrc = lib.fileset.toSource {
+        root = ./.;
+        fileset = lib.fileset.unions [ buildFiles ./.github/workflows/e2e.yml ];
       };
 
       # The catalog folders installed next to the binary (read through MESHPROOF_HOME).
@@ -66,14 +77,14 @@
           common = {
             inherit version src;
             cargoLock.lockFile = ./Cargo.lock;
-            # Recorded in every bundle's manifest (src/lib.rs reads it at compile time).
-            MESHPROOF_GIT_REV = self.rev or "";
+            # No revision here: bundles get it at run time from the wrapper (MESHPROOF_GIT_REV).
             # Tests that need Docker skip when no engine answers and MESHPROOF_REQUIRE_DOCKER is
             # unset. The Linux sandbox has no engine; a non-sandboxed build (macOS, sandbox=false)
             # could reach the user's socket, so point DOCKER_HOST at a socket that never exists.
+            # Tests that need ../shared (outside the source) skip, saying why.
             preCheck = ''
               export DOCKER_HOST=unix://$TMPDIR/no-docker-engine.sock
-              unset MESHPROOF_REQUIRE_DOCKER
+              unset MESHPROOF_REQUIRE_DOCKER MESHPROOF_REQUIRE_SHARED MESHPROOF_GIT_REV MESHPROOF_FLAKE_REF
               export INSTA_UPDATE=no
               export HOME=$TMPDIR
             '';
@@ -128,37 +139,47 @@
               User = "65532:65532";
               Env = [ "SERVICE_NAME=Default" "PORT=9091" ];
               ExposedPorts = { "9091/tcp" = { }; };
+              # No revision label: the image's digest changes with the probe, not with every commit.
               Labels = {
                 "org.opencontainers.image.title" = "meshproof-probe";
                 "org.opencontainers.image.version" = probeVersion;
-                "org.opencontainers.image.revision" = self.rev or "dirty";
               };
             };
           };
 
-          # What `nix run` starts: kind, kubectl and helm from this nixpkgs first on PATH; the
-          # docker CLI last, so the user's own docker (matching their engine) wins.
+          # What `nix run` starts, a thin wrapper (the only derivation that changes per commit):
+          # kubectl and helm from this nixpkgs first on PATH. kind and the docker CLI last: the
+          # user's own docker matches their engine, and each cluster pin accepts one kind minor,
+          # so meshproof uses a kind on PATH that fits the pin and otherwise provides the pinned
+          # one itself; nixpkgs' single kind is only the last resort. Everything it exports is a
+          # default (`--set-default`) that the caller (the GitHub Action, a user) can override.
           wrapped = pkgs.symlinkJoin {
             name = "meshproof-wrapped-${version}";
             paths = [ meshproof ];
             nativeBuildInputs = [ pkgs.makeWrapper ];
             postBuild = ''
               wrapProgram $out/bin/meshproof \
-                --prefix PATH : ${lib.makeBinPath [ pkgs.kind pkgs.kubectl pkgs.kubernetes-helm ]} \
-                --suffix PATH : ${lib.makeBinPath [ pkgs.docker-client ]} \
-                --set MESHPROOF_FLAKE_REF "${flakeRef}" \
-                ${lib.optionalString (isLinux system) "--set MESHPROOF_PROBE_IMAGE_ARCHIVE ${probeImage}"}
+                --prefix PATH : ${lib.makeBinPath [ pkgs.kubectl pkgs.kubernetes-helm ]} \
+                --suffix PATH : ${lib.makeBinPath [ pkgs.kind pkgs.docker-client ]} \
+                --set-default MESHPROOF_FLAKE_REF "${flakeRef}" \
+                ${lib.optionalString (self ? rev) "--set-default MESHPROOF_GIT_REV ${self.rev}"} \
+                ${lib.optionalString (isLinux system) "--set-default MESHPROOF_PROBE_IMAGE_ARCHIVE ${probeImage}"}
             '';
             meta = common.meta;
           };
 
-          # Checks reuse the same source, lock and vendored crates.
+          # Checks reuse the same lock and vendored crates; the tests get the test source.
           tests = meshproof.overrideAttrs (_: {
             pname = "meshproof-tests";
+            src = testSrc;
             doCheck = true;
             cargoTestFlags = [ "--workspace" ];
             # The probe's binary test stops it with `kill` (procps; coreutils does not install it).
-            nativeCheckInputs = lib.optionals (isLinux system) [ pkgs.procps ];
+            # helm: the Helm rendering test runs for real here (it skips only where helm is absent).
+            nativeCheckInputs = [ pkgs.kubernetes-helm ] ++ lib.optionals (isLinux system) [ pkgs.procps ];
+            preCheck = common.preCheck + ''
+              export MESHPROOF_REQUIRE_HELM=1
+            '';
           });
 
           clippy = meshproof.overrideAttrs (old: {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Packaging checks that run without nixpkgs or network beyond Debian/PyPI (docs/packaging.md):
 #   1. every .nix file parses (nix-instantiate --parse), and a broken copy of flake.nix does not;
-#   2. flake.nix evaluates against a stub nixpkgs: output names per system, wrapper flags, paths;
+#   2. flake.nix evaluates against a stub nixpkgs: output names per system, wrapper flags (PATH
+#      order, --set-default), the revision reaching only the wrapper, the build and test sources;
 #   3. flake.lock is consistent with flake.nix's inputs (offline), and broken locks are refused;
 #   4. actionlint on .github/workflows/*.yml; action.yml: structure, shellcheck of its scripts,
 #      and its inputs checked by actionlint through a workflow that uses it;
-#   5. yamllint (.yamllint.yaml) on the workflows, action.yml and the data catalog.
+#   5. every third-party action pinned by commit, kind installed verifiably in e2e, every system
+#      evaluated in ci.yml, and the Action's reference script run against a stand-in nix;
+#   6. yamllint (.yamllint.yaml) on the workflows, action.yml and the data catalog.
 # Idempotent; installs what a fresh Debian machine lacks (nix-bin, shellcheck via apt; yamllint
 # and actionlint via pip). Full evaluation and builds are `nix flake check` in GitHub CI.
 set -euo pipefail
@@ -70,10 +73,11 @@ if nix-instantiate --parse "$TMP/broken/flake.nix" >/dev/null 2>"$TMP/broken/err
 fi
 echo "rejected as expected: $(head -n 1 "$TMP/broken/err")"
 
-step "flake.nix evaluates against a stub nixpkgs (output names, wrapper flags, source paths)"
+step "flake.nix evaluates against a stub nixpkgs (output names, wrapper flags, sources, revision)"
 # The stub implements just the nixpkgs surface flake.nix uses, with fake derivations, so the
-# flake's own logic (systems, output wiring, wrapper arguments, source filter) is evaluated.
-# lib.fileset.toSource fails here on a non-optional path that does not exist.
+# flake's own logic (systems, output wiring, wrapper arguments, source filters, what depends on
+# the revision) is evaluated. lib.fileset.toSource fails here on a non-optional path that does
+# not exist, and reports the files each source holds.
 cat > "$TMP/stub.nix" <<'NIX'
 { flakeDir, rev }:
 let
@@ -82,6 +86,10 @@ let
     type = "derivation"; outPath = "/nix/store/stub-${name}";
     overrideAttrs = f: drv "${name}-override" (attrs // f attrs);
   };
+  relative = root: p:
+    let r = toString root; s = toString p;
+    in builtins.substring (builtins.stringLength r + 1) (builtins.stringLength s) s;
+  flatten = xs: builtins.concatLists (map (x: if builtins.isList x then flatten x else [ x ]) xs);
   lib = {
     genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
     mapAttrs = builtins.mapAttrs;
@@ -93,11 +101,15 @@ let
     licenses.asl20 = "asl20";
     fileset = {
       maybeMissing = p: { optional = true; path = p; };
-      unions = xs: xs;
+      unions = xs: flatten xs;
       toSource = { root, fileset }:
-        let missing = builtins.filter (x: !(builtins.isAttrs x) && !(builtins.pathExists x)) fileset;
+        let
+          entries = flatten [ fileset ];
+          missing = builtins.filter (x: !(builtins.isAttrs x) && !(builtins.pathExists x)) entries;
+          present = builtins.filter (x: !(builtins.isAttrs x) || builtins.pathExists x.path) entries;
+          files = map (x: relative root (if builtins.isAttrs x then x.path else x)) present;
         in if missing != [ ] then throw "source filter names missing paths: ${toString missing}"
-           else "/nix/store/stub-source";
+           else { outPath = "/nix/store/stub-source-${builtins.hashString "sha256" (builtins.toJSON files)}"; stubFiles = files; };
     };
   };
   pkgsFor = system: {
@@ -115,29 +127,53 @@ let
   out = flake.outputs { inherit self nixpkgs; };
   names = builtins.mapAttrs (_: perSystem: builtins.mapAttrs (_: builtins.attrNames) perSystem)
     { inherit (out) packages checks apps devShells; };
+  # A derivation's inputs as JSON-able data: functions elided, paths and derivations as strings.
+  fingerprint = v:
+    if builtins.isFunction v then "<function>"
+    else if builtins.isPath v then toString v
+    else if builtins.isAttrs v then (if v ? outPath then toString v.outPath else builtins.mapAttrs (_: fingerprint) v)
+    else if builtins.isList v then map fingerprint v
+    else v;
+  strip = d: fingerprint (builtins.removeAttrs d [ "outPath" "overrideAttrs" ]);
+  x86 = out.packages.x86_64-linux;
+  tests = out.checks.x86_64-linux.tests;
 in
 {
   inputs = flake.inputs;
   inherit names;
   wrapper = builtins.mapAttrs (_: p: p.default.postBuild) out.packages;
   app = builtins.mapAttrs (_: a: { inherit (a.default) type program; description = a.default.meta.description; }) out.apps;
-  image = { inherit (out.packages.x86_64-linux.probe-image) name tag compressor; user = out.packages.x86_64-linux.probe-image.config.User; };
-  versions = { inherit (out.packages.x86_64-linux.meshproof) version; probe = out.packages.x86_64-linux.probe.version; };
-  lockFile = toString out.packages.x86_64-linux.meshproof.cargoLock.lockFile;
-  src = out.packages.x86_64-linux.meshproof.src;
-  testFlags = out.checks.x86_64-linux.tests.cargoTestFlags;
-  gitRev = out.packages.x86_64-linux.meshproof.MESHPROOF_GIT_REV;
-  postInstall = out.packages.x86_64-linux.meshproof.postInstall;
+  image = { inherit (x86.probe-image) name tag compressor; user = x86.probe-image.config.User; labels = x86.probe-image.config.Labels; };
+  versions = { inherit (x86.meshproof) version; probe = x86.probe.version; };
+  lockFile = toString x86.meshproof.cargoLock.lockFile;
+  srcFiles = x86.meshproof.src.stubFiles;
+  testSrcFiles = tests.src.stubFiles;
+  testFlags = tests.cargoTestFlags;
+  testPreCheck = tests.preCheck;
+  testInputs = map (d: d.name) tests.nativeCheckInputs;
+  gitRev = x86.meshproof.MESHPROOF_GIT_REV or null;
+  postInstall = x86.meshproof.postInstall;
+  # What must not change with the revision: every package, the probe image and the test build.
+  builds = builtins.mapAttrs (_: p: { meshproof = strip p.meshproof; probe = strip p.probe; }
+      // (if p ? probe-image then { probe-image = strip p.probe-image; } else { })) out.packages
+    // { tests = strip tests; clippy = strip out.checks.x86_64-linux.clippy; };
 }
 NIX
-nix-instantiate --eval --strict --json "$TMP/stub.nix" \
-  --arg flakeDir "$PWD" --argstr rev "0123456789abcdef0123456789abcdef01234567" > "$TMP/eval.json" \
-  || fail "flake.nix does not evaluate against the stub nixpkgs"
-nix-instantiate --eval --strict --json "$TMP/stub.nix" --arg flakeDir "$PWD" --argstr rev "" > "$TMP/eval-dirty.json" \
-  || fail "flake.nix does not evaluate as a dirty tree (no self.rev)"
-"$PY" - "$TMP/eval.json" "$TMP/eval-dirty.json" <<'PY'
-import json, sys, tomllib
-ev = json.load(open(sys.argv[1])); dirty = json.load(open(sys.argv[2]))
+REV_A=0123456789abcdef0123456789abcdef01234567
+REV_B=fedcba9876543210fedcba9876543210fedcba98
+for which in a b dirty; do
+  case "$which" in a) rev="$REV_A" ;; b) rev="$REV_B" ;; *) rev="" ;; esac
+  nix-instantiate --eval --strict --json "$TMP/stub.nix" --arg flakeDir "$PWD" --argstr rev "$rev" > "$TMP/eval-$which.json" \
+    || fail "flake.nix does not evaluate against the stub nixpkgs (self.rev '${rev:-none}')"
+done
+cat > "$TMP/flakecheck.py" <<'PY'
+"""The flake's logic, from stub evaluations with two revisions and without one (a dirty tree)."""
+import glob, json, re, sys, tomllib
+
+tmp, rev_a = sys.argv[1:3]
+ev = json.load(open(f"{tmp}/eval-a.json"))
+other = json.load(open(f"{tmp}/eval-b.json"))
+dirty = json.load(open(f"{tmp}/eval-dirty.json"))
 errors = []
 def need(cond, msg):
     if not cond: errors.append(msg)
@@ -145,6 +181,11 @@ cargo = tomllib.load(open("Cargo.toml", "rb"))["package"]
 probe = tomllib.load(open("workloads/smi-apps/probe/Cargo.toml", "rb"))["package"]
 linux, darwin = ["x86_64-linux", "aarch64-linux"], ["aarch64-darwin"]
 n = ev["names"]
+
+def path_flag(w, flag):
+    """The directories `--prefix PATH :` / `--suffix PATH :` add, in order."""
+    return [d for m in re.findall(rf"{flag} PATH : (\S+)", w) for d in m.split(":")]
+
 for s in linux + darwin:
     pk = set(n["packages"].get(s, []))
     want = {"default", "meshproof", "probe"} | ({"probe-image"} if s in linux else set())
@@ -157,28 +198,98 @@ for s in linux + darwin:
     need(app["type"] == "app" and app["program"].endswith("/bin/meshproof"), f"apps.{s}.default: {app}")
     need(bool(app["description"]), f"apps.{s}.default.meta.description is empty")
     w = ev["wrapper"][s]
-    need("--prefix PATH" in w and all(f"stub-{t}/bin" in w.split("--suffix")[0] for t in ("kind", "kubectl", "kubernetes-helm")),
-         f"{s}: kind, kubectl, helm must be --prefix'ed on PATH")
-    need("--suffix PATH : /nix/store/stub-docker-client/bin" in w, f"{s}: the docker CLI must be --suffix'ed")
-    need('--set MESHPROOF_FLAKE_REF "github:' in w and "/meshproof/0123456789abcdef0123456789abcdef01234567" in w,
-         f"{s}: MESHPROOF_FLAKE_REF must name github:<owner>/meshproof/<self.rev>")
-    need(("--set MESHPROOF_PROBE_IMAGE_ARCHIVE /nix/store/stub-meshproof-probe" in w) == (s in linux),
-         f"{s}: MESHPROOF_PROBE_IMAGE_ARCHIVE must be set exactly on Linux")
-    need("/meshproof/dirty" in dirty["wrapper"][s], f"{s}: a dirty tree must record .../meshproof/dirty")
+    prefix, suffix = path_flag(w, "--prefix"), path_flag(w, "--suffix")
+    need(prefix == ["/nix/store/stub-kubectl/bin", "/nix/store/stub-kubernetes-helm/bin"],
+         f"{s}: kubectl and helm (only) must be --prefix'ed on PATH: {prefix}")
+    # kind after the user's PATH: meshproof uses a kind on PATH that fits the cluster pin and
+    # otherwise provides the pinned one itself; nixpkgs' single kind is the last resort.
+    need(suffix == ["/nix/store/stub-kind/bin", "/nix/store/stub-docker-client/bin"],
+         f"{s}: kind and the docker CLI must be --suffix'ed on PATH: {suffix}")
+    need(re.search(r"--set (?!-)", w) is None, f"{s}: variables must be --set-default (overridable), not --set")
+    need(f'--set-default MESHPROOF_FLAKE_REF "github:' in w and f'/meshproof/{rev_a}"' in w,
+         f"{s}: MESHPROOF_FLAKE_REF must default to github:<owner>/meshproof/<self.rev>")
+    need(f"--set-default MESHPROOF_GIT_REV {rev_a}" in w, f"{s}: MESHPROOF_GIT_REV must default to self.rev at run time")
+    need(("--set-default MESHPROOF_PROBE_IMAGE_ARCHIVE /nix/store/stub-meshproof-probe" in w) == (s in linux),
+         f"{s}: MESHPROOF_PROBE_IMAGE_ARCHIVE must default to the image exactly on Linux")
+    wd = dirty["wrapper"][s]
+    need("/meshproof/dirty" in wd and "MESHPROOF_GIT_REV" not in wd,
+         f"{s}: a dirty tree records .../meshproof/dirty and no revision")
+
 im = ev["image"]
 need(im["name"] == "meshproof-probe" and im["tag"] == probe["version"], f"probe image tag: {im}")
 need(im["tag"] != "latest" and im["compressor"] == "none" and im["user"] == "65532:65532", f"probe image: {im}")
+need(not any(rev_a in str(v) for v in im["labels"].values()), f"probe image labels carry the revision: {im['labels']}")
 need(ev["versions"]["version"] == cargo["version"] and ev["versions"]["probe"] == probe["version"], f"versions: {ev['versions']}")
 need(ev["lockFile"].endswith("/Cargo.lock"), f"cargoLock.lockFile: {ev['lockFile']}")
 need("--workspace" in ev["testFlags"], "checks.tests must run the whole workspace")
-need(ev["gitRev"] == "0123456789abcdef0123456789abcdef01234567" and dirty["gitRev"] == "", "MESHPROOF_GIT_REV must be self.rev")
+need(ev["gitRev"] is None and dirty["gitRev"] is None, "MESHPROOF_GIT_REV must not be baked into the build")
+
+# The revision reaches the wrapper only: packages, image and tests are the same derivations for
+# every commit (a docs-only commit rebuilds nothing and keeps the probe image's digest).
+for name, e in (("another revision", other), ("a dirty tree", dirty)):
+    for k, v in ev["builds"].items():
+        need(e["builds"][k] == v, f"{k} changes with {name}: the revision must not reach the builds")
+need(ev["wrapper"] != other["wrapper"], "the wrapper must carry the revision")
+
+# Sources: docs and CI files stay out of the build; the tests get exactly what they read.
+src, test_src = set(ev["srcFiles"]), set(ev["testSrcFiles"])
+for f in ("Cargo.toml", "Cargo.lock", "src", "tests", "clusters", "meshes", "suites", "workloads"):
+    need(f in src, f"the build source lacks {f}")
+need(not any(f.startswith((".github", "docs", ".ci")) or f in ("README.md", "flake.nix", "action.yml") for f in src),
+     f"the build source carries docs or CI files: {sorted(src)}")
+need(test_src == src | {".github/workflows/e2e.yml"},
+     f"the test source must be the build source plus the e2e workflow: extra {sorted(test_src - src)}")
+pre = ev["testPreCheck"]
+need("export MESHPROOF_REQUIRE_HELM=1" in pre and "kubernetes-helm" in ev["testInputs"],
+     "checks.tests must have helm and require the Helm rendering test")
+need(re.search(r"unset [^\n]*MESHPROOF_REQUIRE_SHARED", pre) is not None, "checks.tests must not require ../shared")
 for d in ("clusters", "meshes", "workloads", "suites"):
     need(d in ev["postInstall"], f"postInstall does not install {d}/")
 need("--set-default MESHPROOF_HOME $out/share/meshproof" in ev["postInstall"], "MESHPROOF_HOME must point at $out/share/meshproof")
+
+# A test naming a repository file the test source lacks would fail only inside `checks.tests`.
+covered = lambda rel: any(rel == f or rel.startswith(f + "/") for f in test_src)
+sources = sorted(set(glob.glob("tests/**/*.rs", recursive=True) + glob.glob("crates/*/tests/**/*.rs", recursive=True)
+                     + glob.glob("workloads/**/tests/**/*.rs", recursive=True)))
+named = 0
+for rs in sources:
+    for lit in re.findall(r'"((?:\.github|\.ci|docs|README\.md|action\.yml|flake\.nix|flake\.lock)(?:/[^"\s{}]*)?)"', open(rs).read()):
+        named += 1
+        need(covered(lit), f"{rs} reads {lit}, which the flake's test source does not carry")
+need(named > 0, "the scan for repository files named by tests found none (expected .github/workflows/e2e.yml)")
 if errors:
     print("\n".join("  - " + e for e in errors), file=sys.stderr); sys.exit(1)
 print("outputs per system:", {s: n["packages"][s] for s in n["packages"]})
+print(f"identical across revisions: {', '.join(sorted(ev['builds']))}; the test source adds {sorted(test_src - src)};",
+      f"{named} repository path(s) named by {len(sources)} test files are in it")
 PY
+"$PY" "$TMP/flakecheck.py" "$TMP" "$REV_A" || fail "the flake's logic (see above)"
+# The check can fail: the old flake (kind first on PATH, --set, the revision baked into builds
+# and the image, no test source) must be refused, each for its own reason.
+mkdir -p "$TMP/old/evals"
+for e in * .github; do ln -s "$PWD/$e" "$TMP/old/$e"; done
+rm "$TMP/old/flake.nix"
+# shellcheck disable=SC2016 # Nix's ${...}, not the shell's
+sed -e 's/--prefix PATH : ${lib.makeBinPath \[ pkgs.kubectl/--prefix PATH : ${lib.makeBinPath [ pkgs.kind pkgs.kubectl/' \
+    -e 's/--set-default MESHPROOF_PROBE_IMAGE_ARCHIVE/--set MESHPROOF_PROBE_IMAGE_ARCHIVE/' \
+    -e 's|cargoLock.lockFile = ./Cargo.lock;|cargoLock.lockFile = ./Cargo.lock; MESHPROOF_GIT_REV = self.rev or "";|' \
+    -e 's|"org.opencontainers.image.version" = probeVersion;|"org.opencontainers.image.version" = probeVersion; "org.opencontainers.image.revision" = self.rev or "dirty";|' \
+    -e 's|src = testSrc;||' \
+    flake.nix > "$TMP/old/flake.nix"
+cmp -s flake.nix "$TMP/old/flake.nix" && fail "the mutations of flake.nix did not apply"
+for which in a b dirty; do
+  case "$which" in a) rev="$REV_A" ;; b) rev="$REV_B" ;; *) rev="" ;; esac
+  nix-instantiate --eval --strict --json "$TMP/stub.nix" --arg flakeDir "$TMP/old" --argstr rev "$rev" > "$TMP/old/evals/eval-$which.json" \
+    || fail "the mutated flake.nix does not evaluate"
+done
+if "$PY" "$TMP/flakecheck.py" "$TMP/old/evals" "$REV_A" 2> "$TMP/old/err"; then
+  fail "the flake check accepted the old wrapper and builds"
+fi
+for want in "kubectl and helm (only) must be --prefix'ed" "must be --set-default" "must not be baked into the build" \
+            "changes with another revision" "labels carry the revision" "the test source must be"; do
+  grep -q -- "$want" "$TMP/old/err" || fail "the flake check did not report: $want ($(cat "$TMP/old/err"))"
+done
+echo "refused as expected: the old flake ($(grep -c '^  - ' "$TMP/old/err") problems)"
 
 step "flake.lock is consistent with flake.nix (offline)"
 nix-instantiate --eval --strict --json -E '(import ./flake.nix).inputs' > "$TMP/inputs.json" \
@@ -358,6 +469,103 @@ if (cd "$TMP/uses" && actionlint .github/workflows/use.yml >"$TMP/uses/out" 2>&1
 fi
 grep -q 'mesh' "$TMP/uses/out" || fail "unexpected actionlint report: $(cat "$TMP/uses/out")"
 echo "actionlint: a use of action.yml is checked against its inputs"
+
+step "actions pinned by commit; e2e installs kind verifiably; ci evaluates every system"
+cat > "$TMP/pins.py" <<'PY'
+"""Every third-party action is pinned by a 40-hex commit with the tag in a comment; the e2e
+workflow installs kind with `go install` (no helm/kind-action, whose .sha256sum does not exist
+for kind v0.11.1); ci.yml evaluates every system; the Action derives its reference itself."""
+import re, sys, yaml
+
+files = sys.argv[1:]
+errors = []
+def need(c, m):
+    if not c: errors.append(m)
+pinned = 0
+for f in files:
+    text = open(f).read()
+    for line in text.splitlines():
+        m = re.match(r"\s*-?\s*uses:\s*(\S+)(.*)$", line)
+        if not m or m.group(1).startswith("./"):
+            continue
+        ref = m.group(1)
+        ok = re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_./-]+@[0-9a-f]{40}", ref) is not None
+        need(ok, f"{f}: {ref} is not pinned by a full commit SHA")
+        need(re.match(r"\s*#\s*\S", m.group(2)) is not None, f"{f}: {ref} has no comment naming the tag it was resolved from")
+        pinned += ok
+def load(f):
+    return yaml.safe_load(open(f))
+e2e = load(".github/workflows/e2e.yml")
+steps = e2e["jobs"]["run"]["steps"]
+need(not any("helm/kind-action" in s.get("uses", "") for s in steps), "e2e.yml: helm/kind-action cannot install kind v0.11.1")
+need(any('go install "sigs.k8s.io/kind@' in s.get("run", "") for s in steps), "e2e.yml: kind must come from `go install sigs.k8s.io/kind@<version>`")
+ci = load(".github/workflows/ci.yml")
+runs = [s.get("run", "") for j in ci["jobs"].values() for s in j["steps"]]
+need(any("nix flake check --all-systems --no-build" in r for r in runs), "ci.yml: `nix flake check --all-systems --no-build` is missing")
+need(ci["jobs"]["rust"].get("env", {}).get("MESHPROOF_REQUIRE_HELM") == "1", "ci.yml: the rust job must require helm")
+rel = load(".github/workflows/release.yml")
+for name, job in rel["jobs"].items():
+    if (job.get("permissions") or {}).get("contents") == "write":
+        need(all(re.search(r"@[0-9a-f]{40}$", s["uses"]) for s in job["steps"] if "uses" in s),
+             f"release.yml: job {name} has contents: write and an action not pinned by commit")
+action = open("action.yml").read()
+need("github.action_repository" not in re.sub(r"#.*", "", action), "action.yml must not use github.action_repository (empty in composite actions)")
+need(".github/action/derive-ref.sh" in action, "action.yml must derive its reference with .github/action/derive-ref.sh")
+need('export MESHPROOF_FLAKE_REF="$BUILT_FLAKE_REF"' in action and 'export MESHPROOF_GIT_REV="$BUILT_REV"' in action,
+     "action.yml must pass the derived reference and revision to meshproof run")
+if errors:
+    print("\n".join("  - " + e for e in errors), file=sys.stderr); sys.exit(1)
+print(f"{pinned} action uses pinned by commit in {len(files)} files")
+PY
+"$PY" "$TMP/pins.py" action.yml "${workflows[@]}" || fail "action pins and workflow contracts (see above)"
+# The pin check can fail: a tag-pinned copy is refused.
+sed 's|actions/checkout@[0-9a-f]\{40\}|actions/checkout@v6|' .github/workflows/ci.yml > "$TMP/ci-tag.yml"
+if "$PY" "$TMP/pins.py" "$TMP/ci-tag.yml" 2> "$TMP/pins.err"; then fail "a tag-pinned action was accepted"; fi
+grep -q "actions/checkout@v6 is not pinned by a full commit SHA" "$TMP/pins.err" || fail "unexpected report: $(cat "$TMP/pins.err")"
+echo "refused as expected: actions/checkout@v6"
+
+step "the Action's reference: .github/action/derive-ref.sh with a stand-in nix"
+shellcheck -s bash .github/action/derive-ref.sh
+mkdir -p "$TMP/ref/bin"
+cat > "$TMP/ref/bin/nix" <<'SH'
+#!/bin/sh
+# Stands in for `nix eval ... (builtins.fetchTree "github:...").rev`: v1 and main resolve.
+echo "$*" >> "$CALLS"
+case "$*" in
+  *'"github:acme/meshproof/v1"'*) printf '1111111111111111111111111111111111111111' ;;
+  *'"github:acme/meshproof/feature/x"'*) printf '2222222222222222222222222222222222222222' ;;
+  *) echo "error: cannot fetch" >&2; exit 1 ;;
+esac
+SH
+chmod +x "$TMP/ref/bin/nix"
+export CALLS="$TMP/ref/calls"
+derive() { NIX="$TMP/ref/bin/nix" bash .github/action/derive-ref.sh "$@" 2>"$TMP/ref/err"; }
+expect() { # expect ACTUAL EXPECTED WHAT
+  [ "$1" = "$2" ] || fail "derive-ref.sh $3: got [$1], expected [$2] ($(cat "$TMP/ref/err"))"
+}
+actions=/home/runner/work/_actions/acme/meshproof
+r1=1111111111111111111111111111111111111111
+r2=2222222222222222222222222222222222222222
+sha=0123456789abcdef0123456789abcdef01234567
+expect "$(derive "$actions/v1")" "$(printf 'build=github:acme/meshproof/%s\nflake-ref=github:acme/meshproof/%s\nrev=%s' $r1 $r1 $r1)" "for a tag"
+expect "$(derive "$actions/feature/x")" "$(printf 'build=github:acme/meshproof/%s\nflake-ref=github:acme/meshproof/%s\nrev=%s' $r2 $r2 $r2)" "for a branch with a slash"
+: > "$CALLS"
+expect "$(derive "$actions/$sha")" "$(printf 'build=github:acme/meshproof/%s\nflake-ref=github:acme/meshproof/%s\nrev=%s' $sha $sha $sha)" "for a commit"
+[ ! -s "$CALLS" ] || fail "derive-ref.sh asked nix about a ref that already is a commit"
+expect "$(derive "$actions/v1" feature/x)" "$(printf 'build=github:acme/meshproof/%s\nflake-ref=github:acme/meshproof/%s\nrev=%s' $r2 $r2 $r2)" "with meshproof-version"
+if derive "$actions/v1" no-such-tag >/dev/null; then fail "derive-ref.sh accepted a version nix cannot resolve"; fi
+grep -q "::error::cannot resolve github:acme/meshproof/no-such-tag" "$TMP/ref/err" || fail "unexpected: $(cat "$TMP/ref/err")"
+# A local action (`uses: ./`): a clean checkout is recorded by commit, a dirty one not at all.
+git init -q "$TMP/ref/local"
+git -C "$TMP/ref/local" -c user.name=t -c user.email=t@example.invalid commit -q --allow-empty -m init
+git -C "$TMP/ref/local" remote add origin https://github.com/acme/meshproof
+head="$(git -C "$TMP/ref/local" rev-parse HEAD)"
+expect "$(derive "$TMP/ref/local")" "$(printf 'build=path:%s\nflake-ref=github:acme/meshproof/%s\nrev=%s' "$TMP/ref/local" "$head" "$head")" "for a clean local checkout"
+touch "$TMP/ref/local/uncommitted"
+expect "$(derive "$TMP/ref/local")" "$(printf 'build=path:%s\nflake-ref=\nrev=' "$TMP/ref/local")" "for a dirty local checkout"
+grep -q "::warning::.*not a clean git checkout" "$TMP/ref/err" || fail "no warning for a dirty checkout"
+if derive /tmp/not-an-action-checkout v1 >/dev/null; then fail "derive-ref.sh guessed a repository for a version"; fi
+echo "derive-ref.sh: tags, branches, commits, meshproof-version, local checkouts (a dirty one is not named)"
 
 step "yamllint (.yamllint.yaml)"
 yaml_targets=(action.yml .yamllint.yaml .github clusters meshes suites workloads)
