@@ -111,8 +111,33 @@ fn pruned(v: &Value, schema: &Value, path: &str, out: &mut Vec<String>) {
     }
 }
 
+/// Schema errors the suite accepts on purpose, each with its reason: (apiVersion, kind, error).
+///
+/// smi-sdk-go's later v1alpha1 TrafficTarget schema (`crds/access.yaml`, not served there) requires a
+/// numeric `destination.port`, but the v1alpha1 spec text makes `port` optional and the v1alpha1 Go
+/// types that the v1alpha1-only controllers decode with (deislabs/smi-sdk-go `access/v1alpha1`, used by
+/// smi-adapter-istio v0.1.0 and consul-smi-controller) declare it a string, so a number there would
+/// break their decoding. Those controllers ship schema-less apiextensions v1beta1 CRDs. The suite's
+/// v1alpha1 TrafficTargets therefore leave `port` out.
+const ACCEPTED: [(&str, &str, &str); 1] = [(
+    "access.smi-spec.io/v1alpha1",
+    "TrafficTarget",
+    "\"port\" is a required property at /destination",
+)];
+
+/// API versions the suite uses for which `../shared/smi-crds` has no schema, each with its reason.
+/// A manifest of such a version is only checked to be one of the kinds listed; the test switches to
+/// full validation as soon as a schema for it appears.
+const UNSCHEMED: [(&str, &str, &str); 1] = [(
+    "split.smi-spec.io/v1alpha1",
+    "TrafficSplit",
+    "smi-sdk-go main (a143f8bc) no longer defines v1alpha1; its served copies are linkerd-smi's \
+     templates/trafficsplit-crd.yaml (v0.2.7), which is not in ../shared/smi-crds",
+)];
+
 fn problems(doc: &Value, schemas: &Schemas) -> Result<Vec<String>, String> {
-    let (group, version) = doc["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+    let api = doc["apiVersion"].as_str().unwrap();
+    let (group, version) = api.split_once('/').unwrap();
     let kind = doc["kind"].as_str().unwrap();
     let key = (group.to_string(), kind.to_string(), version.to_string());
     let (schema, _) = schemas
@@ -122,6 +147,7 @@ fn problems(doc: &Value, schemas: &Schemas) -> Result<Vec<String>, String> {
     let mut errs: Vec<String> = validator
         .iter_errors(doc)
         .map(|e| format!("{} at {}", e, e.instance_path))
+        .filter(|e| !ACCEPTED.contains(&(api, kind, e.as_str())))
         .collect();
     let mut p = Vec::new();
     pruned(doc, schema, "", &mut p);
@@ -141,6 +167,7 @@ fn every_smi_manifest_of_the_suite_validates_against_the_crd_schemas() {
     };
     let suite = common::suite();
     let mut checked = BTreeMap::new();
+    let mut unschemed: BTreeMap<String, usize> = BTreeMap::new();
     for lc in &suite.cases {
         for (rel, bytes) in &lc.files {
             if !rel.ends_with(".yaml") || rel == "case.yaml" {
@@ -152,8 +179,16 @@ fn every_smi_manifest_of_the_suite_validates_against_the_crd_schemas() {
                 if !api.contains("smi-spec.io/") {
                     continue;
                 }
-                let errs =
-                    problems(&doc, &schemas).unwrap_or_else(|e| panic!("{}/{rel}: {e}", lc.name()));
+                let kind = doc["kind"].as_str().unwrap_or_default();
+                let errs = match problems(&doc, &schemas) {
+                    Ok(errs) => errs,
+                    Err(e) => {
+                        let known = UNSCHEMED.iter().any(|(a, k, _)| *a == api && *k == kind);
+                        assert!(known, "{}/{rel}: {e}", lc.name());
+                        *unschemed.entry(api.to_string()).or_insert(0) += 1;
+                        continue;
+                    }
+                };
                 assert!(
                     errs.is_empty(),
                     "{}/{rel} {}: {errs:?}",
@@ -164,12 +199,15 @@ fn every_smi_manifest_of_the_suite_validates_against_the_crd_schemas() {
             }
         }
     }
-    // The suite uses every variant it claims: SMI v0.6.0 and v0.5.0 versions, and OSM's split v1alpha2.
+    // The suite uses every variant it claims: SMI v0.6.0 and v0.5.0 versions, OSM's split v1alpha2,
+    // and the v1alpha1 shapes of Istio's smi-adapter and Consul's SMI controller.
     for api in [
         "access.smi-spec.io/v1alpha3",
         "access.smi-spec.io/v1alpha2",
+        "access.smi-spec.io/v1alpha1",
         "specs.smi-spec.io/v1alpha4",
         "specs.smi-spec.io/v1alpha3",
+        "specs.smi-spec.io/v1alpha1",
         "split.smi-spec.io/v1alpha4",
         "split.smi-spec.io/v1alpha3",
         "split.smi-spec.io/v1alpha2",
@@ -179,6 +217,56 @@ fn every_smi_manifest_of_the_suite_validates_against_the_crd_schemas() {
             "no manifest checked for {api}: {checked:?}"
         );
     }
+    // What could not be validated is exactly what UNSCHEMED lists (and nothing listed is stale).
+    let listed: Vec<&str> = UNSCHEMED.iter().map(|(a, _, _)| *a).collect();
+    assert_eq!(
+        unschemed.keys().map(String::as_str).collect::<Vec<_>>(),
+        listed,
+        "APIs without a schema in {}: {unschemed:?}",
+        crd_dir().display()
+    );
+}
+
+#[test]
+fn accepted_deviations_are_real() {
+    let Some(schemas) = schemas("accepted_deviations_are_real") else {
+        return;
+    };
+    // The one accepted error really is what the schema says about a v1alpha1 TrafficTarget without a
+    // port, and the same object with a numeric port validates (so the exception hides nothing else).
+    let without: Value = meshproof::yaml::from_str(
+        "t.yaml",
+        "apiVersion: access.smi-spec.io/v1alpha1\nkind: TrafficTarget\nmetadata: {name: t}\ndestination: {kind: ServiceAccount, name: b, namespace: ns}\nsources: [{kind: ServiceAccount, name: a, namespace: ns}]\nspecs: [{kind: HTTPRouteGroup, name: r, matches: [m]}]\n",
+    )
+    .unwrap();
+    let errs = problems(&without, &schemas).unwrap();
+    assert!(errs.is_empty(), "{errs:?}");
+    let (schema, _) = &schemas[&(
+        "access.smi-spec.io".to_string(),
+        "TrafficTarget".to_string(),
+        "v1alpha1".to_string(),
+    )];
+    let raw: Vec<String> = jsonschema::validator_for(schema)
+        .unwrap()
+        .iter_errors(&without)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert_eq!(raw, [ACCEPTED[0].2], "{raw:?}");
+    let mut with = without.clone();
+    with["destination"]["port"] = serde_json::json!(9091);
+    assert!(jsonschema::validator_for(schema).unwrap().is_valid(&with));
+    // A v1alpha1 route wrapped in `spec` (the v1alpha2+ shape) is caught by the pruning rule.
+    let wrapped: Value = meshproof::yaml::from_str(
+        "t.yaml",
+        "apiVersion: specs.smi-spec.io/v1alpha1\nkind: HTTPRouteGroup\nmetadata: {name: r}\nmatches: [{name: m}]\nspec:\n  matches: [{name: m}]\n",
+    )
+    .unwrap();
+    let errs = problems(&wrapped, &schemas).unwrap();
+    assert!(
+        errs.iter()
+            .any(|e| e.contains(".spec is not in the schema")),
+        "{errs:?}"
+    );
 }
 
 #[test]

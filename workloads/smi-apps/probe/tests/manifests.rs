@@ -106,6 +106,14 @@ fn check_common(docs: &[Value]) -> BTreeMap<String, BTreeMap<String, String>> {
             ),
             (Some(9091), Some("http"), Some("http"))
         );
+        // Numeric, not the port's name: Traefik Mesh compares TrafficTarget ports with the
+        // integer value of targetPort (pkg/topology/builder.go at v1.4.8).
+        assert_eq!(
+            p["targetPort"].as_u64(),
+            Some(9091),
+            "{}",
+            d["metadata"]["name"]
+        );
     }
     pods
 }
