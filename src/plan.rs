@@ -158,6 +158,7 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             });
         }
     }
+    check_names(catalog, &mesh, &workload, &suite, &req.suite)?;
     let timeouts = Timeouts::default().scaled(req.timeout_scale);
     let mut warnings = Vec::new();
 
@@ -232,19 +233,6 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         if !req.only.is_empty() && !req.only.iter().any(|o| o == lc.name()) {
             continue;
         }
-        if !workload
-            .value
-            .spec
-            .layouts
-            .contains_key(&lc.case.spec.layout)
-        {
-            return Err(SpecError::Invalid(format!(
-                "suites/{}/{}/case.yaml: layout `{}` is not defined by workload `{wname}`",
-                req.suite,
-                lc.name(),
-                lc.case.spec.layout
-            )));
-        }
         cases.push(case_plan(lc, &req.suite, &m.spec.smi, &timeouts));
     }
     Ok(RunPlan {
@@ -259,6 +247,50 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         forced,
         blocked,
     })
+}
+
+/// Names that cross files and that only a live run would otherwise reveal: traffic checks against
+/// the workload layout they run on (`from`, `to`, the backends they expect), and the pin's
+/// `expected` cases against the suite. Every problem names its file, line and field.
+fn check_names(
+    catalog: &Catalog,
+    mesh: &crate::spec::catalog::Sourced<crate::spec::mesh::Mesh>,
+    workload: &crate::spec::catalog::Sourced<crate::spec::workload::Workload>,
+    suite: &crate::spec::catalog::Suite,
+    suite_name: &str,
+) -> Result<(), SpecError> {
+    let apps = catalog.layout_apps(workload)?;
+    let mut problems = Vec::new();
+    for lc in &suite.cases {
+        let file = format!("suites/{suite_name}/{}/case.yaml", lc.name());
+        let text = String::from_utf8_lossy(&lc.files["case.yaml"]);
+        match apps.get(&lc.case.spec.layout) {
+            Some(layout) => problems.extend(crate::spec::case::check_against_layout(
+                &file, &text, &lc.case, layout,
+            )),
+            None => {
+                let mut v = crate::spec::Validator::new(&file, &text);
+                v.problem(
+                    "spec.layout",
+                    format!(
+                        "layout `{}` is not defined by workload `{}` (it has {})",
+                        lc.case.spec.layout,
+                        workload.value.metadata.name,
+                        apps.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+                problems.extend(v.into_problems());
+            }
+        }
+    }
+    let cases: Vec<&str> = suite.cases.iter().map(|c| c.name()).collect();
+    problems.extend(crate::spec::mesh::check_expected(
+        &mesh.path,
+        &String::from_utf8_lossy(&mesh.bytes),
+        &mesh.value,
+        &cases,
+    ));
+    SpecError::from_problems(problems)
 }
 
 /// The install commands `run` performs for a mesh pin, in order (shown by `plan`).

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::workload::{join, LayoutApps};
 use super::{parse, Document, SpecError, Validator};
+use crate::yaml::YamlError;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -135,6 +137,12 @@ pub struct MetricsResource {
 
 pub type Case = Document<CaseSpec>;
 
+/// The HTTP methods a traffic check may send (RFC 9110 §9.3 and PATCH, RFC 5789), spelled as the
+/// probe sends them.
+pub const HTTP_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
 /// The SMI specifications a case may test, in report order.
 pub const SMI_SPECS: [&str; 4] = [
     "traffic-access",
@@ -170,12 +178,13 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
             &format!("spec.variants[{i}].name"),
             "must be a lowercase DNS label other than `common`",
         );
-        for group in var.apis.keys() {
-            v.check(
-                super::mesh::SMI_GROUPS.contains(&group.as_str()),
-                &format!("spec.variants[{i}].apis.{group}"),
-                "unknown SMI API group",
-            );
+        for (group, version) in &var.apis {
+            let at = format!("spec.variants[{i}].apis.{group}");
+            if !super::mesh::SMI_GROUPS.contains(&group.as_str()) {
+                v.problem(&at, "unknown SMI API group");
+            } else if let Some(p) = super::mesh::smi_version_problem(group, version) {
+                v.problem(&at, p);
+            }
         }
     }
     let mut seen = std::collections::BTreeSet::new();
@@ -240,6 +249,15 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
                 &format!("{path}.path"),
                 "must start with `/`",
             );
+            v.check(
+                HTTP_METHODS.contains(&t.method.as_str()),
+                &format!("{path}.method"),
+                format!(
+                    "`{}` is not an HTTP method; expected one of {}",
+                    t.method,
+                    HTTP_METHODS.join(", ")
+                ),
+            );
             match &t.expect {
                 Expect::Spread(b) => v.check(
                     b.len() >= 2,
@@ -268,6 +286,62 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
     }
     v.finish()?;
     Ok(doc)
+}
+
+/// Names in the case's traffic checks that its workload layout does not define: `from` must be a
+/// Deployment, `to` a Service, and the backends an expectation names must be probe names.
+pub fn check_against_layout(
+    file: &str,
+    text: &str,
+    case: &Case,
+    layout: &LayoutApps,
+) -> Vec<YamlError> {
+    let mut v = Validator::new(file, text);
+    let name = &case.spec.layout;
+    for (i, step) in case.spec.steps.iter().enumerate() {
+        for (j, t) in step.traffic.iter().enumerate() {
+            let at = format!("spec.steps[{i}].traffic[{j}]");
+            v.check(
+                layout.deployments.contains(&t.from),
+                &format!("{at}.from"),
+                format!(
+                    "`{}` is not an app of layout `{name}`; it has {}",
+                    t.from,
+                    join(&layout.deployments)
+                ),
+            );
+            v.check(
+                layout.services.contains(&t.to),
+                &format!("{at}.to"),
+                format!(
+                    "`{}` is not a Service of layout `{name}`; it has {}",
+                    t.to,
+                    join(&layout.services)
+                ),
+            );
+            let (field, named): (&str, &[String]) = match &t.expect {
+                Expect::Only(b) => ("only", std::slice::from_ref(b)),
+                Expect::Spread(b) => ("spread", b),
+                Expect::Greater(b) => ("greater", b),
+                _ => continue,
+            };
+            for (k, b) in named.iter().enumerate() {
+                let path = match t.expect {
+                    Expect::Only(_) => format!("{at}.expect.{field}"),
+                    _ => format!("{at}.expect.{field}[{k}]"),
+                };
+                v.check(
+                    layout.backends.contains(b),
+                    &path,
+                    format!(
+                        "`{b}` is not a backend of layout `{name}`; its probes answer as {}",
+                        join(&layout.backends)
+                    ),
+                );
+            }
+        }
+    }
+    v.into_problems()
 }
 
 impl Step {

@@ -307,11 +307,14 @@ impl Catalog {
                     }
                 }
             }
-            out.push(Sourced {
+            let w = Sourced {
                 value,
                 path: rel,
                 bytes,
-            });
+            };
+            let apps = self.layout_apps(&w)?;
+            SpecError::from_problems(workload::check_ready(&w.path, &text, &w.value, &apps))?;
+            out.push(w);
         }
         Ok(out)
     }
@@ -531,6 +534,26 @@ impl Catalog {
                 name: name.to_string(),
                 available,
             })
+    }
+
+    /// What each layout of a workload defines (Deployments, probe names, Services), read from its
+    /// manifests.
+    pub fn layout_apps(
+        &self,
+        w: &Sourced<Workload>,
+    ) -> Result<BTreeMap<String, workload::LayoutApps>, SpecError> {
+        let dir = w.path.trim_end_matches("/workload.yaml");
+        let mut out = BTreeMap::new();
+        for (name, layout) in &w.value.spec.layouts {
+            let mut docs = Vec::new();
+            for m in &layout.manifests {
+                let rel = format!("{dir}/{m}");
+                let (text, _) = self.read(&rel)?;
+                docs.extend(crate::yaml::documents(&rel, &text)?);
+            }
+            out.insert(name.clone(), workload::LayoutApps::from_manifests(&docs));
+        }
+        Ok(out)
     }
 
     /// The files of a workload directory (manifests etc.), excluding the probe's source crate.

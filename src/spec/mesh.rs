@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{parse, Document, SpecError, Validator};
 use crate::verdict::Capability;
+use crate::yaml::YamlError;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -302,6 +303,36 @@ pub const SMI_GROUPS: [&str; 4] = [
     "metrics.smi-spec.io",
 ];
 
+/// Every version each SMI API group has had: servicemeshinterface/smi-spec `apis/` at cc4babdc (the
+/// archived head; access v1alpha4 was drafted after v0.6.0) and smi-sdk-go `pkg/apis/` at a143f8bc
+/// (metrics v1alpha2). A version outside this table is a typo.
+pub const SMI_VERSIONS: [(&str, &[&str]); 4] = [
+    (
+        "access.smi-spec.io",
+        &["v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"],
+    ),
+    (
+        "specs.smi-spec.io",
+        &["v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"],
+    ),
+    (
+        "split.smi-spec.io",
+        &["v1alpha1", "v1alpha2", "v1alpha3", "v1alpha4"],
+    ),
+    ("metrics.smi-spec.io", &["v1alpha1", "v1alpha2"]),
+];
+
+/// `None` when `version` is a version `group` has had; else what to say about it.
+pub fn smi_version_problem(group: &str, version: &str) -> Option<String> {
+    let (_, known) = SMI_VERSIONS.iter().find(|(g, _)| *g == group)?;
+    (!known.contains(&version)).then(|| {
+        format!(
+            "`{version}` is not a version of {group}; expected one of {}",
+            known.join(", ")
+        )
+    })
+}
+
 pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
     let doc: Mesh = parse(file, text, "Mesh")?;
     let mut v = Validator::new(file, text);
@@ -430,7 +461,7 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             "must be `Deployment` or `CustomResourceDefinition`",
         );
     }
-    for group in s.smi.keys() {
+    for (group, versions) in &s.smi {
         v.check(
             SMI_GROUPS.contains(&group.as_str()),
             &format!("spec.smi.{group}"),
@@ -439,6 +470,11 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
                 SMI_GROUPS.join(", ")
             ),
         );
+        for (i, version) in versions.iter().enumerate() {
+            if let Some(p) = smi_version_problem(group, version) {
+                v.problem(&format!("spec.smi.{group}[{i}]"), p);
+            }
+        }
     }
     if let Some(r) = &s.kubernetes.versions {
         v.check(
@@ -523,6 +559,22 @@ fn validate_cli(v: &mut Validator<'_>, cli: &Cli) {
             "must be a lowercase DNS label",
         );
     }
+}
+
+/// The pin's `expected` keys that name no case of the suite (a typo reports nothing, ever).
+pub fn check_expected(file: &str, text: &str, mesh: &Mesh, cases: &[&str]) -> Vec<YamlError> {
+    let mut v = Validator::new(file, text);
+    for name in mesh.spec.expected.keys() {
+        v.check(
+            cases.contains(&name.as_str()),
+            &format!("spec.expected.{name}"),
+            format!(
+                "`{name}` is not a case of the suite; expected one of {}",
+                cases.join(", ")
+            ),
+        );
+    }
+    v.into_problems()
 }
 
 impl Mesh {

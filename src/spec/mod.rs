@@ -92,6 +92,12 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// The problems found so far, in line order (to combine problems of several files).
+    pub fn into_problems(mut self) -> Vec<YamlError> {
+        self.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        self.problems
+    }
+
     /// Every problem found, in line order.
     pub fn finish(mut self) -> Result<(), SpecError> {
         self.problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
@@ -99,6 +105,20 @@ impl<'a> Validator<'a> {
             0 => Ok(()),
             1 => Err(SpecError::Yaml(self.problems.remove(0))),
             _ => Err(SpecError::Many(self.problems)),
+        }
+    }
+}
+
+impl SpecError {
+    /// Problems of several files as one error (`Ok` when there are none), ordered by file and line.
+    pub fn from_problems(mut problems: Vec<YamlError>) -> Result<(), SpecError> {
+        problems.sort_by(|a, b| {
+            (&a.file, a.line.unwrap_or(usize::MAX)).cmp(&(&b.file, b.line.unwrap_or(usize::MAX)))
+        });
+        match problems.len() {
+            0 => Ok(()),
+            1 => Err(SpecError::Yaml(problems.remove(0))),
+            _ => Err(SpecError::Many(problems)),
         }
     }
 }

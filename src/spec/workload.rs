@@ -1,10 +1,11 @@
 //! The `Workload` spec (`workloads/<name>/workload.yaml`): the instrumented app, its layouts and image.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::{parse, Document, SpecError, Validator};
+use crate::yaml::YamlError;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -40,6 +41,85 @@ pub struct Layout {
 }
 
 pub type Workload = Document<WorkloadSpec>;
+
+/// What a layout's manifests define, for checking names that cases and the workload use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LayoutApps {
+    /// Deployments: the apps a case can send from and wait for.
+    pub deployments: BTreeSet<String>,
+    /// The names the probes answer with (`SERVICE_NAME`, else the Deployment's name): the backends
+    /// a traffic expectation can name.
+    pub backends: BTreeSet<String>,
+    /// Services: what a case can call.
+    pub services: BTreeSet<String>,
+}
+
+impl LayoutApps {
+    /// Collect apps and Services from a layout's parsed manifests.
+    pub fn from_manifests(docs: &[serde_json::Value]) -> LayoutApps {
+        let mut apps = LayoutApps::default();
+        for d in docs {
+            let Some(name) = d["metadata"]["name"].as_str() else {
+                continue;
+            };
+            match d["kind"].as_str() {
+                Some("Deployment") => {
+                    apps.deployments.insert(name.to_string());
+                    apps.backends
+                        .insert(probe_name(d).unwrap_or(name).to_string());
+                }
+                Some("Service") => {
+                    apps.services.insert(name.to_string());
+                }
+                _ => {}
+            }
+        }
+        apps
+    }
+}
+
+/// The `SERVICE_NAME` the probe of a Deployment answers with (`x-meshproof-backend`).
+fn probe_name(deployment: &serde_json::Value) -> Option<&str> {
+    deployment["spec"]["template"]["spec"]["containers"]
+        .as_array()?
+        .iter()
+        .filter_map(|c| c["env"].as_array())
+        .flatten()
+        .find(|e| e["name"] == "SERVICE_NAME")
+        .and_then(|e| e["value"].as_str())
+}
+
+/// Names in `spec.layouts.<name>.ready` that the layout's manifests do not define as Deployments.
+pub fn check_ready(
+    file: &str,
+    text: &str,
+    workload: &Workload,
+    apps: &BTreeMap<String, LayoutApps>,
+) -> Vec<YamlError> {
+    let mut v = Validator::new(file, text);
+    for (name, layout) in &workload.spec.layouts {
+        let Some(a) = apps.get(name) else { continue };
+        for (i, r) in layout.ready.iter().enumerate() {
+            v.check(
+                a.deployments.contains(r),
+                &format!("spec.layouts.{name}.ready[{i}]"),
+                format!(
+                    "`{r}` is not a Deployment of the layout's manifests; they define {}",
+                    join(&a.deployments)
+                ),
+            );
+        }
+    }
+    v.into_problems()
+}
+
+/// `a, b, c`, or `none`.
+pub fn join(names: &BTreeSet<String>) -> String {
+    if names.is_empty() {
+        return "none".to_string();
+    }
+    names.iter().cloned().collect::<Vec<_>>().join(", ")
+}
 
 pub fn load(file: &str, text: &str) -> Result<Workload, SpecError> {
     let doc: Workload = parse(file, text, "Workload")?;
