@@ -396,6 +396,7 @@ fn case_plan(
                         CheckKind::Precondition => "pre",
                         CheckKind::Behaviour => "check",
                         CheckKind::Setup => "send",
+                        CheckKind::Informational => "info",
                     };
                     format!("{tag} {id}: {expected}")
                 })

@@ -92,6 +92,9 @@ pub enum CheckKind {
     Behaviour,
     /// Traffic sent only to feed a later check.
     Setup,
+    /// Judged and reported, never counted: no capability, step outcome or check total includes it
+    /// (behaviour the suite observes but no SMI specification requires, e.g. `default-spread`).
+    Informational,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -427,7 +430,11 @@ fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
     let mut behaviour = Stats::default();
     let mut checks = Stats::default();
     for s in &steps {
-        for c in &s.checks {
+        for c in s
+            .checks
+            .iter()
+            .filter(|c| c.kind != CheckKind::Informational)
+        {
             checks.add(c.outcome);
             if c.kind == CheckKind::Behaviour {
                 behaviour.add(c.outcome);
@@ -565,7 +572,13 @@ fn judge_step(
     // after waiting out the timeout). Checks are judged on it, so a check cannot pass on a stale
     // attempt the step later moved away from.
     let passed_at = evals.iter().position(|e| e.iter().all(|c| c.holds));
-    let decisive = &evals[passed_at.unwrap_or(evals.len() - 1)];
+    let decisive_at = passed_at.unwrap_or(evals.len() - 1);
+    let decisive = &evals[decisive_at];
+    // Informational checks never decide a step: it passes when its counted checks held.
+    let counted_held = decisive
+        .iter()
+        .all(|c| c.holds || c.kind == CheckKind::Informational);
+    let passed_at = counted_held.then_some(decisive_at);
     let checks = specs
         .iter()
         .zip(decisive)
@@ -630,12 +643,18 @@ pub fn check_specs(step: &Step) -> Vec<(String, CheckKind, String)> {
         }
     }
     for (i, t) in step.traffic.iter().enumerate() {
-        let kind = if t.expect.is_behavioural() {
+        let kind = if t.informational {
+            CheckKind::Informational
+        } else if t.expect.is_behavioural() {
             CheckKind::Behaviour
         } else {
             CheckKind::Setup
         };
-        out.push((format!("traffic-{}", i + 1), kind, describe_traffic(t)));
+        let mut expected = describe_traffic(t);
+        if t.informational {
+            expected.push_str(" (informational: reported, not counted)");
+        }
+        out.push((format!("traffic-{}", i + 1), kind, expected));
     }
     for (i, m) in step.metrics.iter().enumerate() {
         out.push((

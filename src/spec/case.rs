@@ -80,6 +80,10 @@ pub struct TrafficCheck {
     #[serde(default = "one")]
     pub count: u32,
     pub expect: Expect,
+    /// Judged and reported, but never counted: not part of any capability, the step's outcome, or the
+    /// check totals. For behaviour a test observes that no SMI specification requires.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub informational: bool,
 }
 
 fn default_method() -> String {
@@ -257,6 +261,11 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
                     t.method,
                     HTTP_METHODS.join(", ")
                 ),
+            );
+            v.check(
+                !(t.informational && t.expect == Expect::Any),
+                &format!("{path}.informational"),
+                "an `any` expectation has nothing to report",
             );
             match &t.expect {
                 Expect::Spread(b) => v.check(
