@@ -402,6 +402,9 @@ pub fn run(
                         .map_err(|e| InfraError(e.to_string()))?,
                 );
             }
+            // Meshes whose pods opt in themselves (Consul's connect-inject, upstreams): checked by plan.
+            crate::spec::workload::onboard_pods(&mut docs, &mesh_pin.value)
+                .map_err(|e| InfraError(format!("onboarding the workload pods: {e}")))?;
             let ns = suite::namespace_for(lc.name(), &run_id);
             let ctx = CaseContext {
                 mesh: &mesh_pin.value,

@@ -66,6 +66,11 @@ pub struct MeshPlan {
     pub onboarding_labels: BTreeMap<String, String>,
     pub onboarding_annotations: BTreeMap<String, String>,
     pub dns_template: String,
+    /// `local-upstreams` meshes: Service → local port the caller's sidecar listens on.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, u16>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_annotations: BTreeMap<String, String>,
     pub smi: BTreeMap<String, Vec<String>>,
     pub install_method: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -160,7 +165,7 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
     }
     check_names(catalog, &mesh, &workload, &suite, &req.suite)?;
     let timeouts = Timeouts::default().scaled(req.timeout_scale);
-    let mut warnings = Vec::new();
+    let mut warnings = unaddressed(&mesh.value, &suite, &req.only);
 
     let c = &cluster.value.spec;
     let cluster_plan = ClusterPlan {
@@ -203,6 +208,8 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         onboarding_labels: m.spec.onboarding.labels.clone(),
         onboarding_annotations: m.spec.onboarding.annotations.clone(),
         dns_template: m.spec.dns.template.clone(),
+        upstreams: m.spec.addressing.upstreams.clone(),
+        pod_annotations: m.spec.onboarding.pod_annotations.clone(),
         smi: m.spec.smi.clone(),
         install_method: m.spec.install.method.as_str().to_string(),
         kubernetes_versions: m.spec.kubernetes.versions.clone(),
@@ -284,13 +291,78 @@ fn check_names(
         }
     }
     let cases: Vec<&str> = suite.cases.iter().map(|c| c.name()).collect();
+    let mesh_text = String::from_utf8_lossy(&mesh.bytes);
     problems.extend(crate::spec::mesh::check_expected(
         &mesh.path,
-        &String::from_utf8_lossy(&mesh.bytes),
+        &mesh_text,
         &mesh.value,
         &cases,
     ));
+    // Local upstreams: each names a Service of the workload, on a port other than the apps' own,
+    // and the pod annotations can be rendered for every layout.
+    let mut v = crate::spec::Validator::new(&mesh.path, &mesh_text);
+    let services: std::collections::BTreeSet<&String> =
+        apps.values().flat_map(|a| a.services.iter()).collect();
+    for (service, port) in &mesh.value.spec.addressing.upstreams {
+        let at = format!("spec.addressing.upstreams.{service}");
+        v.check(
+            services.contains(service),
+            &at,
+            format!(
+                "`{service}` is not a Service of workload `{}`",
+                workload.value.metadata.name
+            ),
+        );
+        v.check(
+            *port != workload.value.spec.port,
+            &at,
+            format!("{port} is the port the workload's apps listen on"),
+        );
+    }
+    for mut docs in catalog.layout_docs(workload)?.into_values() {
+        if let Err(e) = crate::spec::workload::onboard_pods(&mut docs, &mesh.value) {
+            v.problem("spec.addressing.upstreams", e);
+        }
+    }
+    problems.extend(v.into_problems());
     SpecError::from_problems(problems)
+}
+
+/// Services the selected cases call that the pin's local upstreams do not cover: those steps end
+/// as harness errors, never as a capability.
+fn unaddressed(
+    mesh: &crate::spec::mesh::Mesh,
+    suite: &crate::spec::catalog::Suite,
+    only: &[String],
+) -> Vec<String> {
+    if mesh.spec.addressing.mode != crate::spec::mesh::AddressingMode::LocalUpstreams {
+        return Vec::new();
+    }
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for lc in &suite.cases {
+        if !only.is_empty() && !only.iter().any(|o| o == lc.name()) {
+            continue;
+        }
+        for step in &lc.case.spec.steps {
+            for t in &step.traffic {
+                if !mesh.spec.addressing.upstreams.contains_key(&t.to) {
+                    let cases = out.entry(t.to.clone()).or_default();
+                    if !cases.iter().any(|c| c == lc.name()) {
+                        cases.push(lc.name().to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(service, cases)| {
+            format!(
+                "mesh {} has no local upstream for `{service}`: the steps of {} that call it end as harness errors",
+                mesh.id(),
+                cases.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// The install commands `run` performs for a mesh pin, in order (shown by `plan`).
@@ -456,8 +528,22 @@ pub fn render(p: &RunPlan) -> String {
     if let Some(k) = &p.mesh.kubernetes_versions {
         let _ = writeln!(out, "         known to work on Kubernetes {k}");
     }
-    if p.mesh.dns_template != crate::spec::mesh::Dns::default().template {
+    if !p.mesh.upstreams.is_empty() {
+        let _ = writeln!(
+            out,
+            "         services reached through local upstreams: {}",
+            p.mesh
+                .upstreams
+                .iter()
+                .map(|(s, port)| format!("{s} → 127.0.0.1:{port}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else if p.mesh.dns_template != crate::spec::mesh::Dns::default().template {
         let _ = writeln!(out, "         service names {}", p.mesh.dns_template);
+    }
+    if !p.mesh.pod_annotations.is_empty() {
+        let _ = writeln!(out, "         pod annotations {:?}", p.mesh.pod_annotations);
     }
     if !p.mesh.expected.is_empty() {
         let _ = writeln!(

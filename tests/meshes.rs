@@ -195,9 +195,10 @@ fn the_default_cluster_is_the_newest_compatible_pin() {
         "kind-v0.25.0-k8s-1.28"
     );
     assert_eq!(json(&["--mesh", "none"])["cluster"]["name"], "kind-v0.32.0");
+    // NSM 2.0.0 is built against client-go 0.26 (Kubernetes 1.26): its range stops before 1.27.
     assert_eq!(
         json(&["--mesh", "nginx-service-mesh"])["cluster"]["name"],
-        "kind-v0.32.0"
+        "kind-v0.21.0-k8s-1.24"
     );
     // OSM 1.1.x and the v1beta1-CRD charts need Kubernetes < 1.23 / < 1.22.
     assert_eq!(

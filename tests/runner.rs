@@ -297,7 +297,7 @@ fn traffic_urls_follow_the_mesh_dns_template() {
         meshproof::yaml::from_str("t", "{from: app-a, to: app-svc, path: /echo, expect: any}")
             .unwrap();
     assert_eq!(
-        traffic_url(&mesh, "ns1", 9091, &check),
+        traffic_url(&mesh, "ns1", 9091, &check).unwrap(),
         "http://app-svc.ns1.traefik.mesh:9091/echo"
     );
 }

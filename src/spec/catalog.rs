@@ -542,6 +542,18 @@ impl Catalog {
         &self,
         w: &Sourced<Workload>,
     ) -> Result<BTreeMap<String, workload::LayoutApps>, SpecError> {
+        Ok(self
+            .layout_docs(w)?
+            .iter()
+            .map(|(name, docs)| (name.clone(), workload::LayoutApps::from_manifests(docs)))
+            .collect())
+    }
+
+    /// Each layout's manifests, parsed (the image placeholder left in).
+    pub fn layout_docs(
+        &self,
+        w: &Sourced<Workload>,
+    ) -> Result<BTreeMap<String, Vec<serde_json::Value>>, SpecError> {
         let dir = w.path.trim_end_matches("/workload.yaml");
         let mut out = BTreeMap::new();
         for (name, layout) in &w.value.spec.layouts {
@@ -551,7 +563,7 @@ impl Catalog {
                 let (text, _) = self.read(&rel)?;
                 docs.extend(crate::yaml::documents(&rel, &text)?);
             }
-            out.insert(name.clone(), workload::LayoutApps::from_manifests(&docs));
+            out.insert(name.clone(), docs);
         }
         Ok(out)
     }

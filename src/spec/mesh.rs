@@ -25,6 +25,10 @@ pub struct MeshSpec {
     /// How a client in the mesh names a service.
     #[serde(default)]
     pub dns: Dns,
+    /// How a client in the mesh reaches a service: by name (`dns`, the default) or through local
+    /// upstream ports of its own sidecar (`local-upstreams`).
+    #[serde(default, skip_serializing_if = "Addressing::is_dns")]
+    pub addressing: Addressing,
     /// SMI API group → versions the mesh serves (`access.smi-spec.io: [v1alpha3]`).
     #[serde(default)]
     pub smi: BTreeMap<String, Vec<String>>,
@@ -268,6 +272,42 @@ pub struct Onboarding {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// Annotations put on every workload pod template, for meshes whose pods opt in themselves.
+    /// [`POD_ANNOTATION_PLACEHOLDERS`] in the values are filled in per pod.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_annotations: BTreeMap<String, String>,
+}
+
+/// Placeholders a pod annotation value may use: `{account}`, the pod's ServiceAccount, and
+/// `{upstreams}`, the pin's local upstreams as `<account behind the Service>:<port>,...`.
+pub const POD_ANNOTATION_PLACEHOLDERS: [&str; 2] = ["{account}", "{upstreams}"];
+
+/// How a client in the mesh reaches a service the suite calls.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Addressing {
+    pub mode: AddressingMode,
+    /// `local-upstreams`: Service name → the port on 127.0.0.1 where the caller's sidecar listens
+    /// for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub upstreams: BTreeMap<String, u16>,
+}
+
+impl Addressing {
+    fn is_dns(&self) -> bool {
+        *self == Addressing::default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum AddressingMode {
+    /// `http://<spec.dns.template>:<port>`: the mesh intercepts or resolves service names.
+    #[default]
+    Dns,
+    /// `http://127.0.0.1:<upstream port>`: the caller's sidecar listens on a local port per upstream
+    /// and forwards to it (no transparent proxy, e.g. Consul 1.5 Connect).
+    LocalUpstreams,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -488,6 +528,7 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
         "spec.dns.template",
         "must contain `{service}`",
     );
+    validate_addressing(&mut v, s);
     v.check(
         !s.sources.is_empty(),
         "spec.sources",
@@ -495,6 +536,48 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
     );
     v.finish()?;
     Ok(doc)
+}
+
+fn validate_addressing(v: &mut Validator<'_>, s: &MeshSpec) {
+    let a = &s.addressing;
+    match a.mode {
+        AddressingMode::Dns => v.check(
+            a.upstreams.is_empty(),
+            "spec.addressing.upstreams",
+            "only for mode `local-upstreams`",
+        ),
+        AddressingMode::LocalUpstreams => v.check(
+            !a.upstreams.is_empty(),
+            "spec.addressing.upstreams",
+            "mode `local-upstreams` needs a local port per Service the suite calls",
+        ),
+    }
+    for (service, port) in &a.upstreams {
+        v.check(
+            *port > 0,
+            &format!("spec.addressing.upstreams.{service}"),
+            "must be a TCP port",
+        );
+    }
+    for (key, value) in &s.onboarding.pod_annotations {
+        let mut rest = value.clone();
+        for p in POD_ANNOTATION_PLACEHOLDERS {
+            rest = rest.replace(p, "");
+        }
+        v.check(
+            !rest.contains('{'),
+            &format!("spec.onboarding.podAnnotations.{key}"),
+            format!(
+                "unknown placeholder; the known ones are {}",
+                POD_ANNOTATION_PLACEHOLDERS.join(", ")
+            ),
+        );
+        v.check(
+            !value.contains("{upstreams}") || a.mode == AddressingMode::LocalUpstreams,
+            &format!("spec.onboarding.podAnnotations.{key}"),
+            "`{upstreams}` needs spec.addressing.mode `local-upstreams`",
+        );
+    }
 }
 
 fn validate_cli(v: &mut Validator<'_>, cli: &Cli) {
@@ -590,6 +673,26 @@ impl Mesh {
     /// `meshes/osm/1.2.4.lock.yaml`).
     pub fn lock_path(pin_path: &str) -> String {
         format!("{}.lock.yaml", pin_path.trim_end_matches(".yaml"))
+    }
+
+    /// The `host:port` a client in the mesh calls for `service` in `namespace` (whose apps listen on
+    /// `port`), or why the pin gives none.
+    pub fn authority(&self, service: &str, namespace: &str, port: u16) -> Result<String, String> {
+        let a = &self.spec.addressing;
+        match a.mode {
+            AddressingMode::Dns => Ok(format!("{}:{port}", self.host(service, namespace))),
+            AddressingMode::LocalUpstreams => a
+                .upstreams
+                .get(service)
+                .map(|p| format!("127.0.0.1:{p}"))
+                .ok_or_else(|| {
+                    format!(
+                        "mesh {} reaches services through local upstream ports and declares none \
+                         for `{service}` (spec.addressing.upstreams)",
+                        self.id()
+                    )
+                }),
+        }
     }
 
     /// The URL host a client uses for `service` in `namespace`.

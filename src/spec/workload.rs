@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::mesh::Mesh;
 use super::{parse, Document, SpecError, Validator};
 use crate::yaml::YamlError;
 
@@ -111,6 +112,77 @@ pub fn check_ready(
         }
     }
     v.into_problems()
+}
+
+/// Put the mesh's pod annotations (`spec.onboarding.podAnnotations`) on every Deployment's pod
+/// template of a layout, filling in `{account}` (the pod's ServiceAccount) and `{upstreams}` (the
+/// pin's local upstreams as `<account>:<port>`, the account being the one the Service's pods run
+/// as). An upstream Service this layout does not define is left out; one whose pods run as several
+/// accounts cannot be named and is an error naming it.
+pub fn onboard_pods(docs: &mut [serde_json::Value], mesh: &Mesh) -> Result<(), String> {
+    let wanted = &mesh.spec.onboarding.pod_annotations;
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let upstreams = upstream_list(docs, mesh)?;
+    for d in docs.iter_mut().filter(|d| d["kind"] == "Deployment") {
+        let t = &mut d["spec"]["template"];
+        let account = t["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or("default")
+            .to_string();
+        let ann = &mut t["metadata"]["annotations"];
+        if !ann.is_object() {
+            *ann = serde_json::json!({});
+        }
+        for (k, v) in wanted {
+            let v = v
+                .replace("{account}", &account)
+                .replace("{upstreams}", &upstreams);
+            ann[k] = serde_json::Value::String(v);
+        }
+    }
+    Ok(())
+}
+
+/// `<account>:<port>,...` for the pin's local upstreams this layout defines.
+fn upstream_list(docs: &[serde_json::Value], mesh: &Mesh) -> Result<String, String> {
+    let mut out = Vec::new();
+    for (service, port) in &mesh.spec.addressing.upstreams {
+        let Some(svc) = docs
+            .iter()
+            .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == service.as_str())
+        else {
+            continue;
+        };
+        let selector = &svc["spec"]["selector"];
+        let accounts: BTreeSet<&str> = docs
+            .iter()
+            .filter(|d| d["kind"] == "Deployment")
+            .filter(|d| {
+                let labels = &d["spec"]["template"]["metadata"]["labels"];
+                selector
+                    .as_object()
+                    .is_some_and(|s| !s.is_empty() && s.iter().all(|(k, v)| &labels[k] == v))
+            })
+            .map(|d| {
+                d["spec"]["template"]["spec"]["serviceAccountName"]
+                    .as_str()
+                    .unwrap_or("default")
+            })
+            .collect();
+        match accounts.len() {
+            1 => out.push(format!("{}:{port}", accounts.first().expect("one"))),
+            n => {
+                return Err(format!(
+                    "local upstream `{service}`: its pods run as {n} ServiceAccounts ({}), so no \
+                     single upstream name reaches it",
+                    accounts.into_iter().collect::<Vec<_>>().join(", ")
+                ))
+            }
+        }
+    }
+    Ok(out.join(","))
 }
 
 /// `a, b, c`, or `none`.

@@ -143,13 +143,18 @@ pub fn namespace_for(case: &str, run_id: &str) -> String {
     format!("mp-{short}-{case}")
 }
 
-/// The URL the probe calls for a traffic check (mesh DNS naming, workload port).
-pub fn traffic_url(mesh: &Mesh, namespace: &str, port: u16, check: &TrafficCheck) -> String {
-    format!(
-        "http://{}:{port}{}",
-        mesh.host(&check.to, namespace),
-        check.path
-    )
+/// The URL the probe calls for a traffic check: the mesh's addressing (DNS naming or a local
+/// upstream port) and the workload port. A pin that cannot address the Service is a harness error.
+pub fn traffic_url(
+    mesh: &Mesh,
+    namespace: &str,
+    port: u16,
+    check: &TrafficCheck,
+) -> Result<String, HarnessError> {
+    let authority = mesh
+        .authority(&check.to, namespace, port)
+        .map_err(HarnessError)?;
+    Ok(format!("http://{authority}{}", check.path))
 }
 
 /// The metrics API path of a check.
@@ -345,7 +350,7 @@ fn attempt(
         }
     }
     for (i, t) in step.traffic.iter().enumerate() {
-        let url = traffic_url(ctx.mesh, namespace, ctx.port, t);
+        let url = traffic_url(ctx.mesh, namespace, ctx.port, t)?;
         let records = backend.traffic(namespace, t, &url)?;
         a.traffic.push(TrafficObservation { check: i, records });
     }
