@@ -123,7 +123,7 @@ fn osm_shaped_mesh_passes_the_fixed_suite() {
         assert_eq!(v.variant, variant, "{case}");
         assert_eq!(
             v.capability,
-            meshproof::verdict::Capability::Full,
+            Some(meshproof::verdict::Capability::Full),
             "{case}:\n{}",
             summary(&v)
         );
@@ -142,13 +142,13 @@ fn osm_shaped_mesh_fails_tcp_route_only_allow_policies() {
         "{}",
         summary(&v)
     );
-    assert_eq!(v.capability, meshproof::verdict::Capability::Partial);
+    assert_eq!(v.capability, Some(meshproof::verdict::Capability::Partial));
     // traffic-split: no route to either backend, so no weight is ever observed.
     let v = verdict(Upstream::Osm, &suite, "traffic-split", false);
     for s in ["only-b", "only-c", "b-more", "c-more"] {
         assert_eq!(step(&v, s).outcome, Outcome::Fail, "{s}:\n{}", summary(&v));
     }
-    assert_eq!(v.capability, meshproof::verdict::Capability::None);
+    assert_eq!(v.capability, Some(meshproof::verdict::Capability::None));
 }
 
 #[test]
@@ -176,7 +176,7 @@ fn traefik_shaped_mesh_passes_the_fixed_suite() {
         assert_eq!(v.variant, variant, "{case}");
         assert_eq!(
             v.capability,
-            meshproof::verdict::Capability::Full,
+            Some(meshproof::verdict::Capability::Full),
             "{case}:\n{}",
             summary(&v)
         );
@@ -199,7 +199,7 @@ fn traefik_shaped_mesh_cannot_spread_the_root_service_under_acl_and_that_is_info
         check.observed
     );
     assert_eq!(spread.outcome, Outcome::Pass, "{}", summary(&v));
-    assert_eq!(v.capability, meshproof::verdict::Capability::Full);
+    assert_eq!(v.capability, Some(meshproof::verdict::Capability::Full));
     // Not in any total either: the failed informational check is the case's only failure.
     let counted = v.steps.iter().flat_map(|s| &s.checks);
     let counted = counted
@@ -231,12 +231,12 @@ fn traefik_shaped_mesh_rejects_traffic_targets_on_named_target_ports() {
     for s in ["only-b", "only-c", "b-more", "c-more"] {
         assert_eq!(step(&v, s).outcome, Outcome::Fail, "{s}:\n{}", summary(&v));
     }
-    assert_eq!(v.capability, meshproof::verdict::Capability::None);
+    assert_eq!(v.capability, Some(meshproof::verdict::Capability::None));
     // The numeric ports are the whole difference: OSM does not care.
     let v = verdict(Upstream::Osm, &suite, "traffic-access", true);
     assert_eq!(
         v.capability,
-        meshproof::verdict::Capability::Full,
+        Some(meshproof::verdict::Capability::Full),
         "{}",
         summary(&v)
     );
