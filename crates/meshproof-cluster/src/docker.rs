@@ -1,8 +1,17 @@
-//! Docker engine connection and facts: connecting (honouring `DOCKER_HOST`), API-version
-//! negotiation, engine info for preflight and the bundle, and root-cause reporting of errors.
+//! Docker engine connection and facts: resolving the engine the `docker` CLI would use (once,
+//! so bollard and kind talk to the same one), connecting, API-version negotiation, engine info
+//! for preflight and the bundle, and root-cause reporting of errors.
+//!
+//! The engine is chosen as the docker CLI chooses it (docker/cli `resolveContextName`): a
+//! non-empty `DOCKER_HOST`, else the context named by `DOCKER_CONTEXT`, else `currentContext`
+//! of `config.json` (in `DOCKER_CONFIG` or `~/.docker`), else the default socket. A context's
+//! endpoint is read from the CLI's store, `contexts/meta/<sha256 of the name>/meta.json`
+//! (`Endpoints.docker.Host`). kind runs `docker` itself; meshproof passes it the resolved
+//! address as `DOCKER_HOST` (and removes `DOCKER_CONTEXT`), so on Docker Desktop, colima or
+//! OrbStack both reach the engine the user's context names.
 
 use std::error::Error as StdError;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use bollard::Docker;
 use serde::Serialize;
@@ -17,6 +26,165 @@ pub const REQUEST_TIMEOUT_SECS: u64 = 600;
 pub struct Engine {
     client: Docker,
     host: String,
+    source: String,
+}
+
+/// The Docker client settings of the environment (what the `docker` CLI would read).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerEnv {
+    /// `DOCKER_HOST`.
+    pub docker_host: Option<String>,
+    /// `DOCKER_CONTEXT`.
+    pub docker_context: Option<String>,
+    /// The CLI's configuration directory: `DOCKER_CONFIG`, else `$HOME/.docker`.
+    pub config_dir: Option<PathBuf>,
+}
+
+impl DockerEnv {
+    /// Read from this process's environment.
+    pub fn from_process() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            docker_host: var("DOCKER_HOST").map(|h| h.trim().to_string()),
+            docker_context: var("DOCKER_CONTEXT").map(|h| h.trim().to_string()),
+            config_dir: var("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| Path::new(&h).join(".docker"))),
+        }
+    }
+}
+
+/// The engine address to use and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ResolvedEngine {
+    /// `unix:///…` or `tcp://…`.
+    pub host: String,
+    /// Where it came from, for messages: `DOCKER_HOST`, `docker context colima (DOCKER_CONTEXT)`,
+    /// `docker context colima (currentContext in /home/u/.docker/config.json)`, `default socket`.
+    pub source: String,
+}
+
+/// The active Docker context cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The context's metadata is not in the CLI's store.
+    #[error("docker context {name:?} ({from}) is not in the docker CLI's context store: cannot read {path}: {source} — run `docker context ls`, or set DOCKER_HOST")]
+    Missing {
+        /// Context name.
+        name: String,
+        /// Where its name came from.
+        from: String,
+        /// The metadata file looked for.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The metadata is not what the docker CLI writes.
+    #[error("docker context {name:?}: {path} has no docker endpoint host ({reason}) — set DOCKER_HOST")]
+    Unreadable {
+        /// Context name.
+        name: String,
+        /// The metadata file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// `config.json` exists but cannot be read as JSON.
+    #[error("cannot read the docker CLI configuration {path}: {reason} — fix it, or set DOCKER_HOST")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+/// The default context's name in the docker CLI.
+pub const DEFAULT_CONTEXT: &str = "default";
+
+/// Resolve the engine the `docker` CLI would use in `env` (see the module documentation).
+pub fn resolve_engine(env: &DockerEnv) -> Result<ResolvedEngine, ContextError> {
+    if let Some(host) = &env.docker_host {
+        return Ok(ResolvedEngine {
+            host: host.clone(),
+            source: "DOCKER_HOST".into(),
+        });
+    }
+    let default = || ResolvedEngine {
+        host: DEFAULT_DOCKER_HOST.to_string(),
+        source: "default socket".into(),
+    };
+    let (name, from) = match &env.docker_context {
+        Some(name) => (name.clone(), "DOCKER_CONTEXT".to_string()),
+        None => {
+            let Some(dir) = &env.config_dir else {
+                return Ok(default());
+            };
+            let path = dir.join("config.json");
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default()),
+                Err(e) => {
+                    return Err(ContextError::Config {
+                        path,
+                        reason: e.to_string(),
+                    })
+                }
+            };
+            let config: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| ContextError::Config {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            match config.get("currentContext").and_then(|v| v.as_str()) {
+                Some(name) if !name.is_empty() => (
+                    name.to_string(),
+                    format!("currentContext in {}", path.display()),
+                ),
+                _ => return Ok(default()),
+            }
+        }
+    };
+    if name == DEFAULT_CONTEXT {
+        return Ok(default());
+    }
+    let dir = env.config_dir.clone().unwrap_or_default();
+    let path = dir
+        .join("contexts")
+        .join("meta")
+        .join(sha256_hex(name.as_bytes()))
+        .join("meta.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| ContextError::Missing {
+        name: name.clone(),
+        from: from.clone(),
+        path: path.clone(),
+        source,
+    })?;
+    let unreadable = |reason: String| ContextError::Unreadable {
+        name: name.clone(),
+        path: path.clone(),
+        reason,
+    };
+    let meta: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
+    let host = meta
+        .pointer("/Endpoints/docker/Host")
+        .and_then(|h| h.as_str())
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| unreadable("no Endpoints.docker.Host".into()))?;
+    Ok(ResolvedEngine {
+        host: host.to_string(),
+        source: format!("docker context {name} ({from})"),
+    })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Facts about the Docker engine, as recorded by preflight and in the bundle.
@@ -57,6 +225,17 @@ pub struct EngineInfo {
 /// Connecting to the engine failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// The active Docker context could not be resolved.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// The address is one meshproof's Docker client cannot reach (ssh, npipe).
+    #[error("the Docker engine at {host} ({source_name}) cannot be reached by meshproof: only unix:// sockets and tcp:// without TLS are supported — point DOCKER_HOST at a local socket (e.g. one forwarded by `ssh -L`)")]
+    Unsupported {
+        /// The address.
+        host: String,
+        /// Where it came from.
+        source_name: String,
+    },
     /// Nothing answered at the address (missing socket, refused connection, permission denied).
     #[error("cannot reach the Docker engine at {host}: {cause} — start Docker or set DOCKER_HOST")]
     Unreachable {
@@ -99,23 +278,47 @@ pub enum EngineInfoError {
     },
 }
 
-/// The engine address: `DOCKER_HOST` when set and non-empty, else [`DEFAULT_DOCKER_HOST`].
+/// The engine address the environment names (see [`resolve_engine`]); the default socket when
+/// the active context cannot be read (connecting reports that error).
 pub fn docker_host() -> String {
-    match std::env::var("DOCKER_HOST") {
-        Ok(h) if !h.trim().is_empty() => h.trim().to_string(),
-        _ => DEFAULT_DOCKER_HOST.to_string(),
-    }
+    resolve_engine(&DockerEnv::from_process())
+        .map(|r| r.host)
+        .unwrap_or_else(|_| DEFAULT_DOCKER_HOST.to_string())
 }
 
-/// Connect to the engine named by `DOCKER_HOST` (or the default socket) and negotiate the API
-/// version down to what the engine speaks (Docker 20.10 speaks API 1.41).
+/// Connect to the engine the environment names (`DOCKER_HOST`, the active docker context, or
+/// the default socket; see [`resolve_engine`]) and negotiate the API version down to what the
+/// engine speaks (Docker 20.10 speaks API 1.41).
 pub async fn connect() -> Result<Engine, ConnectError> {
-    connect_to(&docker_host()).await
+    let resolved = resolve_engine(&DockerEnv::from_process())?;
+    connect_resolved(&resolved).await
+}
+
+/// Connect to a resolved engine.
+pub async fn connect_resolved(resolved: &ResolvedEngine) -> Result<Engine, ConnectError> {
+    let mut engine = connect_to(&resolved.host).await.map_err(|e| match e {
+        ConnectError::Unsupported { host, .. } => ConnectError::Unsupported {
+            host,
+            source_name: resolved.source.clone(),
+        },
+        other => other,
+    })?;
+    engine.source.clone_from(&resolved.source);
+    Ok(engine)
 }
 
 /// Connect to the engine at `host` (`unix://...`, `tcp://...`, `http://...`) and negotiate the
 /// API version. Fails with the root cause when nothing answers.
 pub async fn connect_to(host: &str) -> Result<Engine, ConnectError> {
+    if ["ssh://", "npipe://", "fd://"]
+        .iter()
+        .any(|p| host.starts_with(p))
+    {
+        return Err(ConnectError::Unsupported {
+            host: host.to_string(),
+            source_name: "given".into(),
+        });
+    }
     let host = if host.starts_with('/') {
         format!("unix://{host}")
     } else {
@@ -145,7 +348,11 @@ pub async fn connect_to(host: &str) -> Result<Engine, ConnectError> {
             host: host.clone(),
             source: Box::new(e),
         })?;
-    Ok(Engine { client, host })
+    Ok(Engine {
+        client,
+        host,
+        source: "given".into(),
+    })
 }
 
 impl Engine {
@@ -157,6 +364,21 @@ impl Engine {
     /// The address the engine was reached at.
     pub fn host(&self) -> &str {
         &self.host
+    }
+
+    /// Where the address came from (`DOCKER_HOST`, a docker context, the default socket).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Environment for child processes that run the `docker` CLI (kind, `docker build`): set
+    /// `DOCKER_HOST` to this engine's address and remove `DOCKER_CONTEXT`, so they reach this
+    /// engine whatever context is active.
+    pub fn cli_env(&self) -> (Vec<(String, String)>, Vec<String>) {
+        (
+            vec![("DOCKER_HOST".to_string(), self.host.clone())],
+            vec!["DOCKER_CONTEXT".to_string()],
+        )
     }
 
     /// Engine facts from `GET /info` and `GET /version`.
@@ -292,6 +514,72 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("os error"), "{msg}");
+    }
+
+    fn context_store(dir: &Path, name: &str, host: &str) {
+        let meta = dir
+            .join("contexts/meta")
+            .join(sha256_hex(name.as_bytes()));
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            format!(r#"{{"Name":"{name}","Metadata":{{"Description":"test"}},"Endpoints":{{"docker":{{"Host":"{host}","SkipTLSVerify":false}}}}}}"#),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn the_engine_is_resolved_as_the_docker_cli_resolves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().to_path_buf();
+        context_store(&cfg, "colima", "unix:///home/u/.colima/default/docker.sock");
+        context_store(&cfg, "orbstack", "unix:///home/u/.orbstack/run/docker.sock");
+        std::fs::write(cfg.join("config.json"), r#"{"auths":{},"currentContext":"colima"}"#)
+            .unwrap();
+        let env = |host: Option<&str>, ctx: Option<&str>| DockerEnv {
+            docker_host: host.map(str::to_string),
+            docker_context: ctx.map(str::to_string),
+            config_dir: Some(cfg.clone()),
+        };
+        // DOCKER_HOST wins over everything.
+        let r = resolve_engine(&env(Some("tcp://10.0.0.1:2375"), Some("orbstack"))).unwrap();
+        assert_eq!(r.host, "tcp://10.0.0.1:2375");
+        assert_eq!(r.source, "DOCKER_HOST");
+        // Then DOCKER_CONTEXT, then config.json's currentContext.
+        let r = resolve_engine(&env(None, Some("orbstack"))).unwrap();
+        assert_eq!(r.host, "unix:///home/u/.orbstack/run/docker.sock");
+        assert_eq!(r.source, "docker context orbstack (DOCKER_CONTEXT)");
+        let r = resolve_engine(&env(None, None)).unwrap();
+        assert_eq!(r.host, "unix:///home/u/.colima/default/docker.sock");
+        assert_eq!(
+            r.source,
+            format!("docker context colima (currentContext in {}/config.json)", cfg.display())
+        );
+        // `default` is the default socket.
+        let r = resolve_engine(&env(None, Some("default"))).unwrap();
+        assert_eq!(r.host, DEFAULT_DOCKER_HOST);
+        // No config at all: the default socket.
+        let none = DockerEnv::default();
+        assert_eq!(resolve_engine(&none).unwrap().source, "default socket");
+        // A context that is not in the store is an error naming it.
+        let err = resolve_engine(&env(None, Some("gone"))).unwrap_err();
+        assert!(
+            err.to_string().starts_with("docker context \"gone\" (DOCKER_CONTEXT) is not in the docker CLI's context store"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn ssh_engines_are_refused_with_a_clear_message() {
+        let r = ResolvedEngine {
+            host: "ssh://me@build-host".into(),
+            source: "docker context remote (DOCKER_CONTEXT)".into(),
+        };
+        let err = connect_resolved(&r).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with("the Docker engine at ssh://me@build-host (docker context remote (DOCKER_CONTEXT)) cannot be reached by meshproof"),
+            "{err}"
+        );
     }
 
     #[test]

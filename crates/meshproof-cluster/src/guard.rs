@@ -3,6 +3,7 @@
 //! volume or network of the run remains.
 
 use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -48,6 +49,7 @@ struct Inner {
     cluster: String,
     teardown: Arc<dyn Teardown>,
     keep: bool,
+    kubeconfig: Option<PathBuf>,
     done: AtomicBool,
 }
 
@@ -57,7 +59,7 @@ impl Inner {
             return Ok(TeardownOutcome::AlreadyDone);
         }
         if self.keep {
-            eprintln!("{}", keep_message(&self.cluster));
+            eprintln!("{}", keep_message(&self.cluster, self.kubeconfig.as_deref()));
             return Ok(TeardownOutcome::Kept);
         }
         self.teardown.delete_cluster(&self.cluster)?;
@@ -77,14 +79,31 @@ pub struct ClusterGuard {
 impl ClusterGuard {
     /// Guard `cluster`; delete it with `teardown` unless `keep`.
     pub fn new(cluster: impl Into<String>, teardown: Arc<dyn Teardown>, keep: bool) -> Self {
+        Self::with_kubeconfig(cluster, teardown, keep, None)
+    }
+
+    /// [`ClusterGuard::new`] for a cluster whose kubeconfig is at `kubeconfig` (what a kept
+    /// cluster's message points the user to).
+    pub fn with_kubeconfig(
+        cluster: impl Into<String>,
+        teardown: Arc<dyn Teardown>,
+        keep: bool,
+        kubeconfig: Option<PathBuf>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 cluster: cluster.into(),
                 teardown,
                 keep,
+                kubeconfig,
                 done: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// The kubeconfig of the guarded cluster, when known.
+    pub fn kubeconfig(&self) -> Option<&Path> {
+        self.inner.kubeconfig.as_deref()
     }
 
     /// The guarded cluster.
@@ -201,11 +220,20 @@ pub async fn wait_for_shutdown_signal() -> std::io::Result<ShutdownSignal> {
     Ok(shutdown_signal()?.await)
 }
 
-/// What to tell the user when a cluster is kept.
-pub fn keep_message(cluster: &str) -> String {
-    format!(
-        "keeping cluster {cluster}: reach it with `kind get kubeconfig --name {cluster} > kubeconfig && kubectl --kubeconfig kubeconfig get nodes` (context kind-{cluster}); delete it with `kind delete cluster --name {cluster}` or `meshproof gc --yes`"
-    )
+/// What to tell the user when a cluster is kept: the `KUBECONFIG=… kubectl` line when the
+/// kubeconfig meshproof gave kind is known (the user's own kubeconfig never names the cluster).
+pub fn keep_message(cluster: &str, kubeconfig: Option<&Path>) -> String {
+    match kubeconfig {
+        Some(k) => format!(
+            "keeping cluster {cluster}: reach it with\n  KUBECONFIG={} kubectl get nodes
+delete it with `meshproof gc --yes` (or `kind delete cluster --name {cluster} --kubeconfig {}`)",
+            k.display(),
+            k.display()
+        ),
+        None => format!(
+            "keeping cluster {cluster}: reach it with `kind get kubeconfig --name {cluster} > kubeconfig && KUBECONFIG=kubeconfig kubectl get nodes` (context kind-{cluster}); delete it with `meshproof gc --yes`"
+        ),
+    }
 }
 
 /// Deletes a cluster through the Docker API: removes every container labelled
@@ -253,7 +281,7 @@ pub async fn remove_cluster_containers(
     engine: &Engine,
     cluster: &str,
 ) -> Result<Vec<String>, String> {
-    let nodes = crate::nodes::list_nodes(engine, cluster)
+    let nodes = crate::nodes::list_containers(engine, cluster)
         .await
         .map_err(|e| e.to_string())?;
     let opts = RemoveContainerOptionsBuilder::default()
@@ -483,8 +511,14 @@ mod tests {
 
     #[test]
     fn keep_message_says_how_to_reach_and_delete() {
-        let m = keep_message("meshproof-x");
-        assert!(m.contains("kind get kubeconfig --name meshproof-x"));
-        assert!(m.contains("kind delete cluster --name meshproof-x"));
+        let m = keep_message("meshproof-x", Some(Path::new("/s/meshproof-x.kubeconfig")));
+        assert_eq!(
+            m.lines().nth(1),
+            Some("  KUBECONFIG=/s/meshproof-x.kubeconfig kubectl get nodes")
+        );
+        assert!(m.contains("kind delete cluster --name meshproof-x --kubeconfig /s/meshproof-x.kubeconfig"));
+        let m = keep_message("meshproof-x", None);
+        assert!(m.contains("kind get kubeconfig --name meshproof-x"), "{m}");
+        assert!(m.contains("meshproof gc --yes"));
     }
 }

@@ -1,11 +1,21 @@
 //! The kind driver: version checks against a cluster pin's range, deterministic rendering of
-//! the kind `Cluster` config, `kind create/delete cluster`, kubeconfig export to a private
-//! temp file, and a record of every command line run (for the bundle).
+//! the kind `Cluster` config, `kind create/delete cluster` against a scratch kubeconfig, and a
+//! record of every command line run (for the bundle).
+//!
+//! The user's kubeconfig is never touched: every invocation runs with `KUBECONFIG` set to the
+//! scratch file, and `create`/`delete` also pass `--kubeconfig <scratch>` (both flags exist at
+//! kind v0.11.1 and v0.32.0, `pkg/cmd/kind/{create,delete}/cluster`). kind writes the cluster's
+//! credentials there and takes its `<file>.lock` next to it, so a Ctrl-C during create cannot
+//! leave a lock on `~/.kube/config`.
+//!
+//! `kind create cluster --wait` is not a readiness check: kind's `waitforready` action (v0.11.1
+//! and v0.32.0, `pkg/cluster/internal/create/actions/waitforready`) only logs
+//! `WARNING: Timed out waiting for Ready` and returns success, and it looks at control-plane
+//! nodes only. [`KindCli::create`] returns such warnings; the caller waits through the API.
 //!
 //! The `kind` binary is run with `std::process` (blocking; from async code call it inside
 //! `tokio::task::spawn_blocking`). Its stdout/stderr are captured, never inherited.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
@@ -78,20 +88,72 @@ pub struct CreateRequest {
     pub retain: bool,
 }
 
-/// A kubeconfig in a private (0600) temporary file, deleted when dropped. Never put it in a
-/// bundle.
+/// Where kind writes the cluster's kubeconfig: a file in a private (0700) directory that only
+/// this run uses — temporary (deleted when dropped) or, for a kept cluster, a stable path the
+/// user is told about. Never put it in a bundle.
 #[derive(Debug)]
-pub struct Kubeconfig {
-    file: tempfile::NamedTempFile,
-    /// Context name kind gives the cluster (`kind-<cluster>`).
-    pub context: String,
+pub struct ScratchKubeconfig {
+    path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
 }
 
-impl Kubeconfig {
-    /// Path of the file.
-    pub fn path(&self) -> &Path {
-        self.file.path()
+impl ScratchKubeconfig {
+    /// File name inside the scratch directory.
+    pub const FILE: &'static str = "kubeconfig";
+
+    /// A fresh private temporary directory, removed (with the kubeconfig and kind's lock file)
+    /// when this is dropped.
+    pub fn temporary() -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("meshproof-kind-")
+            .tempdir()?;
+        Ok(Self {
+            path: dir.path().join(Self::FILE),
+            _dir: Some(dir),
+        })
     }
+
+    /// A kubeconfig that outlives the run (a kept cluster) at `path`; its directory is created
+    /// private (0700) when missing.
+    pub fn persistent(path: &Path) -> std::io::Result<Self> {
+        if let Some(parent) = path.parent() {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            _dir: None,
+        })
+    }
+
+    /// The file kind writes (it may not exist before `create`).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Context name kind gives cluster `name` in a kubeconfig.
+pub fn context_name(name: &str) -> String {
+    format!("kind-{name}")
+}
+
+/// What `kind create cluster` said besides succeeding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CreateOutcome {
+    /// Lines of kind's output that carry `WARNING` (e.g. kind's
+    /// `WARNING: Timed out waiting for Ready`), trimmed.
+    pub warnings: Vec<String>,
+}
+
+/// Whether kind's output says its own `--wait` ran out (kind still exits 0 then).
+pub fn timed_out_waiting(outcome: &CreateOutcome) -> bool {
+    outcome
+        .warnings
+        .iter()
+        .any(|w| w.contains("Timed out waiting for Ready"))
 }
 
 /// Running `kind` failed.
@@ -133,11 +195,13 @@ pub enum KindError {
         /// What it printed.
         output: String,
     },
-    /// Writing the kubeconfig file failed.
-    #[error("cannot write the kubeconfig of cluster {cluster} to a private temp file: {source}")]
+    /// kind reported success but left no kubeconfig in the scratch file.
+    #[error("`{command}` succeeded but wrote no kubeconfig to {path}: {source}")]
     Kubeconfig {
-        /// Cluster.
-        cluster: String,
+        /// Command line.
+        command: String,
+        /// The scratch kubeconfig.
+        path: PathBuf,
         /// Underlying error.
         #[source]
         source: std::io::Error,
@@ -404,36 +468,47 @@ pub fn check_kind_version(
 #[derive(Debug)]
 pub struct KindCli {
     binary: String,
+    kubeconfig: PathBuf,
+    env: Vec<(String, String)>,
+    env_remove: Vec<String>,
     records: Mutex<Vec<CommandRecord>>,
-}
-
-impl Default for KindCli {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 struct Ran {
     stdout: Vec<u8>,
+    stderr: Vec<u8>,
 }
 
 impl KindCli {
-    /// `kind` looked up on PATH.
-    pub fn new() -> Self {
-        Self::with_binary("kind")
-    }
-
-    /// A specific binary (path, or a name looked up on PATH).
-    pub fn with_binary(binary: impl Into<String>) -> Self {
+    /// Run `binary` (a path, or a name looked up on PATH) with `kubeconfig` as its only
+    /// kubeconfig (see the module documentation).
+    pub fn new(binary: impl Into<String>, kubeconfig: &Path) -> Self {
         Self {
             binary: binary.into(),
+            kubeconfig: kubeconfig.to_path_buf(),
+            env: Vec::new(),
+            env_remove: Vec::new(),
             records: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Also set these variables for every invocation (e.g. `DOCKER_HOST` of the engine
+    /// meshproof talks to, so kind's `docker` calls reach the same one) and remove those.
+    #[must_use]
+    pub fn with_env(mut self, set: Vec<(String, String)>, remove: Vec<String>) -> Self {
+        self.env = set;
+        self.env_remove = remove;
+        self
     }
 
     /// The binary this driver runs.
     pub fn binary(&self) -> &str {
         &self.binary
+    }
+
+    /// The scratch kubeconfig every invocation uses.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
     }
 
     /// Every command run so far, in order.
@@ -449,8 +524,15 @@ impl KindCli {
         argv.extend(args.iter().map(|s| (*s).to_string()));
         let command = argv.join(" ");
         let start = Instant::now();
-        let result = Command::new(&self.binary)
-            .args(args)
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(args).env("KUBECONFIG", &self.kubeconfig);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for k in &self.env_remove {
+            cmd.env_remove(k);
+        }
+        let result = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -485,6 +567,7 @@ impl KindCli {
         }
         Ok(Ran {
             stdout: output.stdout,
+            stderr: output.stderr,
         })
     }
 
@@ -495,7 +578,7 @@ impl KindCli {
             .push(r);
     }
 
-    /// `kind version`.
+    /// `kind version` (no kubeconfig is involved; `KUBECONFIG` still points at the scratch).
     pub fn version(&self) -> Result<KindVersion, KindError> {
         let ran = self.run(&["version"])?;
         let raw = String::from_utf8_lossy(&ran.stdout).trim().to_string();
@@ -508,47 +591,60 @@ impl KindCli {
         }
     }
 
-    /// `kind create cluster --name N --config P --wait Ns [--retain]`.
-    pub fn create(&self, req: &CreateRequest) -> Result<(), KindError> {
+    /// `kind create cluster --name N --config P --wait Ns --kubeconfig <scratch> [--retain]`.
+    /// Success only means kind finished: see [`CreateOutcome::warnings`].
+    pub fn create(&self, req: &CreateRequest) -> Result<CreateOutcome, KindError> {
         let config = req.config_path.to_string_lossy().into_owned();
         let wait = format!("{}s", req.wait.as_secs());
+        let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
         let mut args = vec![
-            "create", "cluster", "--name", &req.name, "--config", &config, "--wait", &wait,
+            "create",
+            "cluster",
+            "--name",
+            &req.name,
+            "--config",
+            &config,
+            "--wait",
+            &wait,
+            "--kubeconfig",
+            &kubeconfig,
         ];
         if req.retain {
             args.push("--retain");
         }
-        self.run(&args).map(|_| ())
-    }
-
-    /// `kind delete cluster --name N` (succeeds when the cluster does not exist).
-    pub fn delete(&self, name: &str) -> Result<(), KindError> {
-        self.run(&["delete", "cluster", "--name", name]).map(|_| ())
-    }
-
-    /// `kind get kubeconfig --name N`, written to a private (0600) temp file.
-    pub fn kubeconfig(&self, name: &str) -> Result<Kubeconfig, KindError> {
-        let ran = self.run(&["get", "kubeconfig", "--name", name])?;
-        let kc_err = |source| KindError::Kubeconfig {
-            cluster: name.to_string(),
+        let ran = self.run(&args)?;
+        let warnings = [&ran.stdout, &ran.stderr]
+            .iter()
+            .flat_map(|b| {
+                String::from_utf8_lossy(b)
+                    .lines()
+                    .filter(|l| l.contains("WARNING"))
+                    .map(|l| l.trim().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        // kind wrote the cluster's kubeconfig there; make sure before anyone relies on it.
+        std::fs::metadata(&self.kubeconfig).map_err(|source| KindError::Kubeconfig {
+            command: format!("{} {}", self.binary, args.join(" ")),
+            path: self.kubeconfig.clone(),
             source,
-        };
-        let mut file = tempfile::Builder::new()
-            .prefix("meshproof-kubeconfig-")
-            .tempfile()
-            .map_err(kc_err)?;
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(file.path(), std::fs::Permissions::from_mode(0o600))
-                .map_err(kc_err)?;
-        }
-        file.write_all(&ran.stdout).map_err(kc_err)?;
-        file.flush().map_err(kc_err)?;
-        Ok(Kubeconfig {
-            file,
-            context: format!("kind-{name}"),
-        })
+        })?;
+        Ok(CreateOutcome { warnings })
     }
+
+    /// `kind delete cluster --name N --kubeconfig <scratch>` (succeeds when the cluster does
+    /// not exist).
+    pub fn delete(&self, name: &str) -> Result<(), KindError> {
+        let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
+        self.run(&["delete", "cluster", "--name", name, "--kubeconfig", &kubeconfig])
+            .map(|_| ())
+    }
+}
+
+/// `<binary> version`, for telling which kind a binary is before a cluster exists
+/// (`KUBECONFIG` points at `/dev/null`: nothing is read or written).
+pub fn probe_version(binary: &str) -> Result<KindVersion, KindError> {
+    KindCli::new(binary, Path::new("/dev/null")).version()
 }
 
 impl Teardown for KindCli {
@@ -715,7 +811,7 @@ mod tests {
     fn missing_kind_binary_is_named_with_root_cause() {
         let dir = tempfile::tempdir().unwrap();
         let bogus = dir.path().join("no-such-kind");
-        let kind = KindCli::with_binary(bogus.to_string_lossy());
+        let kind = KindCli::new(bogus.to_string_lossy(), Path::new("/dev/null"));
         let err = kind.version().unwrap_err();
         assert!(matches!(err, KindError::NotFound { .. }), "{err}");
         let msg = err.to_string();
@@ -737,21 +833,41 @@ mod tests {
         assert_eq!(rec[0].exit_code, None);
     }
 
+    /// A shell script standing in for kind: logs `KUBECONFIG` and its arguments, prints a
+    /// version, writes a kubeconfig where `--kubeconfig` says, prints kind's timeout warning and
+    /// exits 0 for `meshproof-slow`, fails `create` for `meshproof-bad`.
+    const FAKE_KIND: &str = r#"#!/bin/sh
+echo "KUBECONFIG=$KUBECONFIG DOCKER_HOST=$DOCKER_HOST DOCKER_CONTEXT=${DOCKER_CONTEXT:-unset} $*" >> "$(dirname "$0")/calls.log"
+case "$1" in
+  version) echo 'kind v0.32.0 go1.24.2 linux/amd64';;
+  create)
+    name="$4"; kc=""
+    while [ $# -gt 0 ]; do [ "$1" = --kubeconfig ] && kc="$2"; shift; done
+    [ "$name" = meshproof-bad ] && { echo 'ERROR: failed to create cluster: boom' >&2; exit 1; }
+    echo 'apiVersion: v1' > "$kc"
+    [ "$name" = meshproof-slow ] && echo ' • WARNING: Timed out waiting for Ready ⚠️' >&2
+    exit 0;;
+  *) exit 0;;
+esac
+"#;
+
+    fn fake_kind(dir: &Path) -> PathBuf {
+        let bin = dir.join("kind");
+        std::fs::write(&bin, FAKE_KIND).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+
     #[test]
-    fn fake_kind_binary_version_create_delete_kubeconfig_are_recorded() {
-        // A shell script standing in for kind: prints a version, fails `create` for one name.
+    fn every_kind_invocation_uses_the_scratch_kubeconfig_and_the_engine() {
         let dir = tempfile::tempdir().unwrap();
-        let bin = dir.path().join("kind");
-        std::fs::write(
-            &bin,
-            "#!/bin/sh\ncase \"$1\" in\n  version) echo 'kind v0.32.0 go1.24.2 linux/amd64';;\n  get) echo 'apiVersion: v1';;\n  create) [ \"$4\" = meshproof-bad ] && { echo 'ERROR: failed to create cluster: boom' >&2; exit 1; }; exit 0;;\n  *) exit 0;;\nesac\n",
-        )
-        .unwrap();
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let kind = KindCli::with_binary(bin.to_string_lossy());
+        let bin = fake_kind(dir.path());
+        let scratch = ScratchKubeconfig::temporary().unwrap();
+        let kind = KindCli::new(bin.to_string_lossy(), scratch.path()).with_env(
+            vec![("DOCKER_HOST".into(), "unix:///run/colima.sock".into())],
+            vec!["DOCKER_CONTEXT".into()],
+        );
         assert_eq!(
             kind.version().unwrap().version,
             semver::Version::new(0, 32, 0)
@@ -762,7 +878,18 @@ mod tests {
             wait: Duration::from_secs(300),
             retain: true,
         };
-        kind.create(&req).unwrap();
+        assert_eq!(kind.create(&req).unwrap(), CreateOutcome::default());
+        assert_eq!(
+            std::fs::read_to_string(scratch.path()).unwrap(),
+            "apiVersion: v1\n"
+        );
+        let slow = kind
+            .create(&CreateRequest {
+                name: "meshproof-slow".into(),
+                ..req.clone()
+            })
+            .unwrap();
+        assert!(timed_out_waiting(&slow), "{slow:?}");
         let err = kind
             .create(&CreateRequest {
                 name: "meshproof-bad".into(),
@@ -774,18 +901,8 @@ mod tests {
                 .ends_with("failed (exit code 1): ERROR: failed to create cluster: boom"),
             "{err}"
         );
-        let kc = kind.kubeconfig("meshproof-good").unwrap();
-        assert_eq!(
-            std::fs::read_to_string(kc.path()).unwrap(),
-            "apiVersion: v1\n"
-        );
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(kc.path()).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        assert_eq!(kc.context, "kind-meshproof-good");
         kind.delete_cluster("meshproof-good").unwrap();
+        let kc = scratch.path().display().to_string();
         let argvs: Vec<String> = kind
             .records()
             .iter()
@@ -794,13 +911,46 @@ mod tests {
         assert_eq!(
             argvs,
             vec![
-                "version",
-                "create cluster --name meshproof-good --config /tmp/kind.yaml --wait 300s --retain",
-                "create cluster --name meshproof-bad --config /tmp/kind.yaml --wait 300s --retain",
-                "get kubeconfig --name meshproof-good",
-                "delete cluster --name meshproof-good",
+                "version".to_string(),
+                format!("create cluster --name meshproof-good --config /tmp/kind.yaml --wait 300s --kubeconfig {kc} --retain"),
+                format!("create cluster --name meshproof-slow --config /tmp/kind.yaml --wait 300s --kubeconfig {kc} --retain"),
+                format!("create cluster --name meshproof-bad --config /tmp/kind.yaml --wait 300s --kubeconfig {kc} --retain"),
+                format!("delete cluster --name meshproof-good --kubeconfig {kc}"),
             ]
         );
-        assert_eq!(kind.records()[2].exit_code, Some(1));
+        assert_eq!(kind.records()[3].exit_code, Some(1));
+        // What the binary saw: every call with KUBECONFIG at the scratch file and the
+        // engine's address, the Docker context variable removed.
+        let calls = std::fs::read_to_string(dir.path().join("calls.log")).unwrap();
+        assert_eq!(calls.lines().count(), 5, "{calls}");
+        for line in calls.lines() {
+            assert!(
+                line.starts_with(&format!(
+                    "KUBECONFIG={kc} DOCKER_HOST=unix:///run/colima.sock DOCKER_CONTEXT=unset "
+                )),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_create_that_writes_no_kubeconfig_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("kind");
+        std::fs::write(&bin, "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let scratch = ScratchKubeconfig::temporary().unwrap();
+        let kind = KindCli::new(bin.to_string_lossy(), scratch.path());
+        let err = kind
+            .create(&CreateRequest {
+                name: "meshproof-x".into(),
+                config_path: PathBuf::from("/tmp/kind.yaml"),
+                wait: Duration::from_secs(1),
+                retain: false,
+            })
+            .unwrap_err();
+        assert!(matches!(err, KindError::Kubeconfig { .. }), "{err}");
+        assert!(err.to_string().contains("wrote no kubeconfig"), "{err}");
     }
 }

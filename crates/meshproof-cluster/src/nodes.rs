@@ -174,6 +174,19 @@ pub enum DownloadError {
     },
 }
 
+/// What every file written by [`download`] passes through: redaction of secrets in logs.
+pub type Redactor = fn(&[u8]) -> Vec<u8>;
+
+/// What [`download`] leaves out or rewrites.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnpackFilter<'a> {
+    /// Directories (relative to the destination, e.g. `journal`) whose entries are not written;
+    /// each is reported once in [`Unpacked::skipped`].
+    pub skip_dirs: &'a [&'a str],
+    /// Applied to the bytes of every regular file before it is written.
+    pub redact: Option<Redactor>,
+}
+
 /// What [`download`] wrote, and what it refused to write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Unpacked {
@@ -185,9 +198,31 @@ pub struct Unpacked {
     pub skipped: Vec<(String, String)>,
 }
 
-/// The node containers of cluster `cluster` (label `io.x-k8s.kind.cluster=<cluster>`), running
-/// or not, sorted by name.
+/// kind's role label values of the containers that are Kubernetes nodes (kind's
+/// `nodeutils.InternalNodes`: `worker` and `control-plane`). The `external-load-balancer`
+/// container (haproxy, for clusters with several control planes) carries the cluster label
+/// too but is not a node: nothing may exec `ctr` or `journalctl` in it.
+pub const NODE_ROLES: &[&str] = &["control-plane", "worker"];
+
+impl Node {
+    /// Whether this container is a Kubernetes node (see [`NODE_ROLES`]).
+    pub fn is_kubernetes_node(&self) -> bool {
+        NODE_ROLES.contains(&self.role.as_str())
+    }
+}
+
+/// The Kubernetes nodes of cluster `cluster`: its containers (see [`list_containers`]) whose
+/// role is `control-plane` or `worker`, sorted by name. The external load balancer is left out.
 pub async fn list_nodes(engine: &Engine, cluster: &str) -> Result<Vec<Node>, ListNodesError> {
+    let mut all = list_containers(engine, cluster).await?;
+    all.retain(Node::is_kubernetes_node);
+    Ok(all)
+}
+
+/// Every container of cluster `cluster` (label `io.x-k8s.kind.cluster=<cluster>`), running
+/// or not, the external load balancer included, sorted by name: what teardown removes and
+/// what a failed create leaves behind.
+pub async fn list_containers(engine: &Engine, cluster: &str) -> Result<Vec<Node>, ListNodesError> {
     let filters = HashMap::from([(
         "label".to_string(),
         vec![format!("{LABEL_CLUSTER}={cluster}")],
@@ -394,6 +429,7 @@ pub async fn download(
     container: &str,
     path: &str,
     dest: &Path,
+    filter: UnpackFilter<'static>,
 ) -> Result<Unpacked, DownloadError> {
     let opts = DownloadFromContainerOptionsBuilder::default()
         .path(path)
@@ -431,15 +467,19 @@ pub async fn download(
     spool.flush().await.map_err(unpack_err)?;
     let spool = spool.into_std().await;
     let dest_owned = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || unpack_safely(spool, &dest_owned))
+    tokio::task::spawn_blocking(move || unpack_safely(spool, &dest_owned, filter))
         .await
         .map_err(|e| unpack_err(std::io::Error::other(e)))?
         .map_err(unpack_err)
 }
 
 /// Unpack a tar (from the Docker archive API) under `dest`, stripping its first path component.
-/// See [`download`] for the rules.
-pub fn unpack_safely(mut archive: std::fs::File, dest: &Path) -> std::io::Result<Unpacked> {
+/// See [`download`] for the rules; `filter` skips directories and redacts file contents.
+pub fn unpack_safely(
+    mut archive: std::fs::File,
+    dest: &Path,
+    filter: UnpackFilter<'_>,
+) -> std::io::Result<Unpacked> {
     use std::io::{Seek, SeekFrom};
     archive.seek(SeekFrom::Start(0))?;
     std::fs::create_dir_all(dest)?;
@@ -458,6 +498,17 @@ pub fn unpack_safely(mut archive: std::fs::File, dest: &Path) -> std::io::Result
         if rel.as_os_str().is_empty() {
             continue; // the top-level directory itself
         }
+        if let Some(dir) = filter
+            .skip_dirs
+            .iter()
+            .find(|d| rel.starts_with(Path::new(d)))
+        {
+            let reason = format!("{dir}/ is not copied");
+            if !result.skipped.iter().any(|(_, r)| r == &reason) {
+                result.skipped.push((raw, reason));
+            }
+            continue;
+        }
         let target = dest.join(&rel);
         match kind {
             tar::EntryType::Directory => std::fs::create_dir_all(&target)?,
@@ -470,7 +521,16 @@ pub fn unpack_safely(mut archive: std::fs::File, dest: &Path) -> std::io::Result
                     std::fs::remove_file(&target)?;
                 }
                 let mut f = std::fs::File::create(&target)?;
-                std::io::copy(&mut entry, &mut f)?;
+                match filter.redact {
+                    None => {
+                        std::io::copy(&mut entry, &mut f)?;
+                    }
+                    Some(redact) => {
+                        let mut bytes = Vec::new();
+                        std::io::Read::read_to_end(&mut entry, &mut bytes)?;
+                        std::io::Write::write_all(&mut f, &redact(&bytes))?;
+                    }
+                }
                 result.files.push(rel);
             }
             tar::EntryType::Symlink => {
@@ -552,7 +612,7 @@ mod tests {
             ("log/dev", tar::EntryType::Char, b"", None),
         ]);
         let dir = tempfile::tempdir().unwrap();
-        let out = unpack_safely(f, dir.path()).unwrap();
+        let out = unpack_safely(f, dir.path(), UnpackFilter::default()).unwrap();
         assert_eq!(out.files, vec![PathBuf::from("pods/a/0.log")]);
         assert_eq!(
             std::fs::read_to_string(dir.path().join("pods/a/0.log")).unwrap(),
@@ -568,5 +628,35 @@ mod tests {
         assert_eq!(out.skipped.len(), 3, "{:?}", out.skipped);
         assert!(!dir.path().join("containers/a.log").exists());
         assert!(!dir.path().parent().unwrap().join("evil").exists());
+    }
+
+    #[test]
+    fn unpack_skips_directories_and_redacts_files() {
+        fn upper(b: &[u8]) -> Vec<u8> {
+            b.to_ascii_uppercase()
+        }
+        let f = tar_with(&[
+            ("log/", tar::EntryType::Directory, b"", None),
+            ("log/journal/", tar::EntryType::Directory, b"", None),
+            ("log/journal/m/system.journal", tar::EntryType::Regular, b"bin", None),
+            ("log/journal/m/user.journal", tar::EntryType::Regular, b"bin", None),
+            ("log/journalish.log", tar::EntryType::Regular, b"text", None),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let filter = UnpackFilter {
+            skip_dirs: &["journal"],
+            redact: Some(upper),
+        };
+        let out = unpack_safely(f, dir.path(), filter).unwrap();
+        assert_eq!(out.files, vec![PathBuf::from("journalish.log")]);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("journalish.log")).unwrap(),
+            "TEXT"
+        );
+        assert!(!dir.path().join("journal").exists());
+        assert_eq!(
+            out.skipped,
+            vec![("log/journal/".to_string(), "journal/ is not copied".to_string())]
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Preflight checks (`meshproof doctor`) as data: Docker engine reachable and recent enough,
-//! cgroup version/driver, free memory and disk, `kind`/`kubectl`/`helm` present with versions
-//! in the required ranges, leftover meshproof clusters. Each check carries a one-line fix.
+//! cgroup version/driver (cgroup v1 fails for Kubernetes 1.35 and later), inotify limits, free
+//! memory and disk, `kubectl`/`helm` present with versions in the required ranges, leftover
+//! meshproof clusters. Each check carries a one-line fix. (Which kind binary a pin uses is
+//! decided by the caller, who may provide one itself.)
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -21,6 +23,31 @@ pub const DEFAULT_MIN_MEMORY_BYTES: u64 = 4 << 30;
 /// Default free-disk threshold for the engine's data root: meshproof's own estimate (node
 /// image plus mesh and workload images).
 pub const DEFAULT_MIN_DISK_BYTES: u64 = 10 << 30;
+/// The first Kubernetes minor whose kubelet refuses to start on cgroup v1 by default:
+/// `failCgroupV1` defaults to true from 1.35 (kubernetes/kubernetes PR #134298, "[KEP-5573]
+/// Set failCgroupV1 to true": "nodes will not start on a cgroup v1 in our default behavior"),
+/// and kind sets no `failCgroupV1: false` in its kubeadm config (v0.31.0, v0.32.0).
+pub const CGROUP_V1_REFUSED_FROM: (u64, u64) = (1, 35);
+/// inotify limits kind's known-issues page recommends ("Pod errors due to too many open
+/// files", `site/content/docs/user/known-issues.md` at v0.32.0): `fs.inotify.max_user_watches
+/// = 524288`, `fs.inotify.max_user_instances = 512` (Ubuntu's defaults 8192 / 128 are "not
+/// enough to create a cluster with many nodes").
+pub const INOTIFY_MAX_USER_WATCHES: u64 = 524_288;
+/// See [`INOTIFY_MAX_USER_WATCHES`].
+pub const INOTIFY_MAX_USER_INSTANCES: u64 = 512;
+/// Where the kernel publishes the inotify limits.
+pub const INOTIFY_SYSCTLS: [(&str, &str, u64); 2] = [
+    (
+        "fs.inotify.max_user_watches",
+        "/proc/sys/fs/inotify/max_user_watches",
+        INOTIFY_MAX_USER_WATCHES,
+    ),
+    (
+        "fs.inotify.max_user_instances",
+        "/proc/sys/fs/inotify/max_user_instances",
+        INOTIFY_MAX_USER_INSTANCES,
+    ),
+];
 
 /// Outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -107,8 +134,11 @@ impl ToolRequirement {
 /// What preflight checks against.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightInput {
-    /// Engine address; `None`: `DOCKER_HOST` or the default socket.
+    /// Engine address; `None`: the engine the environment names (`DOCKER_HOST`, the active
+    /// docker context, the default socket).
     pub docker_host: Option<String>,
+    /// Kubernetes version of the cluster pin (decides whether cgroup v1 is fatal).
+    pub kubernetes_version: Option<semver::Version>,
     /// Tools, checked in order.
     pub tools: Vec<ToolRequirement>,
     /// Minimum engine host memory.
@@ -121,6 +151,7 @@ impl Default for PreflightInput {
     fn default() -> Self {
         Self {
             docker_host: None,
+            kubernetes_version: None,
             tools: vec![
                 ToolRequirement::kind(None),
                 ToolRequirement::kubectl(None),
@@ -140,11 +171,18 @@ pub fn worst(checks: &[Check]) -> Status {
 /// Run every check. Never fails: problems are checks with status `fail`.
 pub async fn run_checks(input: &PreflightInput) -> Vec<Check> {
     let mut checks = Vec::new();
-    let host = input
-        .docker_host
-        .clone()
-        .unwrap_or_else(docker::docker_host);
-    match docker::connect_to(&host).await {
+    let resolved = match &input.docker_host {
+        Some(h) => Ok(docker::ResolvedEngine {
+            host: h.clone(),
+            source: "given".into(),
+        }),
+        None => docker::resolve_engine(&docker::DockerEnv::from_process()),
+    };
+    let connected = match resolved {
+        Ok(r) => docker::connect_resolved(&r).await,
+        Err(e) => Err(docker::ConnectError::Context(e)),
+    };
+    match connected {
         Err(e) => checks.push(Check::new(
             "docker-engine",
             Status::Fail,
@@ -159,13 +197,20 @@ pub async fn run_checks(input: &PreflightInput) -> Vec<Check> {
                 Some("check that the Docker engine is healthy (`docker info`)".into()),
             )),
             Ok(info) => {
+                let via = match engine.source() {
+                    "given" => String::new(),
+                    s => format!(" ({s}; kind is run against the same engine)"),
+                };
                 checks.push(Check::new(
                     "docker-engine",
                     Status::Ok,
-                    format!("reachable at {host}"),
+                    format!("reachable at {}{via}", engine.host()),
                     None,
                 ));
                 checks.extend(engine_checks(&info, input));
+                if info.host.starts_with("unix://") && info.os_type == "linux" {
+                    checks.push(inotify_check(&read_inotify_limits()));
+                }
                 checks.push(leftover_check(&engine).await);
             }
         },
@@ -202,20 +247,40 @@ pub fn engine_checks(info: &EngineInfo, input: &PreflightInput) -> Vec<Check> {
         (!(version_ok && api_ok))
             .then(|| "upgrade the Docker engine to 20.10 or later".to_string()),
     ));
-    let cg = match info.cgroup_version.as_str() {
-        "2" => Check::new(
+    let refused = input.kubernetes_version.as_ref().filter(|v| {
+        (v.major, v.minor) >= CGROUP_V1_REFUSED_FROM
+    });
+    let cg = match (info.cgroup_version.as_str(), refused) {
+        ("2", _) => Check::new(
             "cgroups",
             Status::Ok,
             format!("cgroup v2, driver {}", or_unknown(&info.cgroup_driver)),
             None,
         ),
-        "1" => Check::new(
+        ("1", Some(v)) => Check::new(
+            "cgroups",
+            Status::Fail,
+            format!(
+                "cgroup v1, driver {}: the kubelet of Kubernetes {v} refuses to start on cgroup v1 (failCgroupV1 is true from {}.{})",
+                or_unknown(&info.cgroup_driver),
+                CGROUP_V1_REFUSED_FROM.0,
+                CGROUP_V1_REFUSED_FROM.1
+            ),
+            Some(format!(
+                "use a host with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or a cluster pin with Kubernetes before {}.{} (`meshproof list clusters`)",
+                CGROUP_V1_REFUSED_FROM.0, CGROUP_V1_REFUSED_FROM.1
+            )),
+        ),
+        ("1", None) => Check::new(
             "cgroups",
             Status::Warn,
             format!("cgroup v1, driver {}", or_unknown(&info.cgroup_driver)),
-            Some("prefer a host with cgroup v2 (rootless kind requires it; Kubernetes is phasing out cgroup v1)".into()),
+            Some(format!(
+                "prefer a host with cgroup v2 (rootless kind requires it; kubelet refuses cgroup v1 from Kubernetes {}.{})",
+                CGROUP_V1_REFUSED_FROM.0, CGROUP_V1_REFUSED_FROM.1
+            )),
         ),
-        other => Check::new(
+        (other, _) => Check::new(
             "cgroups",
             Status::Warn,
             format!("engine reports cgroup version {:?}", other),
@@ -286,6 +351,61 @@ fn disk_check(info: &EngineInfo, min: u64) -> Check {
             format!("cannot measure free disk at {root}: {e}"),
             Some(format!("make sure {root} has {} free", gib(min))),
         ),
+    }
+}
+
+/// The host's inotify limits, `(sysctl name, value or why it is unknown, recommended)`.
+pub fn read_inotify_limits() -> Vec<(&'static str, Result<u64, String>, u64)> {
+    INOTIFY_SYSCTLS
+        .iter()
+        .map(|(name, path, want)| {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {path}: {e}"))
+                .and_then(|t| {
+                    t.trim()
+                        .parse::<u64>()
+                        .map_err(|e| format!("{path}: {e}"))
+                });
+            (*name, value, *want)
+        })
+        .collect()
+}
+
+/// Compare inotify limits with kind's recommendation: below it is a warning (kind's nodes and
+/// the mesh's pods fail with "too many open files"), unknown is a warning too.
+pub fn inotify_check(limits: &[(&str, Result<u64, String>, u64)]) -> Check {
+    let mut low = Vec::new();
+    let mut parts = Vec::new();
+    for (name, value, want) in limits {
+        match value {
+            Ok(v) => {
+                parts.push(format!("{name}={v}"));
+                if v < want {
+                    low.push(format!("sudo sysctl {name}={want}"));
+                }
+            }
+            Err(e) => {
+                parts.push(format!("{name} unknown ({e})"));
+                low.push(format!("sudo sysctl {name}={want}"));
+            }
+        }
+    }
+    let detail = format!(
+        "{} (kind recommends {INOTIFY_MAX_USER_WATCHES} and {INOTIFY_MAX_USER_INSTANCES})",
+        parts.join(", ")
+    );
+    if low.is_empty() {
+        Check::new("inotify", Status::Ok, detail, None)
+    } else {
+        Check::new(
+            "inotify",
+            Status::Warn,
+            detail,
+            Some(format!(
+                "{} (pods may fail with \"too many open files\"; persist it in /etc/sysctl.conf)",
+                low.join("; ")
+            )),
+        )
     }
 }
 
@@ -456,6 +576,7 @@ mod tests {
         assert_eq!(status(&c, "cgroups"), Status::Ok);
         let c = engine_checks(&info("19.03.15", "1.40", "1"), &input);
         assert_eq!(status(&c, "docker-version"), Status::Fail);
+        // cgroup v1 with no Kubernetes version known: a warning.
         assert_eq!(status(&c, "cgroups"), Status::Warn);
         let c = engine_checks(&info("28.2.2", "1.50", "2"), &input);
         assert_eq!(status(&c, "docker-version"), Status::Ok);
@@ -465,6 +586,63 @@ mod tests {
             status(&engine_checks(&small, &input), "memory"),
             Status::Warn
         );
+    }
+
+    #[test]
+    fn cgroup_v1_fails_from_kubernetes_1_35() {
+        let with = |k: &str| PreflightInput {
+            kubernetes_version: Some(semver::Version::parse(k).unwrap()),
+            ..PreflightInput::default()
+        };
+        let v1 = info("20.10.24", "1.41", "1");
+        for k in ["1.35.0", "1.36.1"] {
+            let c = engine_checks(&v1, &with(k));
+            let cg = c.iter().find(|c| c.name == "cgroups").unwrap();
+            assert_eq!(cg.status, Status::Fail, "{k}");
+            assert_eq!(
+                cg.detail,
+                format!("cgroup v1, driver systemd: the kubelet of Kubernetes {k} refuses to start on cgroup v1 (failCgroupV1 is true from 1.35)")
+            );
+            assert!(cg.fix.as_deref().unwrap().contains("cgroup v2"));
+        }
+        for k in ["1.21.1", "1.34.0"] {
+            assert_eq!(status(&engine_checks(&v1, &with(k)), "cgroups"), Status::Warn, "{k}");
+        }
+        // cgroup v2 is fine for every version.
+        let v2 = info("20.10.24", "1.41", "2");
+        assert_eq!(status(&engine_checks(&v2, &with("1.36.1")), "cgroups"), Status::Ok);
+    }
+
+    #[test]
+    fn inotify_limits_are_compared_with_kinds_recommendation() {
+        let ok = inotify_check(&[
+            ("fs.inotify.max_user_watches", Ok(524_288), 524_288),
+            ("fs.inotify.max_user_instances", Ok(8192), 512),
+        ]);
+        assert_eq!(ok.status, Status::Ok);
+        assert_eq!(
+            ok.detail,
+            "fs.inotify.max_user_watches=524288, fs.inotify.max_user_instances=8192 (kind recommends 524288 and 512)"
+        );
+        let low = inotify_check(&[
+            ("fs.inotify.max_user_watches", Ok(8192), 524_288),
+            ("fs.inotify.max_user_instances", Ok(128), 512),
+        ]);
+        assert_eq!(low.status, Status::Warn);
+        assert!(low.fix.as_deref().unwrap().starts_with(
+            "sudo sysctl fs.inotify.max_user_watches=524288; sudo sysctl fs.inotify.max_user_instances=512"
+        ));
+        let unknown = inotify_check(&[(
+            "fs.inotify.max_user_watches",
+            Err("cannot read /proc/sys/fs/inotify/max_user_watches: denied".into()),
+            524_288,
+        )]);
+        assert_eq!(unknown.status, Status::Warn);
+        assert!(unknown.detail.contains("unknown (cannot read"), "{}", unknown.detail);
+        // This machine's own values are readable.
+        for (name, value, _) in read_inotify_limits() {
+            assert!(value.is_ok(), "{name}: {value:?}");
+        }
     }
 
     #[test]

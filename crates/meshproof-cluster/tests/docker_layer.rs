@@ -107,7 +107,13 @@ async fn discovery_inspect_and_exec() {
         "{err}"
     );
     let dir = tempfile::tempdir().unwrap();
-    let err = nodes::download(&fx.engine, &cp, "/no/such/path", dir.path())
+    let err = nodes::download(
+        &fx.engine,
+        &cp,
+        "/no/such/path",
+        dir.path(),
+        nodes::UnpackFilter::default(),
+    )
         .await
         .unwrap_err();
     assert!(
@@ -116,6 +122,13 @@ async fn discovery_inspect_and_exec() {
         )),
         "{err}"
     );
+}
+
+/// A stand-in redactor: every file must have passed through it.
+fn mark_redacted(b: &[u8]) -> Vec<u8> {
+    let mut out = b"[redactor]".to_vec();
+    out.extend_from_slice(b);
+    out
 }
 
 #[tokio::test]
@@ -136,13 +149,21 @@ async fn log_export_writes_kind_layout_and_survives_failing_items() {
     assert!(out.success());
 
     let dir = tempfile::tempdir().unwrap();
-    let export = logs::export_logs(&fx.engine, &cluster, dir.path())
+    let export = logs::export_logs(&fx.engine, &cluster, dir.path(), mark_redacted)
         .await
         .unwrap();
     assert_eq!(export.nodes, vec![cp_name.clone(), w_name.clone()]);
+    // Every file went through the redactor exactly once; `read` checks and strips the mark.
     let read = |rel: &str| {
-        std::fs::read_to_string(dir.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+        let text = std::fs::read_to_string(dir.path().join(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        text.strip_prefix("[redactor]")
+            .unwrap_or_else(|| panic!("{rel} was not passed through the redactor"))
+            .to_string()
     };
+    for rel in &export.written {
+        read(&rel.to_string_lossy());
+    }
     for node in [&cp_name, &w_name] {
         assert!(read(&format!("{node}/serial.log")).contains(common::BOOT_MARKER));
         assert_eq!(
@@ -199,8 +220,10 @@ async fn log_export_writes_kind_layout_and_survives_failing_items() {
 }
 
 #[tokio::test]
-async fn image_archive_is_streamed_into_every_node() {
-    let Some(fx) = Fixture::new("image_archive_is_streamed_into_every_node").await else {
+async fn image_archive_is_streamed_into_every_node_with_its_snapshotter() {
+    let Some(fx) = Fixture::new("image_archive_is_streamed_into_every_node_with_its_snapshotter")
+        .await
+    else {
         return;
     };
     let cluster = test_cluster();
@@ -212,7 +235,14 @@ async fn image_archive_is_streamed_into_every_node() {
     .await;
     fx.node(&cluster, &format!("{cluster}-worker"), "worker")
         .await;
+    // kind's haproxy container for clusters with several control planes: it carries the
+    // cluster label but is not a node.
+    let lb_name = format!("{cluster}-external-load-balancer");
+    let lb = fx.node(&cluster, &lb_name, "external-load-balancer").await;
     let found = nodes::list_nodes(&fx.engine, &cluster).await.unwrap();
+    assert_eq!(found.len(), 2, "the load balancer is not a node: {found:?}");
+    let all = nodes::list_containers(&fx.engine, &cluster).await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
 
     // 3 MiB of patterned bytes: larger than any single pipe/socket buffer.
     let payload: Vec<u8> = (0..3 * 1024 * 1024u32)
@@ -222,21 +252,25 @@ async fn image_archive_is_streamed_into_every_node() {
     let archive = dir.path().join("image.tar");
     std::fs::write(&archive, &payload).unwrap();
 
-    let report = images::load_image_archive(&fx.engine, &found, &archive)
+    // Given every container (the load balancer too), it loads into the nodes only.
+    let report = images::load_image_archive(&fx.engine, &all, &archive)
         .await
         .unwrap();
     assert!(report.all_ok(), "{report:?}");
     assert_eq!(report.nodes.len(), 2);
+    assert_eq!(report.skipped, vec![lb_name.clone()]);
     assert_eq!(report.nodes[0].node, found[0].name);
     for (node, entry) in found.iter().zip(&report.nodes) {
         assert_eq!(entry.exit_code, Some(0));
+        assert_eq!(entry.snapshotter, common::FAKE_SNAPSHOTTER);
         assert_eq!(entry.stdout, "unpacking fake image\n");
         let args = nodes::exec(&fx.engine, &node.container_id, &["cat", "/tmp/ctr-args"])
             .await
             .unwrap();
+        // The snapshotter parsed from the node's `containerd config dump`.
         assert_eq!(
             args.stdout_text(),
-            "--namespace=k8s.io images import --digests --all-platforms -\n"
+            "--namespace=k8s.io images import --all-platforms --digests --snapshotter=native -\n"
         );
         let got = nodes::exec(
             &fx.engine,
@@ -253,21 +287,35 @@ async fn image_archive_is_streamed_into_every_node() {
         );
         assert!(got.stdout == payload, "content differs in {}", node.name);
     }
+    // Nothing ran in the load balancer.
+    let lb_args = nodes::exec(&fx.engine, &lb, &["cat", "/tmp/ctr-args"])
+        .await
+        .unwrap();
+    assert!(!lb_args.success(), "ctr ran in the load balancer");
 
-    // A failing import command is reported per node, not raised.
-    let report = images::load_image_archive_with(
-        &fx.engine,
-        &found,
-        &archive,
-        &["sh", "-c", "cat >/dev/null; echo nope >&2; exit 2"],
-    )
-    .await
-    .unwrap();
+    // A failing import, or a containerd config that cannot be read, is reported per node.
+    let (cp, worker) = (&found[0], &found[1]);
+    nodes::exec(&fx.engine, &cp.container_id, &["touch", "/tmp/ctr-broken"])
+        .await
+        .unwrap();
+    nodes::exec(&fx.engine, &worker.container_id, &["touch", "/tmp/containerd-broken"])
+        .await
+        .unwrap();
+    let report = images::load_image_archive(&fx.engine, &found, &archive)
+        .await
+        .unwrap();
     assert!(!report.all_ok());
-    assert!(report
-        .nodes
-        .iter()
-        .all(|n| n.exit_code == Some(2) && n.detail == "nope\n"));
+    assert_eq!(report.nodes[0].exit_code, Some(2));
+    assert_eq!(report.nodes[0].detail, "nope\n");
+    assert_eq!(report.nodes[1].exit_code, None);
+    assert_eq!(report.nodes[1].snapshotter, "");
+    assert_eq!(
+        report.nodes[1].detail,
+        format!(
+            "`containerd config dump` in {} exited with code 1: containerd: cannot load config",
+            worker.name
+        )
+    );
 
     let err = images::load_image_archive(&fx.engine, &found, &dir.path().join("missing.tar"))
         .await
@@ -276,6 +324,68 @@ async fn image_archive_is_streamed_into_every_node() {
         err.to_string().starts_with("cannot open image archive"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_failed_create_is_exported_by_label_and_redacted() {
+    let Some(fx) = Fixture::new("a_failed_create_is_exported_by_label_and_redacted").await else {
+        return;
+    };
+    // What `kind create --retain` leaves when kubeadm fails: a stopped control plane and a
+    // load balancer, found by the cluster label only.
+    let cluster = test_cluster();
+    let cp_name = format!("{cluster}-control-plane");
+    let lb_name = format!("{cluster}-external-load-balancer");
+    let cp = fx.node(&cluster, &cp_name, "control-plane").await;
+    fx.node(&cluster, &lb_name, "external-load-balancer").await;
+    let secret = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let out = nodes::exec(
+        &fx.engine,
+        &cp,
+        &["sh", "-c", &format!("printf '%s\\n' '{secret}' > /var/log/leak.log")],
+    )
+    .await
+    .unwrap();
+    assert!(out.success(), "{}", out.stderr_text());
+    fx.engine
+        .client()
+        .stop_container(&cp, None::<bollard::query_parameters::StopContainerOptions>)
+        .await
+        .unwrap();
+
+    fn redact(b: &[u8]) -> Vec<u8> {
+        String::from_utf8_lossy(b)
+            .replace("MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "[REDACTED]")
+            .into_bytes()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let export = logs::export_logs(&fx.engine, &cluster, dir.path(), redact)
+        .await
+        .unwrap();
+    assert_eq!(export.nodes, vec![cp_name.clone(), lb_name.clone()]);
+    // The stopped node: its serial log, inspect and /var/log (archive API works on stopped
+    // containers), redacted; exec items fail and are recorded.
+    let leak = std::fs::read_to_string(dir.path().join(&cp_name).join("var/log/leak.log")).unwrap();
+    assert!(leak.contains("[REDACTED]") && !leak.contains("MIIEvQ"), "{leak}");
+    assert!(std::fs::read_to_string(dir.path().join(&cp_name).join("serial.log"))
+        .unwrap()
+        .contains(common::BOOT_MARKER));
+    assert!(export
+        .failures
+        .iter()
+        .any(|f| f.node == cp_name && f.item == "journal.log"));
+    // The load balancer: serial log and inspect only, nothing exec'd.
+    let lb_files: Vec<String> = export
+        .written
+        .iter()
+        .filter(|p| p.starts_with(&lb_name))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        lb_files,
+        vec![format!("{lb_name}/inspect.json"), format!("{lb_name}/serial.log")]
+    );
+    assert!(export.failures.iter().all(|f| f.node != lb_name), "{:?}", export.failures);
 }
 
 #[tokio::test]
@@ -441,6 +551,7 @@ async fn preflight_against_the_real_engine() {
             "cgroups",
             "memory",
             "disk",
+            "inotify",
             "leftover-clusters"
         ]
     );

@@ -37,12 +37,19 @@ fn default_pin() -> (String, String) {
     (image, range)
 }
 
+/// No redaction in this test (the core passes its redactor).
+fn keep_bytes(b: &[u8]) -> Vec<u8> {
+    b.to_vec()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Docker, the kind binary and internet"]
 async fn kind_cluster_create_inspect_export_delete() {
     let engine = docker::connect().await.expect("a Docker engine");
 
-    let kind = Arc::new(KindCli::new());
+    let scratch = kind::ScratchKubeconfig::temporary().unwrap();
+    let (env, remove) = engine.cli_env();
+    let kind = Arc::new(KindCli::new("kind", scratch.path()).with_env(env, remove));
     let installed = {
         let k = Arc::clone(&kind);
         tokio::task::spawn_blocking(move || k.version())
@@ -99,7 +106,7 @@ async fn kind_cluster_create_inspect_export_delete() {
     if let Err(e) = &created {
         // Keep the evidence of a failed create before the guard deletes the nodes.
         let dir = work.path().join("logs-failed-create");
-        if let Ok(export) = logs::export_logs(&engine, &name, &dir).await {
+        if let Ok(export) = logs::export_logs(&engine, &name, &dir, keep_bytes).await {
             eprintln!("create failed; node logs in {} ({export:?})", dir.display());
         }
         panic!("kind create cluster failed: {e}");
@@ -125,20 +132,15 @@ async fn kind_cluster_create_inspect_export_delete() {
     let plan = gc::plan(&engine).await.unwrap();
     assert!(plan.clusters.iter().any(|c| c.name == name), "{plan:?}");
 
-    // Kubeconfig: private temp file, never in the run directory.
-    let kubeconfig = {
-        let (k, n) = (Arc::clone(&kind), name.clone());
-        tokio::task::spawn_blocking(move || k.kubeconfig(&n))
-            .await
-            .unwrap()
-            .unwrap()
-    };
+    // Kubeconfig: kind wrote it into the private scratch file, never the user's.
+    let outcome = created.as_ref().unwrap();
+    assert!(!kind::timed_out_waiting(outcome), "kind: {outcome:?}");
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(kubeconfig.path()).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let meta = std::fs::metadata(scratch.path()).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o077, 0, "kubeconfig private to the user");
     }
-    let kc = std::fs::read_to_string(kubeconfig.path()).unwrap();
+    let kc = std::fs::read_to_string(scratch.path()).unwrap();
     assert!(
         kc.contains(&format!("kind-{name}")),
         "context kind-{name} in kubeconfig"
@@ -159,7 +161,9 @@ async fn kind_cluster_create_inspect_export_delete() {
 
     // Node logs, like `kind export logs`.
     let log_dir = work.path().join("logs");
-    let export = logs::export_logs(&engine, &name, &log_dir).await.unwrap();
+    let export = logs::export_logs(&engine, &name, &log_dir, keep_bytes)
+        .await
+        .unwrap();
     eprintln!("log export failures: {:?}", export.failures);
     let node_dir = log_dir.join(&cp.name);
     for file in [
@@ -208,12 +212,18 @@ async fn kind_cluster_create_inspect_export_delete() {
         .map(|r| r.argv[1..].join(" "))
         .collect();
     assert_eq!(commands[0], "version");
+    assert!(commands[1..]
+        .iter()
+        .all(|c| c.contains(&format!("--kubeconfig {}", scratch.path().display()))));
     assert!(commands
         .iter()
         .any(|c| c.starts_with(&format!("create cluster --name {name} --config "))));
     assert_eq!(
         commands.last().unwrap(),
-        &format!("delete cluster --name {name}")
+        &format!(
+            "delete cluster --name {name} --kubeconfig {}",
+            scratch.path().display()
+        )
     );
     assert!(
         kind.records().iter().all(|r| r.exit_code == Some(0)),

@@ -36,7 +36,11 @@ pub const POD_LOG: &str = "pod log line 1\npod log line 2\n";
 const FAKE_JOURNALCTL: &str =
     "#!/bin/sh\n# fake journalctl: echoes its arguments\necho \"fake-journal $*\"\n";
 const FAKE_CRICTL: &str = "#!/bin/sh\n# fake crictl: lists one image, or fails when /tmp/crictl-broken exists\nif [ -f /tmp/crictl-broken ]; then echo 'crictl: runtime not ready' >&2; exit 1; fi\necho 'IMAGE                     TAG    IMAGE ID   SIZE'\necho 'registry.k8s.io/pause     3.10   873ed7510   320kB'\n";
-const FAKE_CTR: &str = "#!/bin/sh\n# fake ctr: records its arguments and stores stdin\necho \"$*\" > /tmp/ctr-args\ncat > /tmp/imported.tar\necho \"unpacking fake image\"\n";
+const FAKE_CTR: &str = "#!/bin/sh\n# fake ctr: records its arguments and stores stdin, or fails when /tmp/ctr-broken exists\necho \"$*\" > /tmp/ctr-args\nif [ -f /tmp/ctr-broken ]; then cat >/dev/null; echo nope >&2; exit 2; fi\ncat > /tmp/imported.tar\necho \"unpacking fake image\"\n";
+/// The snapshotter the fake node's `containerd config dump` reports (not containerd's default
+/// `overlayfs`, so a test can tell it was read).
+pub const FAKE_SNAPSHOTTER: &str = "native";
+const FAKE_CONTAINERD: &str = "#!/bin/sh\n# fake containerd: `config dump` prints a kind node's config (version 2), or fails when /tmp/containerd-broken exists\nif [ \"$1 $2\" != \"config dump\" ]; then echo \"unexpected: $*\" >&2; exit 64; fi\nif [ -f /tmp/containerd-broken ]; then echo 'containerd: cannot load config' >&2; exit 1; fi\necho 'version = 2'\necho 'root = \"/var/lib/containerd\"'\necho '[plugins]'\necho '  [plugins.\"io.containerd.grpc.v1.cri\"]'\necho '    [plugins.\"io.containerd.grpc.v1.cri\".containerd]'\necho '      default_runtime_name = \"runc\"'\necho '      snapshotter = \"native\"'\n";
 
 /// Random-enough lowercase hex for unique names.
 pub fn unique() -> String {
@@ -121,6 +125,12 @@ fn rootfs_tar() -> Vec<u8> {
     );
     file(&mut b, "usr/bin/crictl", 0o755, FAKE_CRICTL.as_bytes());
     file(&mut b, "usr/local/bin/ctr", 0o755, FAKE_CTR.as_bytes());
+    file(
+        &mut b,
+        "usr/local/bin/containerd",
+        0o755,
+        FAKE_CONTAINERD.as_bytes(),
+    );
     file(&mut b, "kind/version", 0o644, FAKE_K8S_VERSION.as_bytes());
     file(
         &mut b,
