@@ -49,21 +49,30 @@ pub struct EvidenceReport {
     pub failures: Vec<String>,
 }
 
-static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]*-----|\z)",
-    )
-    .expect("valid regex")
-});
-static AUTHORIZATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?i)(authorization["']?\s*[:=]\s*["']?\s*(?:bearer|basic)\s+)[^\s"',;]+"#)
-        .expect("valid regex")
-});
-static BEARER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*").expect("valid regex")
-});
-static JWT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"eyJ[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){0,2}").expect("valid regex")
+const PRIVATE_KEY_RE: &str =
+    r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]*-----|\z)";
+const AUTHORIZATION_RE: &str =
+    r#"(?i)(authorization["']?\s*[:=]\s*["']?\s*(?:bearer|basic)\s+)[^\s"',;]+"#;
+const BEARER_RE: &str = r"(?i)\b(bearer\s+)[A-Za-z0-9\-._~+/]{16,}=*";
+const JWT_RE: &str = r"eyJ[A-Za-z0-9_\-+/=]{8,}(?:\.[A-Za-z0-9_\-+/=]*){0,2}";
+
+static PRIVATE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(PRIVATE_KEY_RE).expect("valid regex"));
+static AUTHORIZATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(AUTHORIZATION_RE).expect("valid regex"));
+static BEARER: LazyLock<Regex> = LazyLock::new(|| Regex::new(BEARER_RE).expect("valid regex"));
+static JWT: LazyLock<Regex> = LazyLock::new(|| Regex::new(JWT_RE).expect("valid regex"));
+
+/// The same patterns over bytes (node logs may hold bytes that are not UTF-8).
+type BytePattern = (regex::bytes::Regex, &'static [u8]);
+static BYTE_PATTERNS: LazyLock<[BytePattern; 4]> = LazyLock::new(|| {
+    let re = |p: &str| regex::bytes::Regex::new(p).expect("valid regex");
+    [
+        (re(PRIVATE_KEY_RE), b"[REDACTED]"),
+        (re(AUTHORIZATION_RE), b"${1}[REDACTED]"),
+        (re(BEARER_RE), b"${1}[REDACTED]"),
+        (re(JWT_RE), b"[REDACTED]"),
+    ]
 });
 
 /// Replaces secrets that may show up in logs and object dumps with `[REDACTED]`:
@@ -82,6 +91,22 @@ pub fn redact(text: &str) -> String {
     let text = BEARER.replace_all(&text, "${1}[REDACTED]");
     let text = JWT.replace_all(&text, "[REDACTED]");
     text.into_owned()
+}
+
+/// [`redact`] over bytes: the same patterns and replacements, for files that may not be UTF-8
+/// (node logs); bytes outside the matches are kept as they are.
+pub fn redact_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    for (re, with) in BYTE_PATTERNS.iter() {
+        let next = match re.replace_all(&out, *with) {
+            std::borrow::Cow::Owned(o) => Some(o),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        if let Some(o) = next {
+            out = o;
+        }
+    }
+    out
 }
 
 /// [`redact`]s every string inside a JSON value.
@@ -487,6 +512,28 @@ fn event_time(event: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn byte_redaction_matches_text_redaction_and_keeps_other_bytes() {
+        let samples = [
+            "before\n-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\nafter",
+            "Authorization: Bearer abc.def",
+            "token: bearer 0123456789abcdefghijkl",
+            "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        ];
+        for s in samples {
+            assert_eq!(redact_bytes(s.as_bytes()), redact(s).into_bytes(), "{s}");
+        }
+        // Not UTF-8 around a token: the other bytes survive as they are.
+        let mut bin = vec![0xff, 0xfe, b'\n'];
+        bin.extend_from_slice(b"Authorization: Bearer secret-token-value\n");
+        bin.push(0x80);
+        let out = redact_bytes(&bin);
+        assert_eq!(&out[..3], &[0xff, 0xfe, b'\n']);
+        assert_eq!(*out.last().unwrap(), 0x80);
+        assert!(!String::from_utf8_lossy(&out).contains("secret-token-value"));
+    }
 
     #[test]
     fn private_key_blocks_are_redacted_whole() {

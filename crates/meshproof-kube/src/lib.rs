@@ -11,10 +11,12 @@
 //! - [`apply`]: server-side apply of multi-document manifests through discovery, `get`, `delete`.
 //! - [`namespace`]: per-case namespaces with the mesh's onboarding labels and annotations.
 //! - [`wait`]: named wait conditions with explicit timeouts.
+//! - [`cluster`]: bring-up readiness of a fresh cluster (nodes, CoreDNS, default ServiceAccount).
 //! - [`traffic`]: the traffic driver, the probe's `/call` through a pod port-forward.
 //! - [`evidence`]: best-effort diagnostics (logs, events, object dumps, image ids) and [`redact`].
 
 pub mod apply;
+pub mod cluster;
 pub mod discovery;
 pub mod evidence;
 pub mod namespace;
@@ -25,8 +27,9 @@ pub mod wait;
 use std::path::{Path, PathBuf};
 
 pub use apply::{ApplyOutcome, DeleteOutcome, ObjectError};
+pub use cluster::{ClusterReady, ClusterReadyError};
 pub use discovery::{DiscoveryError, RawGetError, ServedApiVersions, ServerVersionError};
-pub use evidence::{redact, EvidenceReport};
+pub use evidence::{redact, redact_bytes, EvidenceReport};
 pub use namespace::NamespaceError;
 pub use traffic::{post_call, probe_call_request, TrafficError};
 pub use wait::{Condition, WaitError};

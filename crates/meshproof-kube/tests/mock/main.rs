@@ -4,6 +4,7 @@
 
 mod api;
 mod apply;
+mod cluster;
 mod discovery;
 mod evidence;
 mod objects;
