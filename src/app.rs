@@ -95,7 +95,15 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 Some(outcome) => finish_run(&outcome, None, out),
             }
         }
-        Command::Lock { mesh, no_images } => lock_command(&catalog, &mesh, !no_images, out),
+        Command::Lock {
+            mesh,
+            cluster,
+            no_images,
+        } => match (mesh, cluster) {
+            (_, Some(cluster)) => lock_cluster_command(&catalog, &cluster, out),
+            (Some(mesh), None) => lock_command(&catalog, &mesh, !no_images, out),
+            (None, None) => Err(AppError::Usage("lock needs --mesh or --cluster".into())),
+        },
         Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
         Command::Gc { yes } => crate::doctor::gc(yes, out),
         Command::Plan { selection, format } => {
@@ -361,6 +369,43 @@ fn check_mesh_artifacts(catalog: &Catalog, req: &pipeline::RunRequest) -> Result
         InstallError::DigestMismatch { .. } => AppError::VerifyFailed(format!("{}: {e}", l.path)),
         other => AppError::Infrastructure(other.to_string()),
     })
+}
+
+/// `meshproof lock --cluster NAME`: download the pin's kind release binaries, check them, and
+/// write `clusters/<name>.lock.yaml`.
+fn lock_cluster_command(
+    catalog: &Catalog,
+    cluster: &str,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    use crate::install::InstallError;
+    let pin = catalog.select_cluster(cluster)?;
+    let get = |url: &str| {
+        crate::install::fetch::get_limited(url, crate::kind_binary::MAX_KIND_BYTES)
+    };
+    let lock = crate::kind_binary::resolve_lock(
+        &pin.value,
+        &crate::env::kind_download_base(),
+        &get,
+    )
+    .map_err(|e| match e {
+        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
+        InstallError::Lock { .. } => AppError::Usage(e.to_string()),
+        other => AppError::Infrastructure(other.to_string()),
+    })?;
+    let rel = crate::kind_binary::lock_path(&pin.path);
+    std::fs::write(
+        catalog.root.join(&rel),
+        crate::kind_binary::render_lock(&lock),
+    )
+    .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;
+    writeln!(
+        out,
+        "wrote {rel} (kind v{}: {} binaries)",
+        lock.spec.kind.version,
+        lock.spec.kind.binaries.len()
+    )
+    .map_err(io_err)
 }
 
 /// `meshproof lock --mesh X@V`: download the pin's artifacts and write `<version>.lock.yaml`.

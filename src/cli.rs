@@ -184,12 +184,17 @@ pub enum Command {
     /// digests; needs network) and write them into `<version>.lock.yaml` next to the pin; `run`
     /// then checks the downloads and installs the images by digest
     #[command(
-        after_help = "Images: the pin is rendered as `run` renders it (Helm pins need `helm`), and every image it names by tag is resolved to the digest its registry serves (anonymous pulls; multi-platform images lock the index digest). --no-images skips this.\n\nExamples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n  meshproof lock --mesh nginx-service-mesh --no-images\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network, a registry or helm fails."
+        after_help = "Images: the pin is rendered as `run` renders it (Helm pins need `helm`), and every image it names by tag is resolved to the digest its registry serves (anonymous pulls; multi-platform images lock the index digest). --no-images skips this.\n\nExamples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n  meshproof lock --mesh nginx-service-mesh --no-images\n  meshproof lock --cluster kind-v0.11.1-k8s-1.21   # kind binaries of a cluster pin\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network, a registry or helm fails."
     )]
     Lock {
         /// Mesh pin: `osm` (newest pinned version) or `osm@1.2.4`
+        #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
+        mesh: Option<String>,
+        /// Cluster pin instead: download its kind release binaries (every platform), check
+        /// them against kind's `.sha256sum` files (kind >= 0.12) and the pin, and write their
+        /// sha256 to `clusters/<name>.lock.yaml`
         #[arg(long)]
-        mesh: String,
+        cluster: Option<String>,
         /// Lock downloads only; do not render the pin or ask registries for image digests
         #[arg(long)]
         no_images: bool,

@@ -1,5 +1,7 @@
 //! `meshproof doctor` and `meshproof gc`: the CLI face of the provider layer (`meshproof-cluster`),
 //! run on a private current-thread tokio runtime so the rest of the core stays synchronous.
+//! `doctor` also says which kind binary the cluster pin will run with and how it is verified
+//! (`kind_binary`).
 
 use std::io::Write;
 
@@ -7,7 +9,9 @@ use meshproof_cluster::gc::{GcPlan, GcReport};
 use meshproof_cluster::preflight::{self, Check, PreflightInput, Status, ToolRequirement};
 
 use crate::error::AppError;
-use crate::spec::catalog::Catalog;
+use crate::kind_binary::{self, KindChoice};
+use crate::spec::catalog::{Catalog, Sourced};
+use crate::spec::cluster::Cluster;
 use crate::spec::mesh::InstallMethod;
 
 fn io(e: std::io::Error) -> AppError {
@@ -159,7 +163,7 @@ pub fn doctor(
     )
     .map_err(io)?;
 
-    let checks = preflight_checks(c, m)?;
+    let (checks, _) = preflight_checks(catalog, &cluster_pin, m)?;
     print_checks(&checks, out).map_err(io)?;
     let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
     writeln!(
@@ -184,21 +188,82 @@ pub fn doctor(
     Ok(())
 }
 
-/// The preflight checks of a cluster pin and a mesh pin (also the first phase of `run`).
+/// Which kind runs `pin` here, as a check: ok with the binary and how it is verified, or a
+/// failure saying why none can run. The choice comes along when there is one.
+pub fn kind_check(catalog: &Catalog, pin: &Sourced<Cluster>) -> (Check, Option<KindChoice>) {
+    let range = &pin.value.spec.kind.version;
+    let lock = match kind_binary::load_lock_for(catalog, pin) {
+        Ok(l) => l,
+        Err(e) => {
+            return (
+                Check {
+                    name: "kind".into(),
+                    status: Status::Fail,
+                    detail: e.to_string(),
+                    fix: Some(format!(
+                        "fix or remove {}",
+                        kind_binary::lock_path(&pin.path)
+                    )),
+                },
+                None,
+            )
+        }
+    };
+    let choice = kind_binary::choose(
+        pin,
+        lock.as_ref(),
+        kind_binary::probe_path(&crate::env::search_path()),
+        kind_binary::host_platform(),
+        crate::env::cache_dir().as_deref(),
+        &crate::env::kind_download_base(),
+    );
+    match choice {
+        Ok(c) => (
+            Check {
+                name: "kind".into(),
+                status: Status::Ok,
+                detail: c.describe(range),
+                fix: None,
+            },
+            Some(c),
+        ),
+        Err(e) => (
+            Check {
+                name: "kind".into(),
+                status: Status::Fail,
+                detail: e.to_string(),
+                fix: Some(e.fix(&pin.value)),
+            },
+            None,
+        ),
+    }
+}
+
+/// The preflight checks of a cluster pin and a mesh pin (also the first phase of `run`), and
+/// the kind the run will use when one can run.
 pub fn preflight_checks(
-    c: &crate::spec::cluster::Cluster,
+    catalog: &Catalog,
+    pin: &Sourced<Cluster>,
     m: &crate::spec::mesh::Mesh,
-) -> Result<Vec<Check>, AppError> {
+) -> Result<(Vec<Check>, Option<KindChoice>), AppError> {
+    let c = &pin.value;
     let helm_required = m.spec.install.method == InstallMethod::Helm;
     let input = PreflightInput {
+        kubernetes_version: semver::Version::parse(&c.spec.kubernetes_version).ok(),
         tools: vec![
-            ToolRequirement::kind(Some(c.spec.kind.version.clone())),
             ToolRequirement::kubectl(None),
             ToolRequirement::helm(None, helm_required),
         ],
         ..PreflightInput::default()
     };
     let mut checks = runtime()?.block_on(preflight::run_checks(&input));
+    // The kind check goes before the other tools, where `doctor` always listed it.
+    let (kind, choice) = kind_check(catalog, pin);
+    let at = checks
+        .iter()
+        .position(|c| c.name == "kubectl")
+        .unwrap_or(checks.len());
+    checks.insert(at, kind);
     checks.extend(mesh_cli_check(m, &crate::install::cli::host_platform()));
     checks.extend(mesh_kubernetes_check(
         &m.id(),
@@ -206,7 +271,7 @@ pub fn preflight_checks(
         &c.metadata.name,
         &c.spec.kubernetes_version,
     ));
-    Ok(checks)
+    Ok((checks, choice))
 }
 
 /// The failed checks as one infrastructure error, or `None` when nothing failed.

@@ -26,8 +26,46 @@ pub const MESHPROOF_PROBE_IMAGE: &str = "MESHPROOF_PROBE_IMAGE";
 pub const MESHPROOF_FLAKE_REF: &str = "MESHPROOF_FLAKE_REF";
 
 /// The program search path, passed on to the mesh CLIs meshproof runs (`method: cli`) in an
-/// otherwise cleared environment.
+/// otherwise cleared environment; also where `kind` is looked for.
 pub const PATH: &str = "PATH";
+/// Where kind release binaries are downloaded from (default: kind's GitHub releases); for a
+/// mirror. Downloads are checked against the pinned sha256 wherever they come from.
+pub const MESHPROOF_KIND_DOWNLOAD_BASE: &str = "MESHPROOF_KIND_DOWNLOAD_BASE";
+/// XDG base directories and the home directory: where provided kind binaries are cached
+/// (`$XDG_CACHE_HOME/meshproof`, else `~/.cache/meshproof`) and where a kept cluster's
+/// kubeconfig is written (`$XDG_STATE_HOME/meshproof`, else `~/.local/state/meshproof`).
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// See [`XDG_CACHE_HOME`].
+pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
+/// See [`XDG_CACHE_HOME`].
+pub const HOME: &str = "HOME";
+
+/// kind's release downloads: `$MESHPROOF_KIND_DOWNLOAD_BASE` or kind's GitHub releases.
+pub fn kind_download_base() -> String {
+    std::env::var(MESHPROOF_KIND_DOWNLOAD_BASE)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| v.trim().trim_end_matches('/').to_string())
+        .unwrap_or_else(|| "https://github.com/kubernetes-sigs/kind/releases/download".to_string())
+}
+
+fn xdg_dir(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os(HOME).map(|h| PathBuf::from(h).join(fallback)))
+        .map(|d| d.join("meshproof"))
+}
+
+/// meshproof's cache directory (`None` without `XDG_CACHE_HOME` and `HOME`).
+pub fn cache_dir() -> Option<PathBuf> {
+    xdg_dir(XDG_CACHE_HOME, ".cache")
+}
+
+/// meshproof's state directory (`None` without `XDG_STATE_HOME` and `HOME`).
+pub fn state_dir() -> Option<PathBuf> {
+    xdg_dir(XDG_STATE_HOME, ".local/state")
+}
 
 /// `$PATH`, or a conventional default when it is unset.
 pub fn search_path() -> std::ffi::OsString {

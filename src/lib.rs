@@ -4,6 +4,7 @@
 //! the Docker/kind provider layer is the separate `meshproof-cluster` crate.
 
 pub mod app;
+pub mod bringup;
 pub mod bundle;
 pub mod cli;
 pub mod diff;
@@ -11,6 +12,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod install;
+pub mod kind_binary;
 pub mod observation;
 pub mod pipeline;
 pub mod plan;

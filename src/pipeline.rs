@@ -468,11 +468,18 @@ pub fn run(
         failure = Some(e.0);
     }
 
-    // Evidence of the mesh and the nodes, before anything is deleted.
-    if cluster_facts.is_some() {
+    // Evidence of the mesh and the nodes, before anything is deleted. A kind cluster whose
+    // creation failed has no facts but may have retained nodes: their logs are the evidence.
+    let kind_cluster = req.kubeconfig.is_none();
+    if cluster_facts.is_some() || kind_cluster {
         let _ = phases.run("evidence", |_| {
-            let mut f =
-                platform.collect_evidence(&mesh_pin.value.spec.namespaces, &dir.join(paths::LOGS));
+            let mut f = Vec::new();
+            if cluster_facts.is_some() {
+                f.extend(platform.collect_evidence(
+                    &mesh_pin.value.spec.namespaces,
+                    &dir.join(paths::LOGS),
+                ));
+            }
             f.extend(platform.collect_node_logs(&dir.join(paths::LOGS).join("nodes")));
             let d = if f.is_empty() {
                 String::new()
@@ -483,7 +490,16 @@ pub fn run(
         });
         resolved.extend(platform.resolved());
     }
-    // Teardown: always, unless kept or external.
+    // Teardown: always, unless kept or external (also after a failed create).
+    if cluster_facts.is_none() && kind_cluster {
+        if let Err(e) = phases.run("teardown", |_| {
+            platform
+                .teardown(req.keep)
+                .map(|note| ((), note.unwrap_or_default()))
+        }) {
+            phases.progress.note(&format!("teardown: {}", e.0));
+        }
+    }
     if let Some(facts) = &cluster_facts {
         if !facts.external {
             match phases.run("teardown", |_| {

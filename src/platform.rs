@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use meshproof_cluster::guard::{ClusterGuard, TeardownOutcome};
 use meshproof_cluster::kind::{
-    self, CreateRequest, KindCli, KindConfigInput, Kubeconfig, NodeRole,
+    self, CreateRequest, KindCli, KindConfigInput, NodeRole, ScratchKubeconfig,
 };
 use meshproof_cluster::Engine;
 use meshproof_kube::{Condition, Kube};
@@ -26,8 +26,6 @@ use crate::spec::workload::Workload;
 use crate::suite::{HarnessError, SuiteBackend};
 use crate::timeouts::Timeouts;
 
-/// How long kind waits for the control plane.
-const KIND_WAIT: Duration = Duration::from_secs(300);
 /// Namespace deletion, object deletion and one probe `/call` batch.
 const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
 const CALL_TIMEOUT: Duration = Duration::from_secs(120);
@@ -196,11 +194,15 @@ pub struct KindPlatform {
     rt: tokio::runtime::Runtime,
     catalog: Catalog,
     keep: bool,
-    kind: Arc<KindCli>,
+    /// The kind binary preflight chose (and provided) for the cluster pin.
+    kind_choice: Option<crate::kind_binary::KindChoice>,
+    kind_binary: Option<PathBuf>,
+    kind: Option<Arc<KindCli>>,
     engine: Option<Engine>,
     cluster: Option<String>,
     guard: Option<ClusterGuard>,
-    kubeconfig: Option<Kubeconfig>,
+    /// Where kind writes the cluster's credentials (never the user's kubeconfig).
+    kubeconfig: Option<ScratchKubeconfig>,
     backend: KubeBackend,
     images: BTreeMap<String, String>,
     server_version: Option<String>,
@@ -230,7 +232,9 @@ impl KindPlatform {
             rt,
             catalog,
             keep,
-            kind: Arc::new(KindCli::new()),
+            kind_choice: None,
+            kind_binary: None,
+            kind: None,
             engine: None,
             cluster: None,
             guard: None,
@@ -302,7 +306,17 @@ impl KindPlatform {
             )));
         }
         let reference = format!("{}:{}", w.value.spec.image.name, crate::TOOL_VERSION);
-        let status = std::process::Command::new("docker")
+        // The same engine the nodes run on (the resolved Docker context).
+        let (set, remove) = self.engine()?.cli_env();
+        let docker = || {
+            let mut c = std::process::Command::new("docker");
+            c.envs(set.iter().map(|(k, v)| (k, v)));
+            for k in &remove {
+                c.env_remove(k);
+            }
+            c
+        };
+        let status = docker()
             .arg("build")
             .arg("-f")
             .arg(self.catalog.root.join(&w.value.spec.image.dockerfile))
@@ -317,7 +331,7 @@ impl KindPlatform {
             )));
         }
         let archive = self.scratch.path().join("probe-image.tar");
-        let status = std::process::Command::new("docker")
+        let status = docker()
             .args(["save", "-o"])
             .arg(&archive)
             .arg(&reference)
@@ -441,12 +455,23 @@ impl Platform for KindPlatform {
             .select_cluster(&plan.cluster.name)
             .map_err(infra)?;
         let mesh = self.inputs().select_mesh(&plan.mesh.id).map_err(infra)?;
-        let checks = crate::doctor::preflight_checks(&cluster.value, &mesh.value)
+        let inputs = self.inputs().clone();
+        let (checks, choice) = crate::doctor::preflight_checks(&inputs, &cluster, &mesh.value)
             .map_err(|e| infra(e.to_string()))?;
-        match crate::doctor::failed_checks_error(&checks) {
-            Some(e) => Err(infra(e.to_string())),
-            None => Ok(()),
+        if let Some(e) = crate::doctor::failed_checks_error(&checks) {
+            return Err(infra(e.to_string()));
         }
+        // The kind binary: the one on PATH, or the pin's release, downloaded and verified now.
+        let choice = choice.ok_or_else(|| infra("preflight chose no kind binary"))?;
+        let binary = crate::kind_binary::provide(&choice).map_err(|e| {
+            infra(format!(
+                "providing kind for cluster pin {}: {e}",
+                cluster.value.metadata.name
+            ))
+        })?;
+        self.kind_binary = Some(binary);
+        self.kind_choice = Some(choice);
+        Ok(())
     }
 
     fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError> {
@@ -474,36 +499,84 @@ impl Platform for KindPlatform {
         .map_err(infra)?;
         let config_path = self.scratch.path().join("kind-config.yaml");
         std::fs::write(&config_path, &config).map_err(infra)?;
-        let version = self.kind.version().map_err(infra)?;
+        let engine = self.engine()?.clone();
+        // The user's kubeconfig is never touched: kind writes into a scratch file, which
+        // outlives the run only when the cluster is kept.
+        let scratch = if self.keep {
+            let dir = crate::env::state_dir().ok_or_else(|| {
+                infra("--keep needs a state directory for the kubeconfig (set XDG_STATE_HOME or HOME)")
+            })?;
+            ScratchKubeconfig::persistent(&dir.join("clusters").join(format!("{name}.kubeconfig")))
+        } else {
+            ScratchKubeconfig::temporary()
+        }
+        .map_err(|e| infra(format!("creating the scratch kubeconfig: {e}")))?;
+        let binary = self
+            .kind_binary
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("kind"));
+        let (set, remove) = engine.cli_env();
+        let kind = Arc::new(
+            KindCli::new(binary.to_string_lossy(), scratch.path()).with_env(set, remove),
+        );
+        let version = kind.version().map_err(infra)?;
         kind::check_kind_version(&version.version, &pin.spec.kind.version).map_err(infra)?;
-        self.engine()?;
-        // From here on the cluster is deleted on every path (drop, panic), unless kept.
-        self.guard = Some(ClusterGuard::new(
+        // From here on the cluster is deleted on every path (drop, panic), unless kept; a
+        // failed create keeps its nodes (`--retain`) until the pipeline has exported their logs.
+        self.guard = Some(ClusterGuard::with_kubeconfig(
             name.clone(),
-            self.kind.clone() as Arc<dyn meshproof_cluster::guard::Teardown>,
+            kind.clone() as Arc<dyn meshproof_cluster::guard::Teardown>,
             self.keep,
+            Some(scratch.path().to_path_buf()),
         ));
         self.cluster = Some(name.clone());
-        self.kind
-            .create(&CreateRequest {
-                name: name.clone(),
-                config_path,
-                wait: KIND_WAIT,
-                retain: true,
-            })
-            .map_err(infra)?;
-        let kubeconfig = self.kind.kubeconfig(&name).map_err(infra)?;
-        let server = self.connect(kubeconfig.path(), Some(&kubeconfig.context.clone()))?;
-        self.kubeconfig = Some(kubeconfig);
-        let engine = self.engine()?.clone();
+        self.kind = Some(kind.clone());
+        self.kubeconfig = Some(scratch);
+        let req = CreateRequest {
+            name: name.clone(),
+            config_path,
+            wait: crate::timeouts::KIND_WAIT,
+            retain: true,
+        };
+        let handle = self.rt.handle().clone();
+        let up = crate::bringup::bring_up(
+            &handle,
+            &kind,
+            &req,
+            pin.spec.nodes.len(),
+            crate::timeouts::CLUSTER_READY,
+            |path, context| {
+                handle
+                    .block_on(Kube::from_kubeconfig(path, Some(context)))
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .map_err(infra)?;
+        let server = self.rt.block_on(up.kube.server_version()).map_err(infra)?;
+        self.backend.kube = Some(up.kube);
+        self.server_version = Some(server.clone());
         let nodes = self
             .rt
             .block_on(meshproof_cluster::nodes::list_nodes(&engine, &name))
             .map_err(infra)?;
         let mut facts = BTreeMap::new();
         facts.insert("kind_version".into(), json!(version.version.to_string()));
+        if let Some(c) = &self.kind_choice {
+            facts.insert(
+                "kind_binary".into(),
+                json!(c.describe(&pin.spec.kind.version)),
+            );
+        }
+        facts.insert(
+            "docker_engine".into(),
+            json!({"host": engine.host(), "source": engine.source()}),
+        );
         facts.insert("node_image".into(), json!(pin.spec.node_image));
         facts.insert("kubernetes_server".into(), json!(server));
+        facts.insert("ready_nodes".into(), json!(up.ready.nodes));
+        if !up.create.warnings.is_empty() {
+            facts.insert("kind_warnings".into(), json!(up.create.warnings));
+        }
         facts.insert(
             "nodes".into(),
             json!(nodes
@@ -511,7 +584,7 @@ impl Platform for KindPlatform {
                 .map(|n| json!({"name": n.name, "container_id": n.container_id, "role": n.role, "image_id": n.image_id}))
                 .collect::<Vec<_>>()),
         );
-        facts.insert("commands".into(), json!(self.kind.records()));
+        facts.insert("commands".into(), json!(kind.records()));
         Ok(ClusterFacts {
             name,
             external: false,
@@ -710,10 +783,14 @@ impl Platform for KindPlatform {
             Ok(e) => e.clone(),
             Err(e) => return vec![e.0],
         };
-        match self
-            .rt
-            .block_on(meshproof_cluster::logs::export_logs(&engine, &cluster, dir))
-        {
+        // By the cluster label, so a failed create's retained nodes are exported too; every
+        // file through the same redaction as pod logs.
+        match self.rt.block_on(meshproof_cluster::logs::export_logs(
+            &engine,
+            &cluster,
+            dir,
+            meshproof_kube::redact_bytes,
+        )) {
             Ok(export) => export.failures.iter().map(|f| format!("{f:?}")).collect(),
             Err(e) => vec![e.to_string()],
         }
@@ -735,6 +812,7 @@ impl Platform for KindPlatform {
         match guard.teardown().map_err(infra)? {
             TeardownOutcome::Kept => Ok(Some(meshproof_cluster::guard::keep_message(
                 guard.cluster(),
+                guard.kubeconfig(),
             ))),
             TeardownOutcome::Deleted | TeardownOutcome::AlreadyDone => Ok(None),
         }

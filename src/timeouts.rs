@@ -11,6 +11,14 @@ pub const CLI_RENDER: Duration = Duration::from_secs(120);
 /// `--timeout-scale` does not apply.
 pub const REGISTRY_RESOLVE: Duration = Duration::from_secs(60);
 
+/// `kind create cluster --wait`: how long kind itself waits for the control plane. kind only
+/// warns when this runs out, so it is not the readiness check (see [`CLUSTER_READY`]).
+pub const KIND_WAIT: Duration = Duration::from_secs(300);
+
+/// After `kind create`, how long the new cluster may take to be ready through the API: every
+/// node Ready, CoreDNS available, the `default` ServiceAccount created.
+pub const CLUSTER_READY: Duration = Duration::from_secs(300);
+
 /// Timeouts of a run; `--timeout-scale` multiplies them all.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Timeouts {

@@ -1,4 +1,6 @@
-//! The `Cluster` spec (`clusters/*.yaml`): a kind version range and a node image pinned by digest.
+//! The `Cluster` spec (`clusters/*.yaml`): a kind version range (and the kind release meshproof
+//! provides itself when the kind on PATH does not fit, with its sha256 per platform) and a node
+//! image pinned by digest.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,7 +30,28 @@ pub struct ClusterSpec {
 pub struct KindRequirement {
     /// A semver range the installed kind must match, e.g. `>=0.32.0, <0.33.0`.
     pub version: String,
+    /// The kind release run when the kind on PATH is outside `version`: downloaded from
+    /// kind's GitHub releases and checked against `sha256` (or the pin's lock file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<KindRelease>,
 }
+
+/// A kind release binary per platform.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KindRelease {
+    /// The release, e.g. `0.21.0` (inside the range).
+    pub version: String,
+    /// sha256 of `kind-<platform>` as released (platform: `linux-amd64`, `linux-arm64`,
+    /// `darwin-amd64`, `darwin-arm64`), read from an upstream source the pin's `sources` name.
+    /// A platform without one is verified through `meshproof lock --cluster` instead.
+    #[serde(default)]
+    pub sha256: std::collections::BTreeMap<String, String>,
+}
+
+/// The platforms kind publishes release binaries for that meshproof runs on, as kind names
+/// them in its asset names (`kind-linux-amd64`).
+pub const KIND_PLATFORMS: &[&str] = &["linux-amd64", "linux-arm64", "darwin-amd64", "darwin-arm64"];
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -68,6 +91,34 @@ pub fn load(file: &str, text: &str) -> Result<Cluster, SpecError> {
                 doc.spec.kind.version
             ),
         );
+    }
+    if let Some(r) = &doc.spec.kind.release {
+        match (
+            semver::Version::parse(&r.version),
+            semver::VersionReq::parse(&doc.spec.kind.version),
+        ) {
+            (Err(_), _) => v.problem(
+                "spec.kind.release.version",
+                "expected a release version like `0.21.0` (no leading `v`)",
+            ),
+            (Ok(rv), Ok(req)) if !req.matches(&rv) => v.problem(
+                "spec.kind.release.version",
+                format!("{rv} is outside spec.kind.version `{}`", doc.spec.kind.version),
+            ),
+            _ => {}
+        }
+        for (platform, sha) in &r.sha256 {
+            v.check(
+                KIND_PLATFORMS.contains(&platform.as_str()),
+                &format!("spec.kind.release.sha256.{platform}"),
+                format!("unknown platform; use one of {}", KIND_PLATFORMS.join(", ")),
+            );
+            v.check(
+                super::is_sha256_hex(sha),
+                &format!("spec.kind.release.sha256.{platform}"),
+                "must be 64 lowercase hex digits",
+            );
+        }
     }
     if semver::Version::parse(&doc.spec.kubernetes_version).is_err() {
         v.problem(
