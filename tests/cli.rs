@@ -56,8 +56,9 @@ fn every_command_has_help_with_an_example() {
 
 #[test]
 fn run_fails_fast_in_preflight_here_and_writes_nothing() {
-    // This machine has Docker but no kind: the run stops in preflight with exit 4, says what
-    // is missing, and leaves no file behind.
+    // With no tools on PATH (no kubectl; kind would be provided from the pin's verified
+    // release, but only after every check passed): the run stops in preflight with exit 4,
+    // says what is missing, and leaves no file behind.
     let tmp = tempfile::tempdir().unwrap();
     let empty_path = tmp.path().join("no-tools");
     std::fs::create_dir(&empty_path).unwrap();
@@ -71,9 +72,10 @@ fn run_fails_fast_in_preflight_here_and_writes_nothing() {
         .code(4);
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
     assert!(
-        err.contains("preflight failed") && err.contains("kind"),
+        err.contains("preflight failed") && err.contains("kubectl"),
         "{err}"
     );
+    assert!(!err.contains("\n  kind:"), "kind is not missing: {err}");
     assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
     // reproduce / rerun of a missing bundle are usage errors.
     bin()

@@ -22,6 +22,8 @@ fn meshproof(docker_host: &str, path: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("meshproof").unwrap();
     c.env("DOCKER_HOST", docker_host)
         .env("PATH", path)
+        // Nothing cached: what `doctor` says about a provided kind does not depend on this host.
+        .env("XDG_CACHE_HOME", path.join("cache"))
         .env_remove("MESHPROOF_HOME")
         .arg("--root")
         .arg(env!("CARGO_MANIFEST_DIR"));
@@ -95,12 +97,15 @@ fn doctor_without_engine_names_socket_and_root_cause() {
         r.stdout
     );
     assert!(check_line(&r.stdout, "leftover-clusters").is_none());
-    // The tools are still checked.
-    assert_eq!(check_line(&r.stdout, "kind").expect(&r.stdout).0, "FAIL");
+    // The tools are still checked; kind is missing but the default pin's release is provided.
+    let (kind, detail) = check_line(&r.stdout, "kind").expect(&r.stdout);
+    assert_eq!(kind, "ok");
+    assert!(detail.starts_with("the run downloads kind v0.32.0 from https://github.com/kubernetes-sigs/kind/releases/download/v0.32.0/kind-"), "{detail}");
+    assert!(detail.ends_with("; kind on PATH: not found"), "{detail}");
 
     assert!(
         r.stderr
-            .starts_with("error: preflight failed (3): docker-engine, kind, kubectl\n"),
+            .starts_with("error: preflight failed (2): docker-engine, kubectl\n"),
         "{}",
         r.stderr
     );
@@ -111,9 +116,9 @@ fn doctor_without_engine_names_socket_and_root_cause() {
         "{}",
         r.stderr
     );
-    // docker-engine, kind, kubectl (FAIL) and helm (warn: no helm-installed mesh).
+    // docker-engine, kubectl (FAIL), kind (ok: provided) and helm (warn: no helm-installed mesh).
     assert!(
-        r.stdout.ends_with("\n4 checks: 0 ok, 1 warn, 3 failed\n"),
+        r.stdout.ends_with("\n4 checks: 1 ok, 1 warn, 2 failed\n"),
         "{}",
         r.stdout
     );
@@ -125,7 +130,8 @@ fn doctor_checks_tool_versions_against_the_pins() {
     fake_tool(bin.path(), "kind", "kind v0.31.0 go1.24.2 linux/amd64");
     fake_tool(bin.path(), "kubectl", "Client Version: v1.35.0");
 
-    // The default cluster pin wants kind 0.32: the installed 0.31 is refused.
+    // The default cluster pin wants kind 0.32: the 0.31 first on PATH is not used; the pin's
+    // kind v0.32.0 is, downloaded and checked against the pin's sha256.
     let r = run(meshproof(MISSING_SOCKET, bin.path()).arg("doctor"));
     assert_eq!(r.code, 4);
     assert!(
@@ -134,25 +140,21 @@ fn doctor_checks_tool_versions_against_the_pins() {
         "{}",
         r.stdout
     );
-    assert_eq!(
-        check_line(&r.stdout, "kind"),
-        Some((
-            "FAIL",
-            "v0.31.0 does not satisfy the required >=0.32.0, <0.33.0"
-        ))
-    );
-    assert_eq!(
-        fix_line(&r.stdout, "kind"),
-        Some("install kind >=0.32.0, <0.33.0")
+    let (status, detail) = check_line(&r.stdout, "kind").expect(&r.stdout);
+    assert_eq!(status, "ok");
+    assert!(
+        detail.ends_with(&format!(
+            "; kind on PATH: v0.31.0 at {} is outside >=0.32.0, <0.33.0",
+            bin.path().join("kind").display()
+        )),
+        "{detail}"
     );
     assert_eq!(check_line(&r.stdout, "kubectl"), Some(("ok", "v1.35.0")));
     // helm is optional without a helm-installed mesh.
     let (helm, detail) = check_line(&r.stdout, "helm").unwrap();
     assert_eq!(helm, "warn");
     assert!(detail.starts_with("`helm` not found"), "{detail}");
-    assert!(r
-        .stderr
-        .contains("preflight failed (2): docker-engine, kind\n"));
+    assert!(r.stderr.contains("preflight failed (1): docker-engine\n"), "{}", r.stderr);
 
     // The pin made for kind 0.31 accepts it; OSM is helm-installed, so helm is now required,
     // and OSM's Kubernetes range (<1.25) does not cover this pin's 1.35.0.
@@ -169,7 +171,14 @@ fn doctor_checks_tool_versions_against_the_pins() {
     ));
     assert_eq!(
         check_line(&r.stdout, "kind"),
-        Some(("ok", "v0.31.0 (required >=0.31.0, <0.32.0)"))
+        Some((
+            "ok",
+            format!(
+                "v0.31.0 at {} (on PATH, inside the pin's >=0.31.0, <0.32.0)",
+                bin.path().join("kind").display()
+            )
+            .as_str()
+        ))
     );
     assert_eq!(check_line(&r.stdout, "helm").unwrap().0, "FAIL");
     assert_eq!(
@@ -186,7 +195,7 @@ fn doctor_checks_tool_versions_against_the_pins() {
         r.stderr
     );
 
-    // With the Kubernetes 1.24 pin the mesh's range holds (kind 0.21 is then the mismatch).
+    // With the Kubernetes 1.24 pin the mesh's range holds (kind 0.21 is then provided).
     let r = run(meshproof(MISSING_SOCKET, bin.path()).args([
         "doctor",
         "--cluster",
@@ -195,7 +204,7 @@ fn doctor_checks_tool_versions_against_the_pins() {
         "osm@1.2.4",
     ]));
     assert_eq!(check_line(&r.stdout, "mesh-kubernetes").unwrap().0, "ok");
-    assert_eq!(check_line(&r.stdout, "kind").unwrap().0, "FAIL");
+    assert_eq!(check_line(&r.stdout, "kind").unwrap().0, "ok");
 
     // An unknown pin is bad input (exit 2), before anything is checked.
     let r = run(meshproof(MISSING_SOCKET, bin.path()).args(["doctor", "--cluster", "nope"]));
@@ -232,7 +241,14 @@ async fn doctor_against_the_real_engine() {
 
     assert_eq!(
         check_line(&r.stdout, "docker-engine"),
-        Some(("ok", format!("reachable at {}", engine.host()).as_str()))
+        Some((
+            "ok",
+            format!(
+                "reachable at {} (DOCKER_HOST; kind is run against the same engine)",
+                engine.host()
+            )
+            .as_str()
+        ))
     );
     assert!(fix_line(&r.stdout, "docker-engine").is_none());
     let info = engine.info().await.unwrap();
@@ -252,22 +268,23 @@ async fn doctor_against_the_real_engine() {
         );
     }
 
+    assert!(check_line(&r.stdout, "inotify").is_some(), "{}", r.stdout);
+    // No kind on PATH: the default pin's release is what the run would use.
     let (kind, detail) = check_line(&r.stdout, "kind").expect(&r.stdout);
-    assert_eq!(kind, "FAIL");
-    assert!(
-        detail.starts_with(&format!("`kind` not found: {NO_SUCH_FILE}")),
-        "{detail}"
-    );
-    assert_eq!(
-        fix_line(&r.stdout, "kind"),
-        Some("install kind >=0.32.0, <0.33.0 and put it on PATH")
-    );
+    assert_eq!(kind, "ok");
+    assert!(detail.ends_with("; kind on PATH: not found"), "{detail}");
+    // kubectl is missing; cgroups fail only on a cgroup v1 host (Kubernetes 1.36 pin).
     let first_err = r.stderr.lines().next().unwrap();
     assert!(
         first_err.starts_with("error: preflight failed"),
         "{first_err}"
     );
-    assert!(first_err.contains("kind"), "{first_err}");
+    assert!(first_err.contains("kubectl"), "{first_err}");
+    assert_eq!(
+        first_err.contains("cgroups"),
+        info.cgroup_version == "1",
+        "{first_err}"
+    );
     assert!(
         !first_err.contains("docker-engine"),
         "the engine answered: {first_err}"

@@ -1643,3 +1643,170 @@ fn a_parent_lock_is_built_only_from_facts_that_cover_and_agree_with_the_pin() {
         {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-control-plane", "version": "1.16.11", "url": "u", "sha256": "d".repeat(64)}]});
     assert!(lock::from_parent(&linkerd, &two).is_none());
 }
+
+/// A cluster pin whose kind release 0.21.0 has `sha256` (when given) for linux-amd64.
+fn kind_pin(sha256: Option<&str>) -> meshproof::spec::catalog::Sourced<meshproof::spec::cluster::Cluster> {
+    let sha = sha256.map_or_else(String::new, |s| format!("      sha256:\n        linux-amd64: {s}\n"));
+    let text = format!(
+        "apiVersion: meshproof.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: kind-test\n  description: d\nspec:\n  kind:\n    version: \">=0.21.0, <0.22.0\"\n    release:\n      version: \"0.21.0\"\n{sha}  kubernetesVersion: \"1.24.17\"\n  nodeImage: kindest/node:v1.24.17@sha256:{}\n  sources: [test]\n",
+        "e".repeat(64)
+    );
+    let value = meshproof::spec::cluster::load("clusters/kind-test.yaml", &text).unwrap();
+    meshproof::spec::catalog::Sourced {
+        value,
+        path: "clusters/kind-test.yaml".into(),
+        bytes: text.into_bytes(),
+    }
+}
+
+const FAKE_KIND: &[u8] = b"#!/bin/sh\necho 'kind v0.21.0 go1.21.6 linux/amd64'\n";
+
+#[test]
+fn kind_on_path_is_used_when_it_fits_else_the_pinned_release_is_downloaded_verified_and_cached() {
+    use meshproof::kind_binary::{self, KindChoice, KindChoiceError};
+    let base = serve(BTreeMap::from([
+        ("/v0.21.0/kind-linux-amd64".to_string(), FAKE_KIND.to_vec()),
+        ("/v0.21.0/kind-darwin-arm64".to_string(), b"tampered".to_vec()),
+    ]));
+    let cache = tempfile::tempdir().unwrap();
+    let pin = kind_pin(Some(&sha(FAKE_KIND)));
+    let path_kind = |v: &str| Ok((Path::new("/usr/bin/kind").to_path_buf(), semver::Version::parse(v).unwrap()));
+    let choose = |pin, lock, on_path| {
+        kind_binary::choose(pin, lock, on_path, Some("linux-amd64"), Some(cache.path()), &base)
+    };
+
+    // The kind on PATH fits the range: it is used as it is.
+    let c = choose(&pin, None, path_kind("0.21.3")).unwrap();
+    assert_eq!(
+        c,
+        KindChoice::OnPath {
+            binary: "/usr/bin/kind".into(),
+            version: "0.21.3".into()
+        }
+    );
+    assert_eq!(kind_binary::provide(&c).unwrap(), Path::new("/usr/bin/kind"));
+
+    // The wrong kind first on PATH: the pinned release, downloaded and checked.
+    let c = choose(&pin, None, path_kind("0.32.0")).unwrap();
+    let expected_cache = cache.path().join("kind/v0.21.0/kind-linux-amd64");
+    assert_eq!(
+        c.describe(">=0.21.0, <0.22.0"),
+        format!(
+            "the run downloads kind v0.21.0 from {base}/v0.21.0/kind-linux-amd64 and checks sha256 {} from clusters/kind-test.yaml before use (cached as {}); kind on PATH: v0.32.0 at /usr/bin/kind is outside >=0.21.0, <0.22.0",
+            sha(FAKE_KIND),
+            expected_cache.display()
+        )
+    );
+    let bin = kind_binary::provide(&c).unwrap();
+    assert_eq!(bin, expected_cache);
+    assert_eq!(std::fs::read(&bin).unwrap(), FAKE_KIND);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777, 0o755);
+    }
+    let v = meshproof_cluster::kind::probe_version(&bin.to_string_lossy()).unwrap();
+    assert_eq!(v.version, semver::Version::new(0, 21, 0));
+
+    // Next time it is cached (and re-hashed at every use).
+    let c = choose(&pin, None, Err("not found".into())).unwrap();
+    let KindChoice::Pinned(p) = &c else { panic!("{c:?}") };
+    assert!(p.cached);
+    assert!(c.describe("r").starts_with(&format!(
+        "the run uses kind v0.21.0 from {} (cached; sha256 ",
+        expected_cache.display()
+    )));
+    // A cached file that changed is not used: downloaded again.
+    std::fs::write(&bin, b"#!/bin/sh\necho evil\n").unwrap();
+    assert_eq!(kind_binary::provide(&c).unwrap(), expected_cache);
+    assert_eq!(std::fs::read(&bin).unwrap(), FAKE_KIND);
+
+    // What the server sends must have the pinned sha256.
+    let wrong = kind_pin(Some(&"0".repeat(64)));
+    std::fs::remove_file(&bin).unwrap();
+    let c = choose(&wrong, None, Err("not found".into())).unwrap();
+    let err = kind_binary::provide(&c).unwrap_err();
+    assert!(
+        matches!(err, KindChoiceError::Install(InstallError::DigestMismatch { .. })),
+        "{err}"
+    );
+    assert!(err.to_string().contains("refusing to use it"), "{err}");
+    assert!(!bin.exists(), "an unverified download is never cached");
+
+    // No recorded sha256: refused, with the way to record one.
+    let unverified = kind_pin(None);
+    let err = choose(&unverified, None, path_kind("0.32.0")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "kind on PATH: v0.32.0 at /usr/bin/kind is outside >=0.21.0, <0.22.0; kind v0.21.0 for linux-amd64 has no recorded sha256 in clusters/kind-test.yaml or clusters/kind-test.lock.yaml, and meshproof does not run an unverified binary"
+    );
+    assert!(err
+        .fix(&unverified.value)
+        .starts_with("run `meshproof lock --cluster kind-test` on a machine with network"));
+
+    // The lock supplies it; pin and lock must agree.
+    let lock_text = |s: &str| {
+        format!("apiVersion: meshproof.dev/v1alpha1\nkind: ClusterLock\nmetadata:\n  name: kind-test\n  description: d\nspec:\n  kind:\n    version: \"0.21.0\"\n    binaries:\n      - platform: linux-amd64\n        url: {base}/v0.21.0/kind-linux-amd64\n        sha256: {s}\n")
+    };
+    let lock = |s: &str| {
+        let t = lock_text(s);
+        meshproof::spec::catalog::Sourced {
+            value: kind_binary::load_lock("clusters/kind-test.lock.yaml", &t).unwrap(),
+            path: "clusters/kind-test.lock.yaml".into(),
+            bytes: t.into_bytes(),
+        }
+    };
+    let (good_lock, bad_lock) = (lock(&sha(FAKE_KIND)), lock(&"1".repeat(64)));
+    let c = choose(&unverified, Some(&good_lock), Err("not found".into())).unwrap();
+    let KindChoice::Pinned(p) = c else { panic!() };
+    assert_eq!(p.verified_by, vec!["clusters/kind-test.lock.yaml"]);
+    let err = choose(&pin, Some(&bad_lock), Err("not found".into())).unwrap_err();
+    assert!(matches!(err, KindChoiceError::Conflict { .. }), "{err}");
+    // A pin without a release cannot help a wrong kind on PATH.
+    let mut bare = kind_pin(None);
+    bare.value.spec.kind.release = None;
+    let err = choose(&bare, None, path_kind("0.32.0")).unwrap_err();
+    assert!(matches!(err, KindChoiceError::NoRelease { .. }), "{err}");
+}
+
+#[test]
+fn lock_cluster_hashes_every_platform_and_cross_checks_sha256sum_files_and_the_pin() {
+    use meshproof::kind_binary;
+    let pin = kind_pin(Some(&sha(b"bin-linux-amd64")));
+    let served = |sums_ok: bool| {
+        move |url: &str| -> Result<Vec<u8>, InstallError> {
+            let platform = url.rsplit("kind-").next().unwrap().to_string();
+            match platform.strip_suffix(".sha256sum") {
+                Some(p) => {
+                    let digest = if sums_ok { sha(format!("bin-{p}").as_bytes()) } else { "f".repeat(64) };
+                    Ok(format!("{digest}  kind-{p}\n").into_bytes())
+                }
+                None => Ok(format!("bin-{platform}").into_bytes()),
+            }
+        }
+    };
+    let lock = kind_binary::resolve_lock(&pin.value, "https://dl.example", &served(true)).unwrap();
+    assert_eq!(lock.spec.kind.version, "0.21.0");
+    let platforms: Vec<&str> = lock.spec.kind.binaries.iter().map(|b| b.platform.as_str()).collect();
+    assert_eq!(platforms, meshproof::spec::cluster::KIND_PLATFORMS);
+    let amd = &lock.spec.kind.binaries[0];
+    assert_eq!(amd.url, "https://dl.example/v0.21.0/kind-linux-amd64");
+    assert_eq!(amd.sha256, sha(b"bin-linux-amd64"));
+    assert_eq!(amd.checked_against, vec!["kind-linux-amd64.sha256sum", "the pin"]);
+    // The rendered lock reads back.
+    let text = kind_binary::render_lock(&lock);
+    assert_eq!(kind_binary::load_lock("clusters/kind-test.lock.yaml", &text).unwrap(), lock);
+    // A published .sha256sum that disagrees is a verification failure.
+    let err = kind_binary::resolve_lock(&pin.value, "https://dl.example", &served(false)).unwrap_err();
+    assert!(matches!(err, InstallError::DigestMismatch { .. }), "{err}");
+    assert!(err.to_string().contains(".sha256sum says"), "{err}");
+    // kind v0.11.1 publishes no .sha256sum: the download is hashed and the pin checked.
+    let mut old = kind_pin(None);
+    old.value.spec.kind.version = ">=0.11.1, <0.12.0".into();
+    old.value.spec.kind.release.as_mut().unwrap().version = "0.11.1".into();
+    let no_sums = |url: &str| -> Result<Vec<u8>, InstallError> {
+        assert!(!url.ends_with(".sha256sum"), "{url}");
+        Ok(url.as_bytes().to_vec())
+    };
+    let lock = kind_binary::resolve_lock(&old.value, "https://dl.example", &no_sums).unwrap();
+    assert!(lock.spec.kind.binaries.iter().all(|b| b.checked_against.is_empty()));
+}
