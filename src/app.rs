@@ -380,19 +380,15 @@ fn lock_cluster_command(
 ) -> Result<(), AppError> {
     use crate::install::InstallError;
     let pin = catalog.select_cluster(cluster)?;
-    let get = |url: &str| {
-        crate::install::fetch::get_limited(url, crate::kind_binary::MAX_KIND_BYTES)
-    };
-    let lock = crate::kind_binary::resolve_lock(
-        &pin.value,
-        &crate::env::kind_download_base(),
-        &get,
-    )
-    .map_err(|e| match e {
-        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
-        InstallError::Lock { .. } => AppError::Usage(e.to_string()),
-        other => AppError::Infrastructure(other.to_string()),
-    })?;
+    let get =
+        |url: &str| crate::install::fetch::get_limited(url, crate::kind_binary::MAX_KIND_BYTES);
+    let lock =
+        crate::kind_binary::resolve_lock(&pin.value, &crate::env::kind_download_base(), &get)
+            .map_err(|e| match e {
+                InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
+                InstallError::Lock { .. } => AppError::Usage(e.to_string()),
+                other => AppError::Infrastructure(other.to_string()),
+            })?;
     let rel = crate::kind_binary::lock_path(&pin.path);
     std::fs::write(
         catalog.root.join(&rel),

@@ -28,7 +28,9 @@ pub enum BringUpError {
     #[error(transparent)]
     Create(#[from] KindError),
     /// The kubeconfig kind wrote cannot be used.
-    #[error("cannot connect to cluster {cluster} with the kubeconfig kind wrote ({path}): {reason}")]
+    #[error(
+        "cannot connect to cluster {cluster} with the kubeconfig kind wrote ({path}): {reason}"
+    )]
     Connect {
         cluster: String,
         path: String,

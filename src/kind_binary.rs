@@ -162,11 +162,7 @@ impl KindChoice {
                 binary.display()
             ),
             Self::Pinned(p) => {
-                let how = format!(
-                    "sha256 {} from {}",
-                    p.sha256,
-                    p.verified_by.join(" and ")
-                );
+                let how = format!("sha256 {} from {}", p.sha256, p.verified_by.join(" and "));
                 let action = if p.cached {
                     format!(
                         "the run uses kind v{} from {} (cached; {how}, checked at every use)",
@@ -191,7 +187,9 @@ impl KindChoice {
 #[derive(Debug, thiserror::Error)]
 pub enum KindChoiceError {
     /// PATH has no fitting kind and the pin names no release.
-    #[error("kind on PATH: {path_kind}; the cluster pin {pin} names no kind release to provide instead")]
+    #[error(
+        "kind on PATH: {path_kind}; the cluster pin {pin} names no kind release to provide instead"
+    )]
     NoRelease { pin: String, path_kind: String },
     /// kind publishes no binary for this machine.
     #[error("kind on PATH: {path_kind}; kind publishes no release binary for {os}-{arch}")]
@@ -201,19 +199,19 @@ pub enum KindChoiceError {
         arch: &'static str,
     },
     /// Neither the pin nor its lock records the binary's sha256.
-    #[error("kind on PATH: {path_kind}; kind v{version} for {platform} has no recorded sha256 in {pin} or {lock}, and meshproof does not run an unverified binary")]
+    #[error("kind on PATH: {path_kind}; {binary} has no recorded sha256 in {pin} or {lock}, and meshproof does not run an unverified binary")]
     Unverified {
         path_kind: String,
-        version: String,
-        platform: String,
+        /// `kind v0.21.0 for linux-amd64`.
+        binary: String,
         pin: String,
         lock: String,
     },
     /// The pin and its lock disagree.
-    #[error("kind v{version} for {platform}: {pin} records sha256 {pinned} but {lock} records {locked}")]
+    #[error("{binary}: {pin} records sha256 {pinned} but {lock} records {locked}")]
     Conflict {
-        version: String,
-        platform: String,
+        /// `kind v0.21.0 for linux-amd64`.
+        binary: String,
         pin: String,
         pinned: String,
         lock: String,
@@ -222,9 +220,9 @@ pub enum KindChoiceError {
     /// No cache directory.
     #[error("no cache directory for the kind binary (neither XDG_CACHE_HOME nor HOME is set)")]
     NoCache,
-    /// Downloading or caching failed.
+    /// Downloading or checking failed.
     #[error(transparent)]
-    Install(#[from] InstallError),
+    Install(Box<InstallError>),
     /// Writing the cache failed.
     #[error("cannot cache kind at {path}: {source}")]
     Cache {
@@ -232,6 +230,12 @@ pub enum KindChoiceError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<InstallError> for KindChoiceError {
+    fn from(e: InstallError) -> Self {
+        Self::Install(Box::new(e))
+    }
 }
 
 impl KindChoiceError {
@@ -257,8 +261,7 @@ pub fn kind_on_path(search_path: &std::ffi::OsStr) -> Option<PathBuf> {
     std::env::split_paths(search_path)
         .map(|d| d.join("kind"))
         .find(|p| {
-            std::fs::metadata(p)
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
 }
 
@@ -324,8 +327,7 @@ pub fn choose(
     let (sha256, verified_by) = match (pinned, locked) {
         (Some(p), Some(l)) if p != l => {
             return Err(KindChoiceError::Conflict {
-                version: release.version.clone(),
-                platform: platform.to_string(),
+                binary: format!("kind v{} for {platform}", release.version),
                 pin: pin.path.clone(),
                 pinned: p.clone(),
                 lock: lock_path,
@@ -338,8 +340,7 @@ pub fn choose(
         (None, None) => {
             return Err(KindChoiceError::Unverified {
                 path_kind,
-                version: release.version.clone(),
-                platform: platform.to_string(),
+                binary: format!("kind v{} for {platform}", release.version),
                 pin: pin.path.clone(),
                 lock: lock_path,
             })
@@ -443,7 +444,11 @@ pub fn resolve_lock(
         if has_sums {
             let sum_url = format!("{url}.sha256sum");
             let text = String::from_utf8_lossy(&get(&sum_url)?).into_owned();
-            let published = text.split_whitespace().next().unwrap_or_default().to_string();
+            let published = text
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             crate::install::check_sha256(&what, &url, &bytes, &published, &sum_url)?;
             checked_against.push(format!("kind-{platform}.sha256sum"));
         }

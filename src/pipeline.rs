@@ -475,10 +475,10 @@ pub fn run(
         let _ = phases.run("evidence", |_| {
             let mut f = Vec::new();
             if cluster_facts.is_some() {
-                f.extend(platform.collect_evidence(
-                    &mesh_pin.value.spec.namespaces,
-                    &dir.join(paths::LOGS),
-                ));
+                f.extend(
+                    platform
+                        .collect_evidence(&mesh_pin.value.spec.namespaces, &dir.join(paths::LOGS)),
+                );
             }
             f.extend(platform.collect_node_logs(&dir.join(paths::LOGS).join("nodes")));
             let d = if f.is_empty() {

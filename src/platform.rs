@@ -516,9 +516,8 @@ impl Platform for KindPlatform {
             .clone()
             .unwrap_or_else(|| PathBuf::from("kind"));
         let (set, remove) = engine.cli_env();
-        let kind = Arc::new(
-            KindCli::new(binary.to_string_lossy(), scratch.path()).with_env(set, remove),
-        );
+        let kind =
+            Arc::new(KindCli::new(binary.to_string_lossy(), scratch.path()).with_env(set, remove));
         let version = kind.version().map_err(infra)?;
         kind::check_kind_version(&version.version, &pin.spec.kind.version).map_err(infra)?;
         // From here on the cluster is deleted on every path (drop, panic), unless kept; a

@@ -46,10 +46,9 @@ fn kind_exiting_0_after_its_timeout_is_not_taken_as_ready() {
     std::fs::write(&kind_path, FAKE_KIND).unwrap();
     std::fs::set_permissions(&kind_path, std::fs::Permissions::from_mode(0o755)).unwrap();
     // The fake kind is the one on PATH.
-    let path = std::env::join_paths(
-        std::iter::once(bin.path().to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )
+    let path = std::env::join_paths(std::iter::once(bin.path().to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))
     .unwrap();
     std::env::set_var("PATH", path);
 
@@ -106,7 +105,10 @@ fn kind_exiting_0_after_its_timeout_is_not_taken_as_ready() {
     // Connected with what kind wrote into the scratch kubeconfig, kind's context.
     assert_eq!(
         connected_with,
-        Some((scratch.path().to_path_buf(), "kind-meshproof-slow".to_string()))
+        Some((
+            scratch.path().to_path_buf(),
+            "kind-meshproof-slow".to_string()
+        ))
     );
     // Timed out through the API, naming the last state of nodes, CoreDNS and the account,
     // and what kind said.
@@ -127,8 +129,14 @@ fn kind_exiting_0_after_its_timeout_is_not_taken_as_ready() {
         "nodes: 0/1 Ready, not ready: meshproof-slow-control-plane Ready=False (KubeletNotReady: cni plugin not initialized); CoreDNS kube-system/coredns: Available=False (MinimumReplicasUnavailable); 0/2 replicas available; ServiceAccount default/default: not created yet"
     );
     let msg = err.to_string();
-    assert!(msg.starts_with("cluster meshproof-slow is not ready: timed out after 600ms"), "{msg}");
-    assert!(msg.ends_with("(kind said: • WARNING: Timed out waiting for Ready ⚠️)"), "{msg}");
+    assert!(
+        msg.starts_with("cluster meshproof-slow is not ready: timed out after 600ms"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with("(kind said: • WARNING: Timed out waiting for Ready ⚠️)"),
+        "{msg}"
+    );
     // It polled nodes and CoreDNS (more than once each).
     let lines = mock.lines();
     for p in [NODES, COREDNS, SA] {

@@ -154,7 +154,11 @@ fn doctor_checks_tool_versions_against_the_pins() {
     let (helm, detail) = check_line(&r.stdout, "helm").unwrap();
     assert_eq!(helm, "warn");
     assert!(detail.starts_with("`helm` not found"), "{detail}");
-    assert!(r.stderr.contains("preflight failed (1): docker-engine\n"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("preflight failed (1): docker-engine\n"),
+        "{}",
+        r.stderr
+    );
 
     // The pin made for kind 0.31 accepts it; OSM is helm-installed, so helm is now required,
     // and OSM's Kubernetes range (<1.25) does not cover this pin's 1.35.0.

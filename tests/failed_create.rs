@@ -40,7 +40,8 @@ esac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
-    let Some(fx) = Fixture::new("a_failed_create_still_yields_redacted_node_logs_in_the_bundle").await
+    let Some(fx) =
+        Fixture::new("a_failed_create_still_yields_redacted_node_logs_in_the_bundle").await
     else {
         return;
     };
@@ -58,7 +59,14 @@ async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
 
     let ran = assert_cmd::Command::cargo_bin("meshproof")
         .unwrap()
-        .args(["run", "--mesh", "none", "--cluster", "kind-v0.11.1-k8s-1.21", "--out"])
+        .args([
+            "run",
+            "--mesh",
+            "none",
+            "--cluster",
+            "kind-v0.11.1-k8s-1.21",
+            "--out",
+        ])
         .arg(&out)
         .arg("--root")
         .arg(env!("CARGO_MANIFEST_DIR"))
@@ -77,7 +85,10 @@ async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&ran.stderr);
     assert_eq!(ran.status.code(), Some(4), "stderr:\n{stderr}");
-    assert!(stderr.contains("failed to init node with kubeadm"), "{stderr}");
+    assert!(
+        stderr.contains("failed to init node with kubeadm"),
+        "{stderr}"
+    );
 
     // Every kind call ran against the scratch kubeconfig and the test's engine.
     let calls = std::fs::read_to_string(&log).unwrap();
@@ -95,15 +106,25 @@ async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
         assert!(!kubeconfig.starts_with(&*home.to_string_lossy()), "{line}");
         // `kind version` probes run with /dev/null; everything else with the scratch file.
         assert!(
-            kubeconfig.ends_with("/kubeconfig") || (kubeconfig == "/dev/null" && line.ends_with(" version")),
+            kubeconfig.ends_with("/kubeconfig")
+                || (kubeconfig == "/dev/null" && line.ends_with(" version")),
             "{line}"
         );
-        assert!(line.contains(&format!("DOCKER_HOST={} ", fx.engine.host())), "{line}");
+        assert!(
+            line.contains(&format!("DOCKER_HOST={} ", fx.engine.host())),
+            "{line}"
+        );
         if line.contains(" create ") || line.contains(" delete ") {
-            assert!(line.contains(&format!("--kubeconfig {kubeconfig}")), "{line}");
+            assert!(
+                line.contains(&format!("--kubeconfig {kubeconfig}")),
+                "{line}"
+            );
         }
     }
-    assert!(calls.contains(&format!(" delete cluster --name {cluster} ")), "{calls}");
+    assert!(
+        calls.contains(&format!(" delete cluster --name {cluster} ")),
+        "{calls}"
+    );
     // The user's kubeconfig was never created or touched.
     assert!(!home.join(".kube").exists());
     // The node is gone after its logs were taken.
@@ -130,11 +151,22 @@ async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
         names.push(name);
     }
     let node = format!("logs/nodes/{cluster}-control-plane");
-    for f in ["serial.log", "inspect.json", "journal.log", "var/log/kubelet-debug.log"] {
-        assert!(names.contains(&format!("{node}/{f}")), "{f} missing: {names:?}");
+    for f in [
+        "serial.log",
+        "inspect.json",
+        "journal.log",
+        "var/log/kubelet-debug.log",
+    ] {
+        assert!(
+            names.contains(&format!("{node}/{f}")),
+            "{f} missing: {names:?}"
+        );
     }
     assert!(debug_log.contains("[REDACTED]"), "{debug_log}");
-    assert!(debug_log.contains("Authorization: Bearer [REDACTED]"), "{debug_log}");
+    assert!(
+        debug_log.contains("Authorization: Bearer [REDACTED]"),
+        "{debug_log}"
+    );
     let all = String::from_utf8_lossy(&tar_bytes);
     assert!(!all.contains(KEY_BODY), "the private key is in the bundle");
     assert!(!all.contains(TOKEN), "the bearer token is in the bundle");

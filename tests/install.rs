@@ -1645,8 +1645,12 @@ fn a_parent_lock_is_built_only_from_facts_that_cover_and_agree_with_the_pin() {
 }
 
 /// A cluster pin whose kind release 0.21.0 has `sha256` (when given) for linux-amd64.
-fn kind_pin(sha256: Option<&str>) -> meshproof::spec::catalog::Sourced<meshproof::spec::cluster::Cluster> {
-    let sha = sha256.map_or_else(String::new, |s| format!("      sha256:\n        linux-amd64: {s}\n"));
+fn kind_pin(
+    sha256: Option<&str>,
+) -> meshproof::spec::catalog::Sourced<meshproof::spec::cluster::Cluster> {
+    let sha = sha256.map_or_else(String::new, |s| {
+        format!("      sha256:\n        linux-amd64: {s}\n")
+    });
     let text = format!(
         "apiVersion: meshproof.dev/v1alpha1\nkind: Cluster\nmetadata:\n  name: kind-test\n  description: d\nspec:\n  kind:\n    version: \">=0.21.0, <0.22.0\"\n    release:\n      version: \"0.21.0\"\n{sha}  kubernetesVersion: \"1.24.17\"\n  nodeImage: kindest/node:v1.24.17@sha256:{}\n  sources: [test]\n",
         "e".repeat(64)
@@ -1666,13 +1670,28 @@ fn kind_on_path_is_used_when_it_fits_else_the_pinned_release_is_downloaded_verif
     use meshproof::kind_binary::{self, KindChoice, KindChoiceError};
     let base = serve(BTreeMap::from([
         ("/v0.21.0/kind-linux-amd64".to_string(), FAKE_KIND.to_vec()),
-        ("/v0.21.0/kind-darwin-arm64".to_string(), b"tampered".to_vec()),
+        (
+            "/v0.21.0/kind-darwin-arm64".to_string(),
+            b"tampered".to_vec(),
+        ),
     ]));
     let cache = tempfile::tempdir().unwrap();
     let pin = kind_pin(Some(&sha(FAKE_KIND)));
-    let path_kind = |v: &str| Ok((Path::new("/usr/bin/kind").to_path_buf(), semver::Version::parse(v).unwrap()));
+    let path_kind = |v: &str| {
+        Ok((
+            Path::new("/usr/bin/kind").to_path_buf(),
+            semver::Version::parse(v).unwrap(),
+        ))
+    };
     let choose = |pin, lock, on_path| {
-        kind_binary::choose(pin, lock, on_path, Some("linux-amd64"), Some(cache.path()), &base)
+        kind_binary::choose(
+            pin,
+            lock,
+            on_path,
+            Some("linux-amd64"),
+            Some(cache.path()),
+            &base,
+        )
     };
 
     // The kind on PATH fits the range: it is used as it is.
@@ -1684,7 +1703,10 @@ fn kind_on_path_is_used_when_it_fits_else_the_pinned_release_is_downloaded_verif
             version: "0.21.3".into()
         }
     );
-    assert_eq!(kind_binary::provide(&c).unwrap(), Path::new("/usr/bin/kind"));
+    assert_eq!(
+        kind_binary::provide(&c).unwrap(),
+        Path::new("/usr/bin/kind")
+    );
 
     // The wrong kind first on PATH: the pinned release, downloaded and checked.
     let c = choose(&pin, None, path_kind("0.32.0")).unwrap();
@@ -1702,14 +1724,19 @@ fn kind_on_path_is_used_when_it_fits_else_the_pinned_release_is_downloaded_verif
     assert_eq!(std::fs::read(&bin).unwrap(), FAKE_KIND);
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            std::fs::metadata(&bin).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
     }
     let v = meshproof_cluster::kind::probe_version(&bin.to_string_lossy()).unwrap();
     assert_eq!(v.version, semver::Version::new(0, 21, 0));
 
     // Next time it is cached (and re-hashed at every use).
     let c = choose(&pin, None, Err("not found".into())).unwrap();
-    let KindChoice::Pinned(p) = &c else { panic!("{c:?}") };
+    let KindChoice::Pinned(p) = &c else {
+        panic!("{c:?}")
+    };
     assert!(p.cached);
     assert!(c.describe("r").starts_with(&format!(
         "the run uses kind v0.21.0 from {} (cached; sha256 ",
@@ -1726,7 +1753,7 @@ fn kind_on_path_is_used_when_it_fits_else_the_pinned_release_is_downloaded_verif
     let c = choose(&wrong, None, Err("not found".into())).unwrap();
     let err = kind_binary::provide(&c).unwrap_err();
     assert!(
-        matches!(err, KindChoiceError::Install(InstallError::DigestMismatch { .. })),
+        matches!(&err, KindChoiceError::Install(e) if matches!(**e, InstallError::DigestMismatch { .. })),
         "{err}"
     );
     assert!(err.to_string().contains("refusing to use it"), "{err}");
@@ -1777,7 +1804,11 @@ fn lock_cluster_hashes_every_platform_and_cross_checks_sha256sum_files_and_the_p
             let platform = url.rsplit("kind-").next().unwrap().to_string();
             match platform.strip_suffix(".sha256sum") {
                 Some(p) => {
-                    let digest = if sums_ok { sha(format!("bin-{p}").as_bytes()) } else { "f".repeat(64) };
+                    let digest = if sums_ok {
+                        sha(format!("bin-{p}").as_bytes())
+                    } else {
+                        "f".repeat(64)
+                    };
                     Ok(format!("{digest}  kind-{p}\n").into_bytes())
                 }
                 None => Ok(format!("bin-{platform}").into_bytes()),
@@ -1786,17 +1817,30 @@ fn lock_cluster_hashes_every_platform_and_cross_checks_sha256sum_files_and_the_p
     };
     let lock = kind_binary::resolve_lock(&pin.value, "https://dl.example", &served(true)).unwrap();
     assert_eq!(lock.spec.kind.version, "0.21.0");
-    let platforms: Vec<&str> = lock.spec.kind.binaries.iter().map(|b| b.platform.as_str()).collect();
+    let platforms: Vec<&str> = lock
+        .spec
+        .kind
+        .binaries
+        .iter()
+        .map(|b| b.platform.as_str())
+        .collect();
     assert_eq!(platforms, meshproof::spec::cluster::KIND_PLATFORMS);
     let amd = &lock.spec.kind.binaries[0];
     assert_eq!(amd.url, "https://dl.example/v0.21.0/kind-linux-amd64");
     assert_eq!(amd.sha256, sha(b"bin-linux-amd64"));
-    assert_eq!(amd.checked_against, vec!["kind-linux-amd64.sha256sum", "the pin"]);
+    assert_eq!(
+        amd.checked_against,
+        vec!["kind-linux-amd64.sha256sum", "the pin"]
+    );
     // The rendered lock reads back.
     let text = kind_binary::render_lock(&lock);
-    assert_eq!(kind_binary::load_lock("clusters/kind-test.lock.yaml", &text).unwrap(), lock);
+    assert_eq!(
+        kind_binary::load_lock("clusters/kind-test.lock.yaml", &text).unwrap(),
+        lock
+    );
     // A published .sha256sum that disagrees is a verification failure.
-    let err = kind_binary::resolve_lock(&pin.value, "https://dl.example", &served(false)).unwrap_err();
+    let err =
+        kind_binary::resolve_lock(&pin.value, "https://dl.example", &served(false)).unwrap_err();
     assert!(matches!(err, InstallError::DigestMismatch { .. }), "{err}");
     assert!(err.to_string().contains(".sha256sum says"), "{err}");
     // kind v0.11.1 publishes no .sha256sum: the download is hashed and the pin checked.
@@ -1808,5 +1852,10 @@ fn lock_cluster_hashes_every_platform_and_cross_checks_sha256sum_files_and_the_p
         Ok(url.as_bytes().to_vec())
     };
     let lock = kind_binary::resolve_lock(&old.value, "https://dl.example", &no_sums).unwrap();
-    assert!(lock.spec.kind.binaries.iter().all(|b| b.checked_against.is_empty()));
+    assert!(lock
+        .spec
+        .kind
+        .binaries
+        .iter()
+        .all(|b| b.checked_against.is_empty()));
 }

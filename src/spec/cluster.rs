@@ -103,7 +103,10 @@ pub fn load(file: &str, text: &str) -> Result<Cluster, SpecError> {
             ),
             (Ok(rv), Ok(req)) if !req.matches(&rv) => v.problem(
                 "spec.kind.release.version",
-                format!("{rv} is outside spec.kind.version `{}`", doc.spec.kind.version),
+                format!(
+                    "{rv} is outside spec.kind.version `{}`",
+                    doc.spec.kind.version
+                ),
             ),
             _ => {}
         }

@@ -81,7 +81,9 @@ pub enum ContextError {
         source: std::io::Error,
     },
     /// The metadata is not what the docker CLI writes.
-    #[error("docker context {name:?}: {path} has no docker endpoint host ({reason}) — set DOCKER_HOST")]
+    #[error(
+        "docker context {name:?}: {path} has no docker endpoint host ({reason}) — set DOCKER_HOST"
+    )]
     Unreadable {
         /// Context name.
         name: String,
@@ -91,7 +93,9 @@ pub enum ContextError {
         reason: String,
     },
     /// `config.json` exists but cannot be read as JSON.
-    #[error("cannot read the docker CLI configuration {path}: {reason} — fix it, or set DOCKER_HOST")]
+    #[error(
+        "cannot read the docker CLI configuration {path}: {reason} — fix it, or set DOCKER_HOST"
+    )]
     Config {
         /// The file.
         path: PathBuf,
@@ -517,9 +521,7 @@ mod tests {
     }
 
     fn context_store(dir: &Path, name: &str, host: &str) {
-        let meta = dir
-            .join("contexts/meta")
-            .join(sha256_hex(name.as_bytes()));
+        let meta = dir.join("contexts/meta").join(sha256_hex(name.as_bytes()));
         std::fs::create_dir_all(&meta).unwrap();
         std::fs::write(
             meta.join("meta.json"),
@@ -534,8 +536,11 @@ mod tests {
         let cfg = dir.path().to_path_buf();
         context_store(&cfg, "colima", "unix:///home/u/.colima/default/docker.sock");
         context_store(&cfg, "orbstack", "unix:///home/u/.orbstack/run/docker.sock");
-        std::fs::write(cfg.join("config.json"), r#"{"auths":{},"currentContext":"colima"}"#)
-            .unwrap();
+        std::fs::write(
+            cfg.join("config.json"),
+            r#"{"auths":{},"currentContext":"colima"}"#,
+        )
+        .unwrap();
         let env = |host: Option<&str>, ctx: Option<&str>| DockerEnv {
             docker_host: host.map(str::to_string),
             docker_context: ctx.map(str::to_string),
@@ -553,7 +558,10 @@ mod tests {
         assert_eq!(r.host, "unix:///home/u/.colima/default/docker.sock");
         assert_eq!(
             r.source,
-            format!("docker context colima (currentContext in {}/config.json)", cfg.display())
+            format!(
+                "docker context colima (currentContext in {}/config.json)",
+                cfg.display()
+            )
         );
         // `default` is the default socket.
         let r = resolve_engine(&env(None, Some("default"))).unwrap();
@@ -564,7 +572,9 @@ mod tests {
         // A context that is not in the store is an error naming it.
         let err = resolve_engine(&env(None, Some("gone"))).unwrap_err();
         assert!(
-            err.to_string().starts_with("docker context \"gone\" (DOCKER_CONTEXT) is not in the docker CLI's context store"),
+            err.to_string().starts_with(
+                "docker context \"gone\" (DOCKER_CONTEXT) is not in the docker CLI's context store"
+            ),
             "{err}"
         );
     }

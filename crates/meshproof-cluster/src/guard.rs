@@ -59,7 +59,10 @@ impl Inner {
             return Ok(TeardownOutcome::AlreadyDone);
         }
         if self.keep {
-            eprintln!("{}", keep_message(&self.cluster, self.kubeconfig.as_deref()));
+            eprintln!(
+                "{}",
+                keep_message(&self.cluster, self.kubeconfig.as_deref())
+            );
             return Ok(TeardownOutcome::Kept);
         }
         self.teardown.delete_cluster(&self.cluster)?;
@@ -516,7 +519,9 @@ mod tests {
             m.lines().nth(1),
             Some("  KUBECONFIG=/s/meshproof-x.kubeconfig kubectl get nodes")
         );
-        assert!(m.contains("kind delete cluster --name meshproof-x --kubeconfig /s/meshproof-x.kubeconfig"));
+        assert!(m.contains(
+            "kind delete cluster --name meshproof-x --kubeconfig /s/meshproof-x.kubeconfig"
+        ));
         let m = keep_message("meshproof-x", None);
         assert!(m.contains("kind get kubeconfig --name meshproof-x"), "{m}");
         assert!(m.contains("meshproof gc --yes"));

@@ -75,7 +75,12 @@ pub fn parse_snapshotter(config_dump: &str) -> Result<String, SnapshotterError> 
     };
     let (path, key): (&[&str], &'static str) = match version {
         2 => (
-            &["plugins", "io.containerd.grpc.v1.cri", "containerd", "snapshotter"],
+            &[
+                "plugins",
+                "io.containerd.grpc.v1.cri",
+                "containerd",
+                "snapshotter",
+            ],
             "plugins.\"io.containerd.grpc.v1.cri\".containerd.snapshotter",
         ),
         3 | 4 => (

@@ -636,8 +636,15 @@ impl KindCli {
     /// not exist).
     pub fn delete(&self, name: &str) -> Result<(), KindError> {
         let kubeconfig = self.kubeconfig.to_string_lossy().into_owned();
-        self.run(&["delete", "cluster", "--name", name, "--kubeconfig", &kubeconfig])
-            .map(|_| ())
+        self.run(&[
+            "delete",
+            "cluster",
+            "--name",
+            name,
+            "--kubeconfig",
+            &kubeconfig,
+        ])
+        .map(|_| ())
     }
 }
 

@@ -149,24 +149,24 @@ pub async fn export_node_logs(
 
 /// The commands of [`EXEC_ITEMS`], run in `node`.
 async fn exec_items(engine: &Engine, node: &Node, sink: &mut Sink<'_>) {
-        for (file, argv) in EXEC_ITEMS {
-            match nodes::exec(engine, &node.container_id, argv).await {
-                Ok(out) if out.success() => sink.write(file, &out.stdout),
-                Ok(out) => {
-                    sink.write(file, &out.stdout);
-                    sink.fail(
-                        file,
-                        &format!(
-                            "`{}` exited with code {}: {}",
-                            argv.join(" "),
-                            out.exit_code,
-                            out.stderr_text().trim()
-                        ),
-                    );
-                }
-                Err(e) => sink.fail(file, &error_chain(&e).join(": ")),
+    for (file, argv) in EXEC_ITEMS {
+        match nodes::exec(engine, &node.container_id, argv).await {
+            Ok(out) if out.success() => sink.write(file, &out.stdout),
+            Ok(out) => {
+                sink.write(file, &out.stdout);
+                sink.fail(
+                    file,
+                    &format!(
+                        "`{}` exited with code {}: {}",
+                        argv.join(" "),
+                        out.exit_code,
+                        out.stderr_text().trim()
+                    ),
+                );
             }
+            Err(e) => sink.fail(file, &error_chain(&e).join(": ")),
         }
+    }
 }
 
 /// A redacted copy of `node`'s `/var/log` under `dir/<node>/var/log`.

@@ -638,8 +638,18 @@ mod tests {
         let f = tar_with(&[
             ("log/", tar::EntryType::Directory, b"", None),
             ("log/journal/", tar::EntryType::Directory, b"", None),
-            ("log/journal/m/system.journal", tar::EntryType::Regular, b"bin", None),
-            ("log/journal/m/user.journal", tar::EntryType::Regular, b"bin", None),
+            (
+                "log/journal/m/system.journal",
+                tar::EntryType::Regular,
+                b"bin",
+                None,
+            ),
+            (
+                "log/journal/m/user.journal",
+                tar::EntryType::Regular,
+                b"bin",
+                None,
+            ),
             ("log/journalish.log", tar::EntryType::Regular, b"text", None),
         ]);
         let dir = tempfile::tempdir().unwrap();
@@ -656,7 +666,10 @@ mod tests {
         assert!(!dir.path().join("journal").exists());
         assert_eq!(
             out.skipped,
-            vec![("log/journal/".to_string(), "journal/ is not copied".to_string())]
+            vec![(
+                "log/journal/".to_string(),
+                "journal/ is not copied".to_string()
+            )]
         );
     }
 }

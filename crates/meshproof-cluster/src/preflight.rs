@@ -247,9 +247,10 @@ pub fn engine_checks(info: &EngineInfo, input: &PreflightInput) -> Vec<Check> {
         (!(version_ok && api_ok))
             .then(|| "upgrade the Docker engine to 20.10 or later".to_string()),
     ));
-    let refused = input.kubernetes_version.as_ref().filter(|v| {
-        (v.major, v.minor) >= CGROUP_V1_REFUSED_FROM
-    });
+    let refused = input
+        .kubernetes_version
+        .as_ref()
+        .filter(|v| (v.major, v.minor) >= CGROUP_V1_REFUSED_FROM);
     let cg = match (info.cgroup_version.as_str(), refused) {
         ("2", _) => Check::new(
             "cgroups",
@@ -361,11 +362,7 @@ pub fn read_inotify_limits() -> Vec<(&'static str, Result<u64, String>, u64)> {
         .map(|(name, path, want)| {
             let value = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read {path}: {e}"))
-                .and_then(|t| {
-                    t.trim()
-                        .parse::<u64>()
-                        .map_err(|e| format!("{path}: {e}"))
-                });
+                .and_then(|t| t.trim().parse::<u64>().map_err(|e| format!("{path}: {e}")));
             (*name, value, *want)
         })
         .collect()
@@ -606,11 +603,18 @@ mod tests {
             assert!(cg.fix.as_deref().unwrap().contains("cgroup v2"));
         }
         for k in ["1.21.1", "1.34.0"] {
-            assert_eq!(status(&engine_checks(&v1, &with(k)), "cgroups"), Status::Warn, "{k}");
+            assert_eq!(
+                status(&engine_checks(&v1, &with(k)), "cgroups"),
+                Status::Warn,
+                "{k}"
+            );
         }
         // cgroup v2 is fine for every version.
         let v2 = info("20.10.24", "1.41", "2");
-        assert_eq!(status(&engine_checks(&v2, &with("1.36.1")), "cgroups"), Status::Ok);
+        assert_eq!(
+            status(&engine_checks(&v2, &with("1.36.1")), "cgroups"),
+            Status::Ok
+        );
     }
 
     #[test]
@@ -638,7 +642,11 @@ mod tests {
             524_288,
         )]);
         assert_eq!(unknown.status, Status::Warn);
-        assert!(unknown.detail.contains("unknown (cannot read"), "{}", unknown.detail);
+        assert!(
+            unknown.detail.contains("unknown (cannot read"),
+            "{}",
+            unknown.detail
+        );
         // This machine's own values are readable.
         for (name, value, _) in read_inotify_limits() {
             assert!(value.is_ok(), "{name}: {value:?}");

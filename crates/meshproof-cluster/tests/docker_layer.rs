@@ -114,8 +114,8 @@ async fn discovery_inspect_and_exec() {
         dir.path(),
         nodes::UnpackFilter::default(),
     )
-        .await
-        .unwrap_err();
+    .await
+    .unwrap_err();
     assert!(
         err.to_string().starts_with(&format!(
             "cannot download /no/such/path from container {cp}"
@@ -155,8 +155,8 @@ async fn log_export_writes_kind_layout_and_survives_failing_items() {
     assert_eq!(export.nodes, vec![cp_name.clone(), w_name.clone()]);
     // Every file went through the redactor exactly once; `read` checks and strips the mark.
     let read = |rel: &str| {
-        let text = std::fs::read_to_string(dir.path().join(rel))
-            .unwrap_or_else(|e| panic!("{rel}: {e}"));
+        let text =
+            std::fs::read_to_string(dir.path().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
         text.strip_prefix("[redactor]")
             .unwrap_or_else(|| panic!("{rel} was not passed through the redactor"))
             .to_string()
@@ -221,8 +221,8 @@ async fn log_export_writes_kind_layout_and_survives_failing_items() {
 
 #[tokio::test]
 async fn image_archive_is_streamed_into_every_node_with_its_snapshotter() {
-    let Some(fx) = Fixture::new("image_archive_is_streamed_into_every_node_with_its_snapshotter")
-        .await
+    let Some(fx) =
+        Fixture::new("image_archive_is_streamed_into_every_node_with_its_snapshotter").await
     else {
         return;
     };
@@ -298,9 +298,13 @@ async fn image_archive_is_streamed_into_every_node_with_its_snapshotter() {
     nodes::exec(&fx.engine, &cp.container_id, &["touch", "/tmp/ctr-broken"])
         .await
         .unwrap();
-    nodes::exec(&fx.engine, &worker.container_id, &["touch", "/tmp/containerd-broken"])
-        .await
-        .unwrap();
+    nodes::exec(
+        &fx.engine,
+        &worker.container_id,
+        &["touch", "/tmp/containerd-broken"],
+    )
+    .await
+    .unwrap();
     let report = images::load_image_archive(&fx.engine, &found, &archive)
         .await
         .unwrap();
@@ -338,11 +342,16 @@ async fn a_failed_create_is_exported_by_label_and_redacted() {
     let lb_name = format!("{cluster}-external-load-balancer");
     let cp = fx.node(&cluster, &cp_name, "control-plane").await;
     fx.node(&cluster, &lb_name, "external-load-balancer").await;
-    let secret = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
+    let secret =
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
     let out = nodes::exec(
         &fx.engine,
         &cp,
-        &["sh", "-c", &format!("printf '%s\\n' '{secret}' > /var/log/leak.log")],
+        &[
+            "sh",
+            "-c",
+            &format!("printf '%s\\n' '{secret}' > /var/log/leak.log"),
+        ],
     )
     .await
     .unwrap();
@@ -366,10 +375,15 @@ async fn a_failed_create_is_exported_by_label_and_redacted() {
     // The stopped node: its serial log, inspect and /var/log (archive API works on stopped
     // containers), redacted; exec items fail and are recorded.
     let leak = std::fs::read_to_string(dir.path().join(&cp_name).join("var/log/leak.log")).unwrap();
-    assert!(leak.contains("[REDACTED]") && !leak.contains("MIIEvQ"), "{leak}");
-    assert!(std::fs::read_to_string(dir.path().join(&cp_name).join("serial.log"))
-        .unwrap()
-        .contains(common::BOOT_MARKER));
+    assert!(
+        leak.contains("[REDACTED]") && !leak.contains("MIIEvQ"),
+        "{leak}"
+    );
+    assert!(
+        std::fs::read_to_string(dir.path().join(&cp_name).join("serial.log"))
+            .unwrap()
+            .contains(common::BOOT_MARKER)
+    );
     assert!(export
         .failures
         .iter()
@@ -383,9 +397,16 @@ async fn a_failed_create_is_exported_by_label_and_redacted() {
         .collect();
     assert_eq!(
         lb_files,
-        vec![format!("{lb_name}/inspect.json"), format!("{lb_name}/serial.log")]
+        vec![
+            format!("{lb_name}/inspect.json"),
+            format!("{lb_name}/serial.log")
+        ]
     );
-    assert!(export.failures.iter().all(|f| f.node != lb_name), "{:?}", export.failures);
+    assert!(
+        export.failures.iter().all(|f| f.node != lb_name),
+        "{:?}",
+        export.failures
+    );
 }
 
 #[tokio::test]

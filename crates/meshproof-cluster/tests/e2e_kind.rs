@@ -138,7 +138,11 @@ async fn kind_cluster_create_inspect_export_delete() {
     {
         use std::os::unix::fs::PermissionsExt;
         let meta = std::fs::metadata(scratch.path()).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o077, 0, "kubeconfig private to the user");
+        assert_eq!(
+            meta.permissions().mode() & 0o077,
+            0,
+            "kubeconfig private to the user"
+        );
     }
     let kc = std::fs::read_to_string(scratch.path()).unwrap();
     assert!(

@@ -99,11 +99,16 @@ async fn a_stuck_cluster_times_out_naming_nodes_coredns_and_the_service_account(
         last_state,
         "nodes: 0/1 Ready, not ready: meshproof-abc-control-plane Ready=False (KubeletNotReady: container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized); CoreDNS kube-system/coredns: Available=False (MinimumReplicasUnavailable); 0/2 replicas available; ServiceAccount default/default: not created yet"
     );
-    assert!(err.to_string().starts_with("timed out after 400ms waiting for the cluster to be ready"));
+    assert!(err
+        .to_string()
+        .starts_with("timed out after 400ms waiting for the cluster to be ready"));
     // It polled all three, more than once.
     let lines = api.lines();
     for path in [NODES_PATH, COREDNS_PATH, SA_PATH] {
-        let n = lines.iter().filter(|l| **l == format!("GET {path}")).count();
+        let n = lines
+            .iter()
+            .filter(|l| **l == format!("GET {path}"))
+            .count();
         assert!(n >= 2, "{path} polled {n} times: {lines:?}");
     }
 }
