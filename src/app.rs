@@ -16,6 +16,7 @@ use crate::pipeline;
 use crate::plan::{self, PlanRequest};
 use crate::platform::KindPlatform;
 use crate::progress::{JsonlProgress, Progress, QuietProgress, Spinner, TextProgress};
+use crate::provenance;
 use crate::report::{self, ReportContext};
 use crate::spec::catalog::Catalog;
 use crate::suite::SystemClock;
@@ -133,15 +134,30 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             ListError::Spec(s) => AppError::Spec(s),
             ListError::Io(e) => io(e),
         }),
-        Command::Verify { bundle, require } => {
+        Command::Verify {
+            bundle,
+            require,
+            attestation,
+        } => {
             if !bundle.is_file() {
                 return Err(AppError::Bundle(bundle::BundleError::BadInput {
                     file: bundle.display().to_string(),
                     reason: "no such bundle file".into(),
                 }));
             }
-            let report = bundle::verify::verify(&bundle, &Limits::default());
-            for l in &report.lines {
+            let (lines, report) = match &attestation.attestation {
+                None => {
+                    let report = bundle::verify::verify(&bundle, &Limits::default());
+                    (report.lines.clone(), report)
+                }
+                Some(att) => {
+                    let keys = provenance::files::load_public_keys(&attestation.keys)?;
+                    let (lines, verified) =
+                        provenance::files::verify_with_attestation(&bundle, att, &keys)?;
+                    (lines, verified.report)
+                }
+            };
+            for l in &lines {
                 writeln!(
                     out,
                     "{} {:<15} {}",
@@ -151,7 +167,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 )
                 .map_err(io)?;
             }
-            if let Some(p) = report.first_problem() {
+            if let Some(p) = lines.iter().find(|l| !l.ok) {
                 return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
             }
             if let Some(r) = report
@@ -166,7 +182,18 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::Show { bundle, format } => {
+        Command::Show {
+            bundle,
+            format,
+            attestation,
+        } => {
+            let signed = match &attestation.attestation {
+                None => None,
+                Some(att) => {
+                    let keys = provenance::files::load_public_keys(&attestation.keys)?;
+                    Some(provenance::files::who_signed(&bundle, att, &keys)?)
+                }
+            };
             let files = bundle::read::read_selected(&bundle, &Limits::default(), |p| {
                 p == bundle::paths::MANIFEST
                     || p == bundle::paths::VERDICTS
@@ -205,8 +232,41 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     .map_err(|e| AppError::Usage(format!("{}: {e}", bundle.display())))?,
             };
             write!(out, "{text}").map_err(io)?;
+            if let Some(c) = signed {
+                let line = provenance::signed_by(&c);
+                match format {
+                    ShowFormat::Table | ShowFormat::Markdown => {
+                        writeln!(out, "\n{line}").map_err(io)?
+                    }
+                    _ => eprintln!("{line}"),
+                }
+            }
             Ok(())
         }
+        Command::Keygen { output } => {
+            let pair = provenance::files::keygen(&output)?;
+            writeln!(
+                out,
+                "wrote {} (private, owner-only) and {} (public)\nkeyid {}\nsign with `meshproof attest BUNDLE --key {}`; reviewers verify with `meshproof verify BUNDLE --attestation BUNDLE{} --key {}`",
+                pair.private.display(),
+                pair.public.display(),
+                pair.keyid,
+                pair.private.display(),
+                provenance::files::ATTESTATION_SUFFIX,
+                pair.public.display()
+            )
+            .map_err(io)?;
+            Ok(())
+        }
+        Command::Attest {
+            bundle: b,
+            key,
+            output,
+            predicate,
+            require,
+            url,
+            force,
+        } => attest_command(&b, key, output, predicate, level(require), url, force, out),
         Command::Diff { a, b } => {
             let r = crate::diff::diff(&a, &b, &Limits::default())?;
             for l in &r.lines {
@@ -243,7 +303,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 packed.path.display(),
                 packed.files,
                 packed.bytes,
-                file_sha256(&packed.path).map_err(io)?
+                crate::sha256_file(&packed.path).map_err(io)?
             )
             .map_err(io)?;
             let ctx = ReportContext::from_manifest(&packed.manifest, None);
@@ -263,6 +323,66 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `meshproof attest`: the key is read first (a bad key writes nothing and verifies nothing).
+#[allow(clippy::too_many_arguments)]
+fn attest_command(
+    bundle_path: &std::path::Path,
+    key: Option<std::path::PathBuf>,
+    output: Option<std::path::PathBuf>,
+    predicate: Option<std::path::PathBuf>,
+    require: Capability,
+    url: Option<String>,
+    force: bool,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    if !bundle_path.is_file() {
+        return Err(AppError::Bundle(bundle::BundleError::BadInput {
+            file: bundle_path.display().to_string(),
+            reason: "no such bundle file".into(),
+        }));
+    }
+    let key = key
+        .as_deref()
+        .map(provenance::files::load_signing_key)
+        .transpose()?;
+    let envelope = key
+        .as_ref()
+        .map(|_| output.unwrap_or_else(|| provenance::files::attestation_path(bundle_path)));
+    let opts = provenance::files::AttestOptions {
+        require,
+        url,
+        envelope: envelope.clone(),
+        predicate: predicate.clone(),
+        force,
+    };
+    let done = provenance::files::attest(bundle_path, key.as_ref(), &opts)?;
+    let p = &done.statement.predicate;
+    writeln!(
+        out,
+        "{} {} (require {}): {} passed, {} warned, {} failed checks",
+        bundle_path.display(),
+        p.result.as_str(),
+        require.as_str().to_ascii_lowercase(),
+        p.passed_tests.len(),
+        p.warned_tests.len(),
+        p.failed_tests.len()
+    )
+    .map_err(io_err)?;
+    if let (Some(path), Some(keyid)) = (&envelope, &done.keyid) {
+        writeln!(out, "wrote {} (signed, keyid {keyid})", path.display()).map_err(io_err)?;
+    }
+    if let Some(path) = &predicate {
+        writeln!(
+            out,
+            "wrote {} (predicate of type {})",
+            path.display(),
+            provenance::TEST_RESULT_TYPE
+        )
+        .map_err(io_err)?;
+    }
+    Ok(())
 }
 
 /// The Ctrl-C / SIGTERM flag (a second signal exits at once) and the progress reporter.
@@ -312,6 +432,7 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         overrides: Default::default(),
         parent: None,
         image_pins: Default::default(),
+        sign_key: args.sign_key,
     };
     check_mesh_artifacts(catalog, &req)?;
     let (cancel, mut progress) = run_env(args.output, args.quiet)?;
@@ -514,6 +635,9 @@ pub fn finish_run(
     );
     write!(out, "{}", report::table(&outcome.verdicts, &ctx)).map_err(io_err)?;
     writeln!(out, "bundle: {}", outcome.bundle.display()).map_err(io_err)?;
+    if let Some((path, keyid)) = &outcome.attestation {
+        writeln!(out, "attestation: {} (keyid {keyid})", path.display()).map_err(io_err)?;
+    }
     if let Some(r) = &manifest.tool.flake_ref {
         writeln!(
             out,
@@ -589,7 +713,7 @@ fn write_unpack_marker(
         })?;
     let marker = bundle::write::UnpackMarker {
         bundle: bundle_path.display().to_string(),
-        bundle_sha256: file_sha256(bundle_path)
+        bundle_sha256: crate::sha256_file(bundle_path)
             .map_err(|e| AppError::Infrastructure(format!("{}: {e}", bundle_path.display())))?,
         run_id,
     };
@@ -600,14 +724,6 @@ fn write_unpack_marker(
 
 fn io_err(e: std::io::Error) -> AppError {
     AppError::Infrastructure(format!("writing output: {e}"))
-}
-
-fn file_sha256(p: &std::path::Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(p)?;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
 }
 
 /// `--require`: the run must be complete (every planned case finished, at least one case), and

@@ -111,7 +111,7 @@ pub enum Command {
     },
     /// Re-verify a bundle offline: safety, checksums, format, re-judged verdicts
     #[command(
-        after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n\nPrints one line per check, the run status (complete, incomplete, aborted, infrastructure-failed) and the case count, and where a re-judged bundle came from.\n\nExit 0 when every check passes, 3 naming the first broken file or differing verdict, 1 with --require when the run is not complete, has no case, or a case is below the level."
+        after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n  meshproof verify run.tar.zst --attestation run.tar.zst.intoto.json --key maker.pub\n\nPrints one line per check, the run status (complete, incomplete, aborted, infrastructure-failed) and the case count, and where a re-judged bundle came from. With --attestation, first the attestation's checks (envelope, signature by one of the --key files, payload type, statement, subject = this bundle's sha256), then the bundle's, then results (the statement says what the re-derived verdicts say) and re-judged (an attested bundle must be what a run recorded). docs/provenance.md explains them.\n\nExit 0 when every check passes, 3 naming the first failed check, 2 for an unreadable key or attestation file, 1 with --require when the run is not complete, has no case, or a case is below the level."
     )]
     Verify {
         bundle: PathBuf,
@@ -119,15 +119,19 @@ pub enum Command {
         /// `error`/`not-run`, no case at all) or a case is below this capability
         #[arg(long, value_enum)]
         require: Option<LevelArg>,
+        #[command(flatten)]
+        attestation: AttestationArgs,
     },
     /// Render a bundle's verdicts
     #[command(
-        after_help = "Examples:\n  meshproof show run.tar.zst\n  meshproof show run.tar.zst --format junit > junit.xml\n  meshproof show run.tar.zst --format meshery"
+        after_help = "Examples:\n  meshproof show run.tar.zst\n  meshproof show run.tar.zst --format junit > junit.xml\n  meshproof show run.tar.zst --format meshery\n  meshproof show run.tar.zst --attestation run.tar.zst.intoto.json --key maker.pub\n\nWith --attestation, also prints who signed it (the --key file and keyid that verified its signature) after the table or markdown, on stderr for the other formats; exit 3 when it does not verify or is about another bundle. `verify --attestation` checks the results too."
     )]
     Show {
         bundle: PathBuf,
         #[arg(long, value_enum, default_value = "table")]
         format: ShowFormat,
+        #[command(flatten)]
+        attestation: AttestationArgs,
     },
     /// Compare two bundles' inputs, resolved pins and verdicts (exit 1 when verdicts differ)
     #[command(after_help = "Example:\n  meshproof diff first.tar.zst reproduced.tar.zst")]
@@ -202,6 +206,53 @@ pub enum Command {
     /// Pack or unpack bundles
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Write a new Ed25519 key pair for `attest` and `run --sign-key`
+    #[command(
+        after_help = "Writes the private key (PKCS#8 PEM, owner-only permissions) and the public key beside it (`NAME.key` → `NAME.pub`, SPKI PEM), as `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` would. Never replaces a file. Publish the .pub file; reviewers pass it to `verify --key`.\n\nExamples:\n  meshproof keygen\n  meshproof keygen -o ~/.config/meshproof/signing.key"
+    )]
+    Keygen {
+        /// Private key file to write; the public key goes beside it with the extension `.pub`
+        #[arg(short, long, value_name = "FILE", default_value = "meshproof.key")]
+        output: PathBuf,
+    },
+    /// Sign a verified bundle: an in-toto test-result statement in a DSSE envelope (Ed25519)
+    #[command(
+        after_help = "The bundle is verified first (as `meshproof verify`); a bundle that does not verify, or that `bundle pack` re-judged, is refused and nothing is written. The statement's subject is the bundle file (name, sha256); `result` is PASSED when the run is complete and every case passed, FAILED when the run is not complete or a case is below --require, else WARNED. docs/provenance.md describes every field.\n\nExamples:\n  meshproof attest run.tar.zst --key maker.key\n  meshproof attest run.tar.zst --key maker.key --require partial -o run.att.json\n  meshproof attest run.tar.zst --predicate predicate.json   # for actions/attest (keyless)\n\nExit 0 when written, 2 for a bad key or option or an existing output, 3 when the bundle does not verify or was re-judged, 4 when writing fails."
+    )]
+    Attest {
+        bundle: PathBuf,
+        /// Ed25519 private key (PKCS#8 PEM, unencrypted) to sign with
+        #[arg(long, value_name = "KEY", required_unless_present = "predicate")]
+        key: Option<PathBuf>,
+        /// Where to write the signed envelope [default: BUNDLE.intoto.json]
+        #[arg(short, long, value_name = "FILE", requires = "key")]
+        output: Option<PathBuf>,
+        /// Also (or, without --key, only) write the bare predicate JSON, as GitHub's
+        /// `actions/attest` reads it with `predicate-path`
+        #[arg(long, value_name = "FILE")]
+        predicate: Option<PathBuf>,
+        /// The capability every case must reach for `result` not to be FAILED
+        #[arg(long, value_enum, default_value = "full")]
+        require: LevelArg,
+        /// A link to the test run, recorded as the predicate's `url` (e.g. the CI run)
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// Replace output files that exist
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `--attestation FILE --key PUB…` of `verify` and `show`.
+#[derive(Debug, Clone, Args)]
+pub struct AttestationArgs {
+    /// A DSSE attestation of the bundle (as `meshproof attest` writes it) to check
+    #[arg(long, value_name = "FILE", requires = "keys")]
+    pub attestation: Option<PathBuf>,
+    /// A trusted Ed25519 public key (SPKI PEM); repeat for several. The attestation must be
+    /// signed by one of them
+    #[arg(long = "key", value_name = "PUB", requires = "attestation")]
+    pub keys: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -233,6 +284,10 @@ pub struct RunArgs {
     /// The mesh is already installed (with --kubeconfig): record its version instead of installing
     #[arg(long, requires = "kubeconfig")]
     pub mesh_installed: bool,
+    /// Sign the bundle at the end with this Ed25519 private key (PKCS#8 PEM): writes
+    /// BUNDLE.intoto.json as `meshproof attest` does, `result` against --require (default full)
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

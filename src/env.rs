@@ -12,11 +12,17 @@ pub const MESHPROOF_REQUIRE_HELM: &str = "MESHPROOF_REQUIRE_HELM";
 /// Tests that need files outside the repository (`../shared`, e.g. the SMI CRDs) fail instead of
 /// skipping when this is `1` (`.ci/run` sets it).
 pub const MESHPROOF_REQUIRE_SHARED: &str = "MESHPROOF_REQUIRE_SHARED";
+/// Tests that run the Python in-toto verifiers (securesystemslib, in-toto-attestation) fail
+/// instead of skipping when this is `1` (`.ci/run` sets it after installing them).
+pub const MESHPROOF_REQUIRE_INTEROP: &str = "MESHPROOF_REQUIRE_INTEROP";
+/// The Python interpreter that has `.ci/interop-requirements.txt` installed (default `python3`).
+pub const MESHPROOF_INTEROP_PYTHON: &str = "MESHPROOF_INTEROP_PYTHON";
 /// Where the SMI CRD files are for `tests/crd_schema.rs` (default `../shared/smi-crds`).
 pub const MESHPROOF_SMI_CRDS: &str = "MESHPROOF_SMI_CRDS";
 /// The git revision meshproof was built from, recorded in every bundle: read at run time (the
 /// Nix wrapper and the GitHub Action set it, so a new commit does not rebuild anything), else
-/// the value this variable had when the binary was compiled (`cargo build` in the workflows).
+/// what `build.rs` compiled in: this variable's value at build time (`cargo build` in the
+/// workflows), the git checkout's HEAD, or `unknown`.
 pub const MESHPROOF_GIT_REV: &str = "MESHPROOF_GIT_REV";
 /// Path of a prebuilt probe image archive (the Nix wrapper sets it).
 pub const MESHPROOF_PROBE_IMAGE_ARCHIVE: &str = "MESHPROOF_PROBE_IMAGE_ARCHIVE";
@@ -102,6 +108,11 @@ pub fn require_helm() -> bool {
 /// True when `MESHPROOF_REQUIRE_SHARED=1`.
 pub fn require_shared() -> bool {
     is_one(MESHPROOF_REQUIRE_SHARED)
+}
+
+/// True when `MESHPROOF_REQUIRE_INTEROP=1`.
+pub fn require_interop() -> bool {
+    is_one(MESHPROOF_REQUIRE_INTEROP)
 }
 
 fn is_one(var: &str) -> bool {

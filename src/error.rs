@@ -1,6 +1,7 @@
 //! Application errors and the documented exit codes they map to.
 
 use crate::bundle::BundleError;
+use crate::provenance::files::ProvenanceError;
 use crate::spec::SpecError;
 
 /// Exit codes (README, "Exit codes").
@@ -24,6 +25,8 @@ pub enum AppError {
     Spec(#[from] SpecError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Provenance(#[from] ProvenanceError),
     #[error("verification failed: {0}")]
     VerifyFailed(String),
     #[error("{0}")]
@@ -50,6 +53,18 @@ impl AppError {
                 | BundleError::Limit { .. }
                 | BundleError::Integrity { .. }
                 | BundleError::Format { .. } => exit::VERIFY_FAILED,
+            },
+            AppError::Provenance(p) => match p {
+                ProvenanceError::BadInput { .. } => exit::BAD_INPUT,
+                ProvenanceError::Failed { .. } | ProvenanceError::Check { .. } => {
+                    exit::VERIFY_FAILED
+                }
+                ProvenanceError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    exit::BAD_INPUT
+                }
+                ProvenanceError::Io { .. } => exit::INFRASTRUCTURE,
             },
             AppError::VerifyFailed(_) => exit::VERIFY_FAILED,
             AppError::BelowRequired(_) | AppError::Differs => exit::BELOW_REQUIRED,

@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod plan;
 pub mod platform;
 pub mod progress;
+pub mod provenance;
 pub mod report;
 pub mod spec;
 pub mod suite;
@@ -42,16 +43,33 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// The tool version recorded in bundles.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The git revision meshproof was built from, when known: `$MESHPROOF_GIT_REV` at run time (the
-/// Nix wrapper passes it, so the build itself does not depend on the commit), else its value at
-/// compile time.
-pub fn git_revision() -> Option<String> {
+/// The revision recorded when the tree meshproof was built from is not known (said explicitly,
+/// never left out).
+pub const UNKNOWN_REVISION: &str = "unknown";
+
+/// The revision this binary was built from, as `build.rs` found it: `MESHPROOF_GIT_REV` at build
+/// time, the git work tree's HEAD (`-dirty` when compiled-in files differ from it), a packaged
+/// crate's `.cargo_vcs_info.json`, or [`UNKNOWN_REVISION`].
+pub fn build_revision() -> &'static str {
+    env!("MESHPROOF_BUILD_REVISION")
+}
+
+/// The revision every bundle records: `$MESHPROOF_GIT_REV` at run time (the Nix wrapper and the
+/// GitHub Action pass it, so the build itself does not depend on the commit), else
+/// [`build_revision`]. Never empty.
+pub fn git_revision() -> String {
     std::env::var(env::MESHPROOF_GIT_REV)
         .ok()
+        .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            option_env!("MESHPROOF_GIT_REV")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-        })
+        .unwrap_or_else(|| build_revision().to_string())
+}
+
+/// sha256 of a file's bytes as 64 lowercase hex digits (streamed).
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
 }

@@ -114,6 +114,9 @@ pub struct RunRequest {
     /// What `reproduce`/`rerun` ran differently from the parent's inputs, and why (recorded in
     /// the manifest as `overrides`).
     pub overrides: BTreeMap<String, String>,
+    /// Sign the bundle at the end with this Ed25519 private key (`run --sign-key`): the key is
+    /// read before anything starts, the attestation written beside the bundle.
+    pub sign_key: Option<PathBuf>,
 }
 
 /// What a run produced.
@@ -126,6 +129,8 @@ pub struct RunOutcome {
     pub verdicts: Verdicts,
     /// The infrastructure error that ended the run early, if any.
     pub failure: Option<String>,
+    /// The attestation written with `sign_key`, and the signing key's keyid.
+    pub attestation: Option<(PathBuf, String)>,
 }
 
 /// A fresh run id: 16 hex digits from the clock and the process id.
@@ -279,6 +284,20 @@ pub fn run(
             out.display()
         )));
     }
+    // A key that cannot sign fails the run before it starts, not after it.
+    let signer = match &req.sign_key {
+        None => None,
+        Some(k) => {
+            let attestation = crate::provenance::files::attestation_path(&out);
+            if attestation.symlink_metadata().is_ok() {
+                return Err(AppError::Usage(format!(
+                    "{}: already exists; choose another --out",
+                    attestation.display()
+                )));
+            }
+            Some((crate::provenance::files::load_signing_key(k)?, attestation))
+        }
+    };
     let started_at = rfc3339(std::time::SystemTime::now());
     platform.use_inputs(catalog);
     let mut phases = Phases {
@@ -599,6 +618,26 @@ pub fn run(
         out.display(),
         packed.files
     ));
+    let attestation = match signer {
+        None => None,
+        Some((key, path)) => {
+            let opts = crate::provenance::files::AttestOptions {
+                require: req.require.unwrap_or(Capability::Full),
+                url: None,
+                envelope: Some(path.clone()),
+                predicate: None,
+                force: false,
+            };
+            let done = crate::provenance::files::attest(&out, Some(&key), &opts)?;
+            phases.progress.note(&format!(
+                "attestation {} ({}, keyid {})",
+                path.display(),
+                done.statement.predicate.result.as_str(),
+                key.keyid()
+            ));
+            Some((path, key.keyid().to_string()))
+        }
+    };
     Ok(RunOutcome {
         run_id,
         // `pack` makes a run with a case that did not finish `incomplete`.
@@ -606,6 +645,7 @@ pub fn run(
         bundle: out,
         verdicts: packed.verdicts,
         failure,
+        attestation,
     })
 }
 

@@ -1060,3 +1060,92 @@ fn jsonl_progress_has_one_event_per_check_with_expected_and_observed() {
     assert_eq!(case["status"], "failed");
     assert_eq!(case["capability"], "Partial");
 }
+
+#[test]
+fn run_with_sign_key_writes_an_attestation_that_verifies() {
+    use meshproof::provenance::files;
+    let tmp = tempfile::tempdir().unwrap();
+    let keys = files::keygen(&tmp.path().join("maker.key")).unwrap();
+    let out = tmp.path().join("osm.tar.zst");
+    let mut req = request("osm", &out);
+    req.sign_key = Some(keys.private.clone());
+    req.require = Some(Capability::None);
+    let outcome = pipeline::run(
+        &catalog(),
+        &req,
+        &mut TestPlatform::new(MeshModel::IgnoresHttpRouteGroup),
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let (path, keyid) = outcome.attestation.clone().unwrap();
+    assert_eq!(path, tmp.path().join("osm.tar.zst.intoto.json"));
+    assert_eq!(keyid, keys.keyid);
+    let trusted = files::load_public_keys(std::slice::from_ref(&keys.public)).unwrap();
+    let (lines, _) = files::verify_with_attestation(&out, &path, &trusted).unwrap();
+    assert!(
+        lines.iter().all(|l| l.ok) && lines.iter().any(|l| l.name == "results"),
+        "{lines:?}"
+    );
+    // The model ignores HTTPRouteGroups: complete, some cases below Full, none below --require.
+    let checked = files::who_signed(&out, &path, &trusted).unwrap();
+    assert_eq!(
+        checked.statement.predicate.result,
+        meshproof_attest::TestOutcome::Warned
+    );
+    assert!(!checked.statement.predicate.failed_tests.is_empty());
+    let mut text = Vec::new();
+    meshproof::app::finish_run(&outcome, req.require, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.contains(&format!("attestation: {} (keyid {keyid})", path.display())),
+        "{text}"
+    );
+    // The key never enters the bundle: no file holds its seed, in raw bytes, hex or base64.
+    use base64::Engine;
+    let pem = std::fs::read_to_string(&keys.private).unwrap();
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(&body)
+        .unwrap();
+    let seed = der[der.len() - 32..].to_vec();
+    let needles = [
+        seed.clone(),
+        hex::encode(&seed).into_bytes(),
+        body.as_bytes()[24..].to_vec(),
+    ];
+    let files =
+        meshproof::bundle::read::read_selected(&out, &Default::default(), |_| true).unwrap();
+    for (name, bytes) in files {
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_slice()),
+                "{name} holds the key"
+            );
+        }
+    }
+
+    // A key that cannot sign stops the run before it starts: nothing runs, nothing is written.
+    let out = tmp.path().join("never.tar.zst");
+    let mut req = request("osm", &out);
+    req.sign_key = Some(keys.public.clone());
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    let e = pipeline::run(
+        &catalog(),
+        &req,
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    assert!(
+        e.to_string().contains("maker.pub: key: a public key"),
+        "{e}"
+    );
+    assert!(p.calls.is_empty(), "{:?}", p.calls);
+    assert!(!out.exists());
+    assert!(!files::attestation_path(&out).exists());
+}

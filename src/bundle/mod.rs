@@ -75,6 +75,9 @@ pub struct FormatVersion {
 pub struct Tool {
     pub name: String,
     pub version: String,
+    /// The revision meshproof was built from (`crate::git_revision`): a commit, `<commit>-dirty`,
+    /// or `unknown`; written by every meshproof since format 1.1's revision fix, `null` only in
+    /// bundles written before.
     pub git_revision: Option<String>,
     /// `nix run github:…/<rev>` that reproduces this binary, when built by the flake.
     pub flake_ref: Option<String>,
@@ -85,7 +88,7 @@ impl Tool {
         Tool {
             name: "meshproof".into(),
             version: crate::TOOL_VERSION.into(),
-            git_revision: crate::git_revision(),
+            git_revision: Some(crate::git_revision()),
             flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF)
                 .ok()
                 .filter(|r| !r.is_empty()),

@@ -38,6 +38,9 @@ pub struct ResourceDescriptor {
     pub uri: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub digest: DigestSet,
+    /// base64 of the resource's bytes (small resources only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
     #[serde(
         default,
         rename = "downloadLocation",
