@@ -87,7 +87,13 @@ fn result_follows_status_cases_and_the_required_level() {
 fn tests_are_named_by_case_step_and_check_and_listed_by_outcome() {
     let (m, mut v, inputs) = fixture();
     let all = predicate(&facts(&m, &v, &inputs), Capability::Full, Option::None);
-    let total: usize = v.cases.iter().map(|c| c.checks.total).sum();
+    // Every check, informational ones included (`checks.total` leaves those out).
+    let total: usize = v
+        .cases
+        .iter()
+        .flat_map(|c| &c.steps)
+        .map(|s| s.checks.len())
+        .sum();
     assert_eq!(all.passed_tests.len(), total);
     assert!(all
         .passed_tests
@@ -110,6 +116,26 @@ fn tests_are_named_by_case_step_and_check_and_listed_by_outcome() {
         ]
     );
     assert_eq!(p.passed_tests.len(), total - 3);
+}
+
+#[test]
+fn a_failed_informational_check_is_a_warned_test_and_warns() {
+    let (m, mut v, inputs) = fixture();
+    let check = v
+        .cases
+        .iter_mut()
+        .flat_map(|c| c.steps.iter_mut())
+        .flat_map(|s| s.checks.iter_mut())
+        .find(|c| c.kind == crate::verdict::CheckKind::Informational)
+        .expect("the suite has an informational check (traffic-split default-spread)");
+    check.outcome = Outcome::Fail;
+    let id = check.id.clone();
+    // Never counted: the case still passed.
+    assert!(v.cases.iter().all(|c| c.status == CaseStatus::Passed));
+    let p = predicate(&facts(&m, &v, &inputs), Capability::Full, Option::None);
+    assert_eq!(p.result, TestOutcome::Warned);
+    assert_eq!(p.warned_tests, [format!("traffic-split/default-spread/{id}")]);
+    assert!(p.failed_tests.is_empty());
 }
 
 #[test]
