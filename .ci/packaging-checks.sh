@@ -452,6 +452,11 @@ on: push
 jobs:
   conformance:
     runs-on: ubuntu-latest
+    # What `attest: "true"` needs (actions/attest: Sigstore certificate, stored attestation).
+    permissions:
+      contents: read
+      id-token: write
+      attestations: write
     steps:
       - uses: actions/checkout@v6
       - id: smi
@@ -460,7 +465,8 @@ jobs:
           mesh: osm@1.2.4
           cluster: kind-v0.21.0-k8s-1.24
           require: partial
-      - run: echo "${{ steps.smi.outputs.bundle-path }} ${{ steps.smi.outputs.capability }}"
+          attest: "true"
+      - run: echo "${{ steps.smi.outputs.bundle-path }} ${{ steps.smi.outputs.capability }} ${{ steps.smi.outputs.attestation-url }}"
 YML
 (cd "$TMP/uses" && actionlint .github/workflows/use.yml) || fail "actionlint rejects a valid use of action.yml"
 sed -i '/mesh: osm@1.2.4/d' "$TMP/uses/.github/workflows/use.yml"
@@ -508,6 +514,28 @@ for name, job in rel["jobs"].items():
     if (job.get("permissions") or {}).get("contents") == "write":
         need(all(re.search(r"@[0-9a-f]{40}$", s["uses"]) for s in job["steps"] if "uses" in s),
              f"release.yml: job {name} has contents: write and an action not pinned by commit")
+# Keyless attestation (docs/provenance.md): the Action's opt-in step signs the predicate meshproof
+# writes, with meshproof's predicate type; the release attests its binaries' build provenance.
+act = load("action.yml")
+test_result = re.search(r'TEST_RESULT_TYPE: &str = "([^"]+)"',
+                        open("crates/meshproof-attest/src/statement.rs").read()).group(1)
+need((act.get("inputs", {}).get("attest") or {}).get("default") == "false",
+     "action.yml: input attest must exist and be opt-in (default \"false\")")
+att = [s for s in act["runs"]["steps"] if s.get("uses", "").startswith("actions/attest@")]
+need(len(att) == 1, "action.yml: exactly one actions/attest step")
+for s in att:
+    w = s.get("with") or {}
+    need(w.get("predicate-type") == test_result, f"action.yml: actions/attest predicate-type must be {test_result}")
+    need("predicate-path" in w and "subject-path" in w, "action.yml: actions/attest needs subject-path and predicate-path")
+need(any("attest" in s.get("run", "") and "--predicate" in s.get("run", "") for s in act["runs"]["steps"]),
+     "action.yml: the predicate must come from `meshproof attest --predicate`")
+build = rel["jobs"]["build"]
+perms = build.get("permissions") or {}
+need(perms.get("id-token") == "write" and perms.get("attestations") == "write",
+     "release.yml: the build job needs id-token: write and attestations: write for actions/attest")
+need(any(s.get("uses", "").startswith("actions/attest@") and "subject-path" in (s.get("with") or {})
+         and "predicate-type" not in (s.get("with") or {}) for s in build["steps"]),
+     "release.yml: the build job must attest build provenance (actions/attest, subject-path, no predicate)")
 action = open("action.yml").read()
 need("github.action_repository" not in re.sub(r"#.*", "", action), "action.yml must not use github.action_repository (empty in composite actions)")
 need(".github/action/derive-ref.sh" in action, "action.yml must derive its reference with .github/action/derive-ref.sh")

@@ -134,7 +134,10 @@ fn a_failed_informational_check_is_a_warned_test_and_warns() {
     assert!(v.cases.iter().all(|c| c.status == CaseStatus::Passed));
     let p = predicate(&facts(&m, &v, &inputs), Capability::Full, Option::None);
     assert_eq!(p.result, TestOutcome::Warned);
-    assert_eq!(p.warned_tests, [format!("traffic-split/default-spread/{id}")]);
+    assert_eq!(
+        p.warned_tests,
+        [format!("traffic-split/default-spread/{id}")]
+    );
     assert!(p.failed_tests.is_empty());
 }
 
