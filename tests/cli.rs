@@ -40,6 +40,8 @@ fn every_command_has_help_with_an_example() {
         vec!["gc"],
         vec!["bundle", "pack"],
         vec!["bundle", "unpack"],
+        vec!["keygen"],
+        vec!["attest"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");
