@@ -689,6 +689,7 @@ fn rerun_options(catalog: &Catalog, args: &crate::cli::RerunArgs) -> pipeline::R
         cluster: args.cluster.clone(),
         force: args.force,
         catalog: Some(catalog.clone()),
+        sign_key: args.sign_key.clone(),
     }
 }
 

@@ -304,6 +304,10 @@ pub struct RerunArgs {
     /// Where to write the new bundle
     #[arg(long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Sign the new bundle with this Ed25519 private key (PKCS#8 PEM): writes
+    /// BUNDLE.intoto.json as `meshproof attest` does
+    #[arg(long, value_name = "KEY")]
+    pub sign_key: Option<PathBuf>,
     /// Progress as text, or one JSON event per line
     #[arg(long, value_enum, default_value = "text")]
     pub output: OutputMode,

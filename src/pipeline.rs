@@ -807,6 +807,8 @@ pub struct RerunOptions {
     /// The user's catalog: the source of a `--cluster` pin, and of a workload the bundle does
     /// not hold (bundles packed from hand-made run directories may lack `inputs/workload/`).
     pub catalog: Option<Catalog>,
+    /// Sign the new bundle with this Ed25519 private key (`--sign-key`).
+    pub sign_key: Option<PathBuf>,
 }
 
 /// The parent's selection as a request for the new run, with `opts` applied to the inputs
@@ -879,6 +881,7 @@ fn rerun_request(
         // The same mesh bits as the parent, so the cases see what the first run saw.
         image_pins: bundle_image_pins(original)?,
         overrides,
+        sign_key: opts.sign_key.clone(),
         ..RunRequest::default()
     })
 }

@@ -1126,6 +1126,24 @@ fn run_with_sign_key_writes_an_attestation_that_verifies() {
         }
     }
 
+    // `reproduce --sign-key` signs the reproduction the same way.
+    let again = tmp.path().join("again.tar.zst");
+    let mut o = opts(Some(again.clone()));
+    o.sign_key = Some(keys.private.clone());
+    let (b, _) = pipeline::reproduce(
+        &out,
+        &o,
+        &mut TestPlatform::new(MeshModel::IgnoresHttpRouteGroup),
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    let (path, _) = b.attestation.unwrap();
+    assert_eq!(path, files::attestation_path(&again));
+    let (lines, _) = files::verify_with_attestation(&again, &path, &trusted).unwrap();
+    assert!(lines.iter().all(|l| l.ok), "{lines:?}");
+
     // A key that cannot sign stops the run before it starts: nothing runs, nothing is written.
     let out = tmp.path().join("never.tar.zst");
     let mut req = request("osm", &out);
