@@ -168,8 +168,10 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     )
 }
 
+/// Write `bytes` to `dir/rel`; `rel` must be plain relative segments (it may hold names a bundle
+/// supplied), so nothing lands outside `dir`.
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), AppError> {
-    let p = dir.join(rel);
+    let p = bundle::names::join_under(dir, rel)?;
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent)
             .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
@@ -677,19 +679,13 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
     let files = bundle::read::read_selected(path, &bundle::Limits::default(), |p| {
         p.starts_with("inputs/")
     })?;
-    let sel = |k: &str| {
-        manifest.run.selection.get(k).cloned().ok_or_else(|| {
-            AppError::Bundle(bundle::BundleError::Integrity {
-                file: paths::MANIFEST.into(),
-                reason: format!("run.selection.{k} is missing"),
-            })
-        })
-    };
+    // Every name that becomes a path below is checked first (verify checked it too).
+    let selection = bundle::names::Selection::from_manifest(&manifest)?;
     let (cluster, mesh, workload, suite) = (
-        sel("cluster")?,
-        sel("mesh")?,
-        sel("workload")?,
-        sel("suite")?,
+        selection.cluster.clone(),
+        selection.mesh.clone(),
+        selection.workload.clone(),
+        selection.suite.clone(),
     );
     let dir = tempfile::tempdir().map_err(|e| AppError::Infrastructure(e.to_string()))?;
     let need = |p: &str| {
@@ -705,10 +701,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         &format!("clusters/{cluster}.yaml"),
         need(paths::INPUT_CLUSTER)?,
     )?;
-    let mesh_rel = match mesh.split_once('@') {
-        Some((n, v)) => format!("meshes/{n}/{v}.yaml"),
-        None => format!("meshes/{mesh}.yaml"),
-    };
+    let mesh_rel = selection.mesh_pin_path();
     write(dir.path(), &mesh_rel, need(paths::INPUT_MESH)?)?;
     // The parent's downloads become the lock next to its pin: this run must get the same bytes.
     let parent_facts = bundle::read::read_selected(path, &bundle::Limits::default(), |p| {
@@ -737,12 +730,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
             write(dir.path(), &format!("suites/{suite}/{rest}"), v)?;
         }
     }
-    let only = manifest
-        .run
-        .selection
-        .get("only")
-        .map(|o| o.split(',').map(str::to_string).collect())
-        .unwrap_or_default();
+    let only = selection.only;
     let timeout_scale = manifest
         .run
         .extra

@@ -37,8 +37,7 @@ fn raw_bundle(path: &Path, files: &BTreeMap<String, Vec<u8>>, resum: bool) {
         }
         files.insert("SHA256SUMS".into(), sums.into_bytes());
     }
-    let enc = zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap();
-    let mut tar = tar::Builder::new(enc);
+    let mut tar = tar::Builder::new(encoder(path));
     for (k, v) in &files {
         let mut h = tar::Header::new_gnu();
         h.set_size(v.len() as u64);
@@ -82,9 +81,16 @@ type HostileCase = (
     &'static str,
 );
 
+/// A zstd encoder like meshproof's: one frame with its content checksum.
+fn encoder(path: &Path) -> zstd::stream::write::Encoder<'static, std::fs::File> {
+    let mut enc =
+        zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    enc
+}
+
 fn hostile(path: &Path, build: impl FnOnce(&mut Tar)) {
-    let enc = zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap();
-    let mut tar = tar::Builder::new(enc);
+    let mut tar = tar::Builder::new(encoder(path));
     build(&mut tar);
     tar.into_inner().unwrap().finish().unwrap();
 }
@@ -188,12 +194,15 @@ fn a_good_bundle_verifies() {
             "archive safety",
             "checksums",
             "format",
+            "layout",
+            "inputs",
             "re-judge",
             "verdicts",
-            "run status"
+            "run status",
+            "reports"
         ]
     );
-    assert_eq!(r.lines[5].detail, "complete, 4 cases: 2 passed, 2 failed");
+    assert_eq!(r.lines[7].detail, "complete, 4 cases: 2 passed, 2 failed");
     bin().arg("verify").arg(&b).assert().code(0);
     // Partial on traffic-spec and None on traffic-metrics: only --require none passes.
     bin()

@@ -187,14 +187,16 @@ fn bundle_pack_unpack_verify_show_and_diff() {
     let blind = pack_model(tmp.path(), "blind", MeshModel::IgnoresHttpRouteGroup);
 
     let out = stdout(&bin().arg("verify").arg(&good).assert().code(0));
-    assert_eq!(out.lines().count(), 6, "{out}");
+    assert_eq!(out.lines().count(), 9, "{out}");
     assert!(out.lines().all(|l| l.starts_with("ok")), "{out}");
-    // The run status and the case count.
+    // The run status and the case count, then the reports re-rendered.
     assert!(
         out.lines()
-            .last()
-            .unwrap()
-            .ends_with("run status      complete, 4 cases: 4 passed"),
+            .any(|l| l.ends_with("run status      complete, 4 cases: 4 passed")),
+        "{out}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("ok   reports"),
         "{out}"
     );
 

@@ -314,8 +314,10 @@ fn a_manifest_claiming_complete_for_unfinished_cases_fails_verification() {
     }
     files.insert("SHA256SUMS".into(), sums.into_bytes());
     let forged = tmp.path().join("forged.tar.zst");
-    let enc =
+    let mut enc =
         zstd::stream::write::Encoder::new(std::fs::File::create(&forged).unwrap(), 3).unwrap();
+    // Like meshproof's own: readers refuse a frame without its content checksum.
+    enc.include_checksum(true).unwrap();
     let mut tar = tar::Builder::new(enc);
     for (k, v) in &files {
         let mut h = tar::Header::new_gnu();

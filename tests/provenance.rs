@@ -176,9 +176,12 @@ fn keygen_attest_verify_show_round_trip() {
             "archive safety",
             "checksums",
             "format",
+            "layout",
+            "inputs",
             "re-judge",
             "verdicts",
             "run status",
+            "reports",
             "results",
             "re-judged"
         ],

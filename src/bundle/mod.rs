@@ -3,6 +3,9 @@
 //! A bundle is a deterministic zstd-compressed tar: regular files only, sorted by path, mtime 0,
 //! uid/gid 0, mode 0644, no owner names, compression level 3, so the same files give the same bytes.
 
+pub mod check;
+pub mod json;
+pub mod names;
 pub mod read;
 pub mod verify;
 pub mod write;
@@ -52,6 +55,9 @@ pub mod paths {
         REPORT_SUMMARY,
         REPORT_MESHERY,
     ];
+
+    /// Files every bundle holds (`report/meshery.json` only when the run is complete).
+    pub const REQUIRED: [&str; 5] = [MANIFEST, SHA256SUMS, VERDICTS, REPORT_JUNIT, REPORT_SUMMARY];
 
     /// `observations/<case>.json`
     pub fn observation(case: &str) -> String {
@@ -244,7 +250,7 @@ impl Manifest {
     }
 }
 
-/// Reader limits against hostile archives.
+/// Reader limits against hostile archives (documented in `docs/specs.md`, "Limits").
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest single file.
@@ -252,6 +258,8 @@ pub struct Limits {
     /// Largest sum of all files (decompression bombs).
     pub max_total: u64,
     pub max_entries: u64,
+    /// Largest sum of the entries' path names (each at most 4096 bytes and 32 segments).
+    pub max_path_bytes: u64,
     /// Largest file read into memory (SHA256SUMS, manifest, verdicts, observations, suite).
     pub max_parsed_file: u64,
     /// Largest sum of files read into memory.
@@ -263,7 +271,8 @@ impl Default for Limits {
         Limits {
             max_file: 8 << 30,
             max_total: 64 << 30,
-            max_entries: 1_000_000,
+            max_entries: 100_000,
+            max_path_bytes: 16 << 20,
             max_parsed_file: 64 << 20,
             max_parsed_total: 256 << 20,
         }

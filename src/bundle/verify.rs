@@ -1,17 +1,14 @@
-//! `verify`: archive safety → checksums → format version → re-judge → verdicts identical.
+//! `verify`: archive safety → checksums → format → layout → inputs → re-judge → verdicts
+//! identical → run status → reports identical.
 //!
-//! One streaming pass decompresses the bundle while a second thread hashes what was
-//! decompressed, so decompression and hashing overlap; memory stays bounded.
+//! One streaming pass ([`super::read::scan`]) decompresses the bundle while a second thread
+//! hashes what was decompressed; memory stays bounded by the reader limits.
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc;
 
-use sha2::{Digest, Sha256};
-
-use super::read::{reserve, walk, EntryMeta};
-use super::{paths, BundleError, Limits, Manifest, FORMAT_MAJOR};
+use super::check;
+use super::read::scan;
+use super::{paths, BundleError, Limits, Manifest};
 use crate::verdict::{Verdicts, VERDICT_FORMAT};
 
 /// One line of `verify` output.
@@ -59,204 +56,73 @@ impl VerifyReport {
 
 /// Files `verify` needs in memory: everything the judge and the checks read.
 pub fn is_structured(path: &str) -> bool {
-    path == paths::SHA256SUMS
-        || path == paths::MANIFEST
+    super::check::is_structural(path)
         || path == paths::VERDICTS
         || path == paths::INPUT_MESH
         || path.starts_with("inputs/suite/")
         || path.starts_with("observations/")
+        || path.starts_with("report/")
 }
 
-/// Path → sha256 hex of every file in the archive.
-type Sums = BTreeMap<String, String>;
+pub use super::check::parse_sums;
 
-enum Msg {
-    Start(String),
-    Data(Vec<u8>, usize),
-    End,
-}
-
-const CHUNK: usize = 256 << 10;
-
-/// Stream the bundle once: per-file sha256 (hashed on a second thread) and the structured files.
-fn scan(bundle: &Path, limits: &Limits) -> Result<(Sums, BTreeMap<String, Vec<u8>>), BundleError> {
-    let input = super::read::open(bundle)?;
-    let (tx, rx) = mpsc::sync_channel::<Msg>(8);
-    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
-    let hasher = std::thread::spawn(move || {
-        let mut sums = BTreeMap::new();
-        let mut current: Option<(String, Sha256)> = None;
-        for msg in rx {
-            match msg {
-                Msg::Start(p) => current = Some((p, Sha256::new())),
-                Msg::Data(buf, n) => {
-                    if let Some((_, h)) = current.as_mut() {
-                        h.update(&buf[..n]);
-                    }
-                    let _ = free_tx.send(buf);
-                }
-                Msg::End => {
-                    if let Some((p, h)) = current.take() {
-                        sums.insert(p, hex::encode(h.finalize()));
-                    }
-                }
+impl VerifyReport {
+    /// A check's line: passed with its detail, or failed with the error (which names the file).
+    fn record<T>(
+        &mut self,
+        name: &'static str,
+        r: Result<T, BundleError>,
+        detail: impl FnOnce(&T) -> String,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => {
+                self.pass(name, detail(&v));
+                Some(v)
             }
-        }
-        sums
-    });
-    let mut structured = BTreeMap::new();
-    let mut held = 0u64;
-    let walked = walk(input, limits, |meta: &EntryMeta, r: &mut dyn Read| {
-        let send = |m: Msg| {
-            tx.send(m)
-                .map_err(|_| BundleError::io("verify", std::io::Error::other("hasher stopped")))
-        };
-        send(Msg::Start(meta.path.clone()))?;
-        let keep = is_structured(&meta.path);
-        // Structured files count against the parsed-size limits before any byte is held, so a
-        // hostile bundle cannot make verify buffer a huge "observation".
-        if keep {
-            reserve(meta, limits, &mut held)?;
-        }
-        let mut kept = Vec::with_capacity(if keep { meta.size as usize } else { 0 });
-        loop {
-            let mut buf = free_rx.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
-            let n = read_full(r, &mut buf).map_err(|e| BundleError::Integrity {
-                file: meta.path.clone(),
-                reason: format!("corrupt: {e}"),
-            })?;
-            if n == 0 {
-                break;
+            Err(e) => {
+                self.lines.push(CheckLine {
+                    name,
+                    ok: false,
+                    detail: e.to_string(),
+                });
+                None
             }
-            if keep {
-                kept.extend_from_slice(&buf[..n]);
-            }
-            send(Msg::Data(buf, n))?;
-        }
-        send(Msg::End)?;
-        if keep {
-            structured.insert(meta.path.clone(), kept);
-        }
-        Ok(())
-    });
-    drop(tx);
-    let sums = hasher.join().expect("hasher thread panicked");
-    walked?;
-    Ok((sums, structured))
-}
-
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        let k = r.read(&mut buf[n..])?;
-        if k == 0 {
-            break;
-        }
-        n += k;
-    }
-    Ok(n)
-}
-
-/// Parse a `sha256sum` file: `<64 hex>  <path>` per line.
-pub fn parse_sums(text: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for (i, line) in text.lines().enumerate() {
-        let (hash, path) = line
-            .split_once("  ")
-            .ok_or_else(|| format!("line {}: expected `<sha256>  <path>`", i + 1))?;
-        if !crate::spec::is_sha256_hex(hash) {
-            return Err(format!("line {}: `{hash}` is not a sha256", i + 1));
-        }
-        if out.insert(path.to_string(), hash.to_string()).is_some() {
-            return Err(format!("line {}: `{path}` listed twice", i + 1));
         }
     }
-    Ok(out)
 }
 
 /// Verify a bundle offline. Never needs Docker, a cluster or the network.
 pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
     let mut report = VerifyReport::default();
-    let (sums, files) = match scan(bundle, limits) {
-        Ok(x) => x,
-        Err(e) => return report.fail("archive safety", e.to_string()),
-    };
-    report.pass(
-        "archive safety",
-        format!("{} regular files, no unsafe entries", sums.len()),
-    );
-
-    // Checksums.
-    let Some(listed) = files.get(paths::SHA256SUMS) else {
-        return report.fail("checksums", "SHA256SUMS: missing");
-    };
-    let listed = match std::str::from_utf8(listed)
-        .map_err(|_| "not UTF-8".to_string())
-        .and_then(parse_sums)
-    {
-        Ok(l) => l,
-        Err(e) => return report.fail("checksums", format!("SHA256SUMS: {e}")),
-    };
-    for (path, want) in &listed {
-        match sums.get(path) {
-            None => {
-                return report.fail(
-                    "checksums",
-                    format!("{path}: listed in SHA256SUMS but missing"),
-                )
-            }
-            Some(got) if got != want => {
-                return report.fail("checksums", format!("{path}: sha256 mismatch"))
-            }
-            Some(_) => {}
-        }
-    }
-    if let Some(extra) = sums
-        .keys()
-        .find(|p| *p != paths::SHA256SUMS && !listed.contains_key(*p))
-    {
-        return report.fail(
-            "checksums",
-            format!("{extra}: extra file not listed in SHA256SUMS"),
-        );
-    }
-    report.pass(
-        "checksums",
-        format!("{} files match SHA256SUMS", listed.len()),
-    );
-
-    // Format version.
-    let manifest: Manifest = match files.get(paths::MANIFEST).map(|b| {
-        #[derive(serde::Deserialize)]
-        struct V {
-            format: super::FormatVersion,
-        }
-        serde_json::from_slice::<V>(b).map(|v| v.format)
-    }) {
-        None => return report.fail("format", "manifest.json: missing"),
-        Some(Err(e)) => return report.fail("format", format!("manifest.json: {e}")),
-        Some(Ok(v)) if v.major != FORMAT_MAJOR => {
-            return report.fail(
-                "format",
-                BundleError::Format {
-                    major: v.major,
-                    minor: v.minor,
-                }
-                .to_string(),
-            )
-        }
-        Some(Ok(_)) => match serde_json::from_slice(&files[paths::MANIFEST]) {
-            Ok(m) => m,
-            Err(e) => return report.fail("format", format!("manifest.json: {e}")),
-        },
-    };
-    report.pass(
-        "format",
+    let scanned = scan(bundle, limits, &is_structured, None);
+    let Some(s) = report.record("archive safety", scanned, |s| {
         format!(
-            "bundle format {}.{}",
-            manifest.format.major, manifest.format.minor
-        ),
-    );
+            "{} regular files, no unsafe entries, one zstd frame with its checksum, nothing after the tar end",
+            s.entries
+        )
+    }) else {
+        return report;
+    };
+    if report
+        .record("checksums", check::checksums(&s), String::clone)
+        .is_none()
+    {
+        return report;
+    }
+    let Some(manifest) = report.record("format", check::manifest(&s), |m| {
+        format!("bundle format {}.{}", m.format.major, m.format.minor)
+    }) else {
+        return report;
+    };
+    if report
+        .record("layout", check::layout(&s), String::clone)
+        .is_none()
+        || report
+            .record("inputs", check::inputs(&manifest, &s.sums), String::clone)
+            .is_none()
+    {
+        return report;
+    }
     let suite_name = manifest
         .run
         .selection
@@ -265,6 +131,7 @@ pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
         .unwrap_or_else(|| crate::spec::catalog::DEFAULT_SUITE.to_string());
     let scoring = manifest.run.scoring;
     report.manifest = Some(manifest);
+    let files = s.files;
 
     // Re-judge.
     let rejudged = match super::write::judge_files(&files, &suite_name, scoring) {
@@ -287,21 +154,87 @@ pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
         return report.fail("verdicts", "verdicts.json: missing");
     };
     let fresh = rejudged.to_json();
-    if *stored == fresh {
-        report.pass(
-            "verdicts",
-            "verdicts.json is identical to the re-judged verdicts",
-        );
-        let status = run_status(report.manifest.as_ref(), &rejudged);
-        report.verdicts = Some(rejudged);
-        return match status {
-            Ok(line) => {
-                report.pass("run status", line);
-                report
-            }
-            Err(line) => report.fail("run status", line),
-        };
+    if *stored != fresh {
+        return verdicts_differ(report, stored, &rejudged);
     }
+    report.pass(
+        "verdicts",
+        "verdicts.json is identical to the re-judged verdicts",
+    );
+    match run_status(report.manifest.as_ref(), &rejudged) {
+        Ok(line) => report.pass("run status", line),
+        Err(line) => return report.fail("run status", line),
+    }
+    let manifest = report.manifest.as_ref().expect("set above");
+    let reports = reports(manifest, &rejudged, &files);
+    report.verdicts = Some(rejudged);
+    report.record("reports", reports, String::clone);
+    report
+}
+
+/// `report/` must be exactly what this meshproof renders from the re-judged verdicts (the
+/// renderings are deterministic): an edited, added or removed report is named.
+fn reports(
+    manifest: &Manifest,
+    verdicts: &Verdicts,
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+) -> Result<String, BundleError> {
+    let fresh = super::write::render_reports(
+        verdicts,
+        manifest,
+        files.get(paths::INPUT_MESH).map(Vec::as_slice),
+    );
+    let other_version = || {
+        let tool = &manifest.tool;
+        if tool.version == crate::TOOL_VERSION {
+            String::new()
+        } else {
+            format!(
+                " (written by meshproof {}; if that version renders reports differently, \
+                 re-verify with it)",
+                tool.version
+            )
+        }
+    };
+    let stored: Vec<&String> = files
+        .keys()
+        .filter(|k| k.starts_with(&format!("{}/", paths::REPORT)))
+        .collect();
+    for (path, want) in &fresh {
+        match files.get(path) {
+            None => {
+                return Err(BundleError::Integrity {
+                    file: path.clone(),
+                    reason: "missing: the re-judged verdicts render it".into(),
+                })
+            }
+            Some(got) if got != want => {
+                return Err(BundleError::Integrity {
+                    file: path.clone(),
+                    reason: format!(
+                        "differs from the report rendered from the re-judged verdicts{}",
+                        other_version()
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(extra) = stored.iter().find(|p| !fresh.contains_key(**p)) {
+        return Err(BundleError::Integrity {
+            file: (*extra).clone(),
+            reason: "present, but the re-judged verdicts render no such report (Meshery exports \
+                     exist only for complete runs)"
+                .into(),
+        });
+    }
+    Ok(format!(
+        "{} identical to the re-rendered reports",
+        fresh.keys().cloned().collect::<Vec<_>>().join(", ")
+    ))
+}
+
+fn verdicts_differ(report: VerifyReport, stored: &[u8], rejudged: &Verdicts) -> VerifyReport {
     if let Some(old) = stored_verdict_format(stored).filter(|f| *f != VERDICT_FORMAT) {
         return report.fail(
             "verdicts",
@@ -312,9 +245,9 @@ pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
             ),
         );
     }
-    let detail = match serde_json::from_slice::<Verdicts>(stored) {
+    let detail = match super::json::parse::<Verdicts>(paths::VERDICTS, stored) {
         Err(e) => format!("verdicts.json: not valid verdicts: {e}"),
-        Ok(old) => first_difference(&old, &rejudged),
+        Ok(old) => first_difference(&old, rejudged),
     };
     report.fail("verdicts", detail)
 }

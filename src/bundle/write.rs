@@ -217,7 +217,7 @@ fn origin_bundle(from: &Path) -> Result<Origin, BundleError> {
     let original_sums = files
         .get(paths::SHA256SUMS)
         .and_then(|b| std::str::from_utf8(b).ok())
-        .and_then(|t| super::verify::parse_sums(t).ok());
+        .and_then(|t| super::check::parse_sums(t).ok());
     Ok(Origin {
         rejudged: Rejudged {
             run_id: manifest.run.id,
@@ -255,7 +255,7 @@ fn own_sums(dir: &Path) -> Option<BTreeMap<String, String>> {
     if std::fs::metadata(&p).ok()?.len() > super::Limits::default().max_parsed_file {
         return None;
     }
-    super::verify::parse_sums(&std::fs::read_to_string(&p).ok()?).ok()
+    super::check::parse_sums(&std::fs::read_to_string(&p).ok()?).ok()
 }
 
 /// Files whose sha256 differs between the original's list and the directory (generated files
@@ -305,6 +305,29 @@ pub fn judge_files(
     }
     let verdicts = judge(&suite, &observations, scoring);
     Ok((suite, observations, verdicts))
+}
+
+/// The files of `report/` for these verdicts: what `pack` writes and `verify` re-renders to
+/// compare. Meshery's format cannot say "incomplete": only complete runs get an export.
+pub fn render_reports(
+    verdicts: &Verdicts,
+    manifest: &Manifest,
+    mesh_pin: Option<&[u8]>,
+) -> BTreeMap<String, Vec<u8>> {
+    let ctx = ReportContext::from_manifest(manifest, mesh_pin);
+    let mut out = BTreeMap::new();
+    out.insert(
+        paths::REPORT_JUNIT.into(),
+        crate::report::junit(verdicts, &ctx).into_bytes(),
+    );
+    out.insert(
+        paths::REPORT_SUMMARY.into(),
+        crate::report::markdown(verdicts, &ctx).into_bytes(),
+    );
+    if let Ok(text) = crate::report::meshery_json(verdicts, &ctx) {
+        out.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
+    }
+    out
 }
 
 /// Hash files on two threads (the machine budget is two cores), largest files first and each
@@ -427,23 +450,13 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         inputs,
         rejudged_from,
     };
-    let ctx =
-        ReportContext::from_manifest(&manifest, parsed.get(paths::INPUT_MESH).map(Vec::as_slice));
-    let mut generated: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut generated = render_reports(
+        &verdicts,
+        &manifest,
+        parsed.get(paths::INPUT_MESH).map(Vec::as_slice),
+    );
     generated.insert(paths::VERDICTS.into(), verdicts.to_json());
     generated.insert(paths::MANIFEST.into(), manifest.to_json());
-    generated.insert(
-        paths::REPORT_JUNIT.into(),
-        crate::report::junit(&verdicts, &ctx).into_bytes(),
-    );
-    generated.insert(
-        paths::REPORT_SUMMARY.into(),
-        crate::report::markdown(&verdicts, &ctx).into_bytes(),
-    );
-    // Meshery's format cannot say "incomplete": only complete runs get an export.
-    if let Ok(text) = crate::report::meshery_json(&verdicts, &ctx) {
-        generated.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
-    }
     for (k, v) in &generated {
         sums.insert(k.clone(), crate::sha256_hex(v));
     }
