@@ -74,7 +74,22 @@ pub enum ObjectError {
         namespace: Option<String>,
         /// The API server's message.
         message: String,
+        /// Asking again may succeed (a 5xx answer, a broken connection): see [`crate::is_transient`].
+        transient: bool,
     },
+}
+
+impl ObjectError {
+    /// Whether the same request may succeed if repeated. A failed discovery of the object's
+    /// group version is transient (not-served is no error at all, so what fails here is the
+    /// API server or an aggregated API without a ready backend); an unusable document is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ObjectError::Invalid { .. } => false,
+            ObjectError::Discovery { .. } => true,
+            ObjectError::Api { transient, .. } => *transient,
+        }
+    }
 }
 
 fn ns_suffix(namespace: &Option<String>) -> String {
@@ -407,6 +422,7 @@ impl Kube {
                 object: doc.object(),
                 namespace: ns,
                 message: describe(&e),
+                transient: crate::is_transient(&e),
             }),
         }
     }
@@ -450,6 +466,7 @@ impl Kube {
                     verb: "delete",
                     object,
                     namespace: ns,
+                    transient: crate::is_transient(&e),
                     message: describe(&e),
                 })
             }

@@ -30,13 +30,28 @@ pub enum DiscoveryError {
     Groups {
         /// What went wrong.
         message: String,
+        /// Asking again may succeed (a 5xx answer, a broken connection): see [`crate::is_transient`].
+        transient: bool,
     },
     /// Listing the core API versions (`GET /api`) failed.
     #[error("cannot list the core API versions the cluster serves (GET /api): {message}")]
     CoreVersions {
         /// What went wrong.
         message: String,
+        /// Asking again may succeed.
+        transient: bool,
     },
+}
+
+impl DiscoveryError {
+    /// Whether asking again may succeed (e.g. the API server answered 503 while an aggregated
+    /// API or a new CRD's group was settling).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DiscoveryError::Groups { transient, .. }
+            | DiscoveryError::CoreVersions { transient, .. } => *transient,
+        }
+    }
 }
 
 /// What the API server serves, in the form `helm template --api-versions` takes.
@@ -236,6 +251,7 @@ impl Kube {
         let core = self.client.list_core_api_versions().await.map_err(|e| {
             DiscoveryError::CoreVersions {
                 message: describe(&e),
+                transient: crate::is_transient(&e),
             }
         })?;
         let groups = self
@@ -244,6 +260,7 @@ impl Kube {
             .await
             .map_err(|e| DiscoveryError::Groups {
                 message: describe(&e),
+                transient: crate::is_transient(&e),
             })?;
         let group_versions = core.versions.into_iter().chain(
             groups
@@ -290,6 +307,7 @@ impl Kube {
             .await
             .map_err(|e| DiscoveryError::Groups {
                 message: describe(&e),
+                transient: crate::is_transient(&e),
             })?;
         let mut groups: Vec<SmiGroup> = list
             .groups

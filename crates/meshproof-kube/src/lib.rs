@@ -155,6 +155,21 @@ pub(crate) fn describe(err: &kube::Error) -> String {
     }
 }
 
+/// True when the same request may succeed if repeated: the API server answered 429 or 5xx (an
+/// aggregated API without a ready backend answers 503), the connection failed or broke, or a
+/// connection upgrade (a port-forward) failed. Every other 4xx answer and every local error
+/// (bad request, TLS or auth setup) is final.
+pub fn is_transient(err: &kube::Error) -> bool {
+    match err {
+        kube::Error::Api(status) => status.code == 429 || status.code >= 500,
+        kube::Error::HyperError(_)
+        | kube::Error::Service(_)
+        | kube::Error::ReadEvents(_)
+        | kube::Error::UpgradeConnection(_) => true,
+        _ => false,
+    }
+}
+
 /// True when `err` is the API server saying 404 Not Found.
 pub(crate) fn is_not_found(err: &kube::Error) -> bool {
     matches!(err, kube::Error::Api(status) if status.is_not_found())

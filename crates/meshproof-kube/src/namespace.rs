@@ -21,6 +21,8 @@ pub enum NamespaceError {
         name: String,
         /// The API server's message.
         message: String,
+        /// Asking again may succeed (a 5xx answer, a broken connection): see [`crate::is_transient`].
+        transient: bool,
     },
     /// The DELETE was refused or failed.
     #[error("cannot delete namespace {name}: {message}")]
@@ -29,6 +31,8 @@ pub enum NamespaceError {
         name: String,
         /// The API server's message.
         message: String,
+        /// Asking again may succeed.
+        transient: bool,
     },
     /// The namespace was still there when the timeout passed.
     #[error(
@@ -42,6 +46,19 @@ pub enum NamespaceError {
         /// Its phase and conditions (e.g. remaining content, finalizers) when last seen.
         last_state: String,
     },
+}
+
+impl NamespaceError {
+    /// Whether trying again may succeed. A namespace still terminating at the timeout may yet
+    /// go; a refused request (4xx) will be refused again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            NamespaceError::Apply { transient, .. } | NamespaceError::Delete { transient, .. } => {
+                *transient
+            }
+            NamespaceError::DeleteTimeout { .. } => true,
+        }
+    }
 }
 
 impl Kube {
@@ -69,6 +86,7 @@ impl Kube {
         .map_err(|e| NamespaceError::Apply {
             name: name.to_string(),
             message: describe(&e),
+            transient: crate::is_transient(&e),
         })
     }
 
@@ -87,6 +105,7 @@ impl Kube {
                 return Err(NamespaceError::Delete {
                     name: name.to_string(),
                     message: describe(&e),
+                    transient: crate::is_transient(&e),
                 })
             }
         }

@@ -31,6 +31,8 @@ pub enum TrafficError {
         selector: String,
         /// What went wrong.
         message: String,
+        /// Asking again may succeed (a 5xx answer, a broken connection): see [`crate::is_transient`].
+        transient: bool,
     },
     /// No running, ready pod matches the selector.
     #[error("no ready pod {selector} in namespace {namespace} to send traffic from ({seen}); wait for the workload first")]
@@ -53,6 +55,9 @@ pub enum TrafficError {
         port: u16,
         /// What went wrong (the API server's or kubelet's message).
         message: String,
+        /// Trying again may succeed: anything but the API server refusing the port-forward
+        /// (e.g. 403 for a user without `pods/portforward`).
+        transient: bool,
     },
     /// The HTTP exchange with the probe failed (handshake, connection closed, bad framing).
     #[error("HTTP POST {CALL_PATH} to {target} failed: {message}")]
@@ -90,16 +95,42 @@ pub enum TrafficError {
     },
 }
 
-/// Builds the probe's batch `/call` request: `count` calls of `method url`, one at a time.
+impl TrafficError {
+    /// Whether asking the probe again may succeed: the pod list failed with a 5xx or a broken
+    /// connection, no pod is ready yet (a restart, a rollout), the port-forward or the HTTP
+    /// exchange broke, the probe did not answer in time, or it answered 5xx. A probe that
+    /// rejects the request (4xx) or answers something that is not JSON will do so again.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TrafficError::ListPods { transient, .. } => *transient,
+            TrafficError::PortForward { transient, .. } => *transient,
+            TrafficError::NoReadyPod { .. }
+            | TrafficError::Http { .. }
+            | TrafficError::Timeout { .. } => true,
+            TrafficError::Status { status, .. } => *status >= 500,
+            TrafficError::Json { .. } => false,
+        }
+    }
+}
+
+/// The probe's largest per-call deadline, `timeout_ms` (`MAX_TIMEOUT_MS` in
+/// `workloads/smi-apps/probe/src/call.rs`): longer deadlines are cut to it.
+pub const PROBE_MAX_CALL_TIMEOUT: Duration = Duration::from_millis(300_000);
+
+/// Builds the probe's batch `/call` request: `count` calls of `method url`, one at a time, each
+/// with the deadline `per_call` (DNS lookup to end of body; sent as `timeout_ms`, at least 1 ms
+/// and at most [`PROBE_MAX_CALL_TIMEOUT`]), so the batch ends within `count × per_call`.
 ///
 /// The probe answers it with `{"records": [CallRecord, ...]}` (see
 /// `workloads/smi-apps/README.md`).
-pub fn probe_call_request(url: &str, method: &str, count: u32) -> Value {
+pub fn probe_call_request(url: &str, method: &str, count: u32, per_call: Duration) -> Value {
+    let timeout_ms = per_call.min(PROBE_MAX_CALL_TIMEOUT).as_millis().max(1) as u64;
     json!({
         "url": url,
         "method": method,
         "count": count,
         "concurrency": 1,
+        "timeout_ms": timeout_ms,
     })
 }
 
@@ -202,21 +233,22 @@ impl Kube {
     ) -> Result<Value, TrafficError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let pod = self.ready_pod(&api, namespace, selector).await?;
-        let pf_err = |message: String| TrafficError::PortForward {
+        let pf_err = |message: String, transient: bool| TrafficError::PortForward {
             namespace: namespace.to_string(),
             pod: pod.clone(),
             port,
             message,
+            transient,
         };
         let mut forwarder =
             match tokio::time::timeout(timeout, api.portforward(&pod, &[port])).await {
                 Ok(Ok(f)) => f,
-                Ok(Err(e)) => return Err(pf_err(describe(&e))),
-                Err(_) => return Err(pf_err(format!("not opened within {timeout:?}"))),
+                Ok(Err(e)) => return Err(pf_err(describe(&e), crate::is_transient(&e))),
+                Err(_) => return Err(pf_err(format!("not opened within {timeout:?}"), true)),
             };
         let stream = forwarder
             .take_stream(port)
-            .ok_or_else(|| pf_err("no stream for the port".to_string()))?;
+            .ok_or_else(|| pf_err("no stream for the port".to_string(), true))?;
         let port_error = forwarder.take_error(port);
         let target = format!("pod {namespace}/{pod}:{port}");
         let call = post_call(stream, &target, request, timeout);
@@ -227,7 +259,7 @@ impl Kube {
                     result = &mut call => result,
                     Some(message) = port_error => {
                         // The kubelet reported an error on the port (e.g. nothing listens).
-                        Err(pf_err(message))
+                        Err(pf_err(message, true))
                     }
                 }
             }
@@ -250,6 +282,7 @@ impl Kube {
                 namespace: namespace.to_string(),
                 selector: selector.to_string(),
                 message: describe(&e),
+                transient: crate::is_transient(&e),
             })?
             .items;
         let mut ready: Vec<String> = Vec::new();

@@ -73,10 +73,25 @@ fn probe_call_request_is_the_batch_form() {
         probe_call_request(
             "http://app-b.smi-test.svc.cluster.local:9091/echo",
             "GET",
-            10
+            10,
+            Duration::from_millis(2500)
         ),
-        json!({"url": "http://app-b.smi-test.svc.cluster.local:9091/echo", "method": "GET", "count": 10, "concurrency": 1})
+        json!({"url": "http://app-b.smi-test.svc.cluster.local:9091/echo", "method": "GET", "count": 10, "concurrency": 1, "timeout_ms": 2500})
     );
+}
+
+/// The per-call deadline always reaches the probe within the range it accepts (1 ms to
+/// `MAX_TIMEOUT_MS`, workloads/smi-apps/probe/src/call.rs): a longer one is cut, a zero one is 1 ms.
+#[test]
+fn probe_call_request_keeps_the_per_call_timeout_in_the_probes_range() {
+    let ms = |d: Duration| probe_call_request("http://a/", "GET", 1, d)["timeout_ms"].clone();
+    assert_eq!(ms(Duration::from_secs(1000)), json!(300_000));
+    assert_eq!(
+        meshproof_kube::traffic::PROBE_MAX_CALL_TIMEOUT,
+        Duration::from_millis(300_000)
+    );
+    assert_eq!(ms(Duration::ZERO), json!(1));
+    assert_eq!(ms(Duration::from_micros(1500)), json!(1));
 }
 
 #[tokio::test]
@@ -84,7 +99,7 @@ async fn post_call_speaks_http_1_1_to_the_probe_and_returns_its_records() {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let answer = records().to_string();
     let probe = tokio::spawn(async move { fake_probe(server, "200 OK", &answer).await });
-    let request = probe_call_request("http://app-b:9091/echo", "GET", 2);
+    let request = probe_call_request("http://app-b:9091/echo", "GET", 2, Duration::from_secs(1));
 
     let response = post_call(client, "test probe", &request, Duration::from_secs(10))
         .await
@@ -138,6 +153,7 @@ async fn post_call_reports_a_probe_error_status_with_its_body() {
     .unwrap_err();
     probe.await.unwrap();
     assert!(matches!(err, TrafficError::Status { status: 400, .. }));
+    assert!(!err.is_transient(), "a rejected request is rejected again");
     assert_eq!(
         err.to_string(),
         r#"POST /call to pod smi-test/app-a-1:9091 answered 400: {"error":"count: must be between 1 and 10000"}"#
@@ -154,6 +170,7 @@ async fn post_call_times_out_when_the_probe_never_answers_and_fails_on_a_closed_
         err.to_string(),
         "POST /call to silent did not answer within 200ms"
     );
+    assert!(err.is_transient());
     drop(server);
 
     let (client, server) = tokio::io::duplex(64 * 1024);
@@ -162,6 +179,7 @@ async fn post_call_times_out_when_the_probe_never_answers_and_fails_on_a_closed_
         .await
         .unwrap_err();
     assert!(matches!(err, TrafficError::Http { .. }), "{err}");
+    assert!(err.is_transient(), "a broken exchange is worth another try");
 }
 
 fn probe_pod(name: &str, phase: &str, ready: &str) -> Value {
@@ -200,7 +218,7 @@ async fn call_probe_port_forwards_to_the_first_ready_pod_and_reports_a_refused_f
             "smi-test",
             "app=app-a",
             9091,
-            &probe_call_request("http://app-b:9091/echo", "GET", 1),
+            &probe_call_request("http://app-b:9091/echo", "GET", 1, Duration::from_secs(1)),
             Duration::from_secs(5),
         )
         .await
@@ -208,6 +226,10 @@ async fn call_probe_port_forwards_to_the_first_ready_pod_and_reports_a_refused_f
     assert_eq!(
         err.to_string(),
         "port-forward to pod smi-test/app-a-aaa port 9091 failed: pods \"app-a-aaa\" is forbidden: User \"viewer\" cannot create resource \"pods/portforward\" in API group \"\" in the namespace \"smi-test\" (403 Forbidden)"
+    );
+    assert!(
+        !err.is_transient(),
+        "a forbidden port-forward stays forbidden"
     );
     let requests = api.requests();
     assert_eq!(requests.len(), 2);
@@ -245,4 +267,59 @@ async fn call_probe_without_a_ready_pod_says_what_it_saw() {
         err.to_string(),
         "no ready pod app=app-a in namespace smi-test to send traffic from (not ready: app-a-pending Pending); wait for the workload first"
     );
+    assert!(err.is_transient(), "a pod may become ready");
+}
+
+/// An API server that is briefly unavailable (503 on the pod list, 500 on the port-forward)
+/// gives errors the runner retries within the step's timeout.
+#[tokio::test]
+async fn call_probe_errors_from_a_struggling_api_server_are_transient() {
+    let api = start(|_| {
+        status(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+            json!({}),
+        )
+    });
+    let err = api
+        .kube
+        .call_probe(
+            "smi-test",
+            "app=app-a",
+            9091,
+            &json!({}),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TrafficError::ListPods { .. }), "{err}");
+    assert!(err.is_transient(), "{err}");
+
+    let api = start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/api/v1/namespaces/smi-test/pods") => json_reply(
+            200,
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "60"},
+                   "items": [probe_pod("app-a-aaa", "Running", "True")]}),
+        ),
+        _ => status(
+            500,
+            "InternalError",
+            "error dialing backend: EOF",
+            json!({}),
+        ),
+    });
+    let err = api
+        .kube
+        .call_probe(
+            "smi-test",
+            "app=app-a",
+            9091,
+            &json!({}),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, TrafficError::PortForward { .. }), "{err}");
+    assert!(err.is_transient(), "{err}");
 }
