@@ -925,6 +925,7 @@ fn observation(rng: &mut Rng, lc: &LoadedCase, ns: &str) -> CaseObservation {
             status: StepStatus::Completed,
             error: None,
             attempts,
+            retried: Vec::new(),
         });
     }
     CaseObservation {

@@ -55,7 +55,7 @@ pub struct Selection {
     /// strict counts every check; meshery reproduces the historical Meshery formula
     #[arg(long, value_enum, default_value = "strict")]
     pub scoring: ScoringArg,
-    /// Multiply every step timeout (slow machines: 2, quick local checks: 0.5)
+    /// Multiply every timeout of the run: steps, mesh readiness, apply, delete and probe calls (slow machines: 2, quick local checks: 0.5)
     #[arg(long, default_value_t = 1.0, value_name = "X")]
     pub timeout_scale: f64,
     /// Use a --cluster outside the Kubernetes versions the mesh pin is known to work on (recorded in the bundle)

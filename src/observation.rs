@@ -18,7 +18,9 @@ pub struct CaseObservation {
     pub variant: String,
     /// The case namespace (`{{namespace}}` in the case files).
     pub namespace: String,
-    /// SMI API group → versions the cluster served when the case started (discovery).
+    /// SMI API group → versions the cluster served when the variant was chosen: discovery at
+    /// case start, repeated before each attempt of a first step that waits for CRDs
+    /// (`crd-present`), since some meshes create their SMI CRDs at run time.
     #[serde(default)]
     pub served: BTreeMap<String, Vec<String>>,
     pub steps: Vec<StepObservation>,
@@ -35,6 +37,20 @@ pub struct StepObservation {
     pub error: Option<String>,
     #[serde(default)]
     pub attempts: Vec<Attempt>,
+    /// Harness errors the runner met and tried again (a broken port-forward, no ready pod yet, a
+    /// 5xx from the API server), in order. Evidence only: the judge reads `status` and
+    /// `attempts`; an error that persisted to the timeout is also the step's `error`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retried: Vec<RetriedError>,
+}
+
+/// A harness error met during a step and tried again.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RetriedError {
+    /// Milliseconds since the step started.
+    pub at_ms: u64,
+    pub error: String,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

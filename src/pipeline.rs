@@ -75,6 +75,9 @@ pub trait Platform {
         &mut self,
         workload: &Sourced<Workload>,
     ) -> Result<ImageFacts, InfraError>;
+    /// The run's timeout table (scaled by `--timeout-scale`), before the cluster phase: every
+    /// apply, delete, wait and probe call of the platform is bounded by it.
+    fn use_timeouts(&mut self, _timeouts: &Timeouts) {}
     /// Install the mesh and wait for its readiness checks.
     fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError>;
     /// Pin the mesh's images to these digests (image reference → image id) when installing:
@@ -212,6 +215,7 @@ fn not_run_observation(
                 status: crate::observation::StepStatus::NotRun,
                 error: (i == 0).then(|| why.to_string()),
                 attempts: Vec::new(),
+                retried: Vec::new(),
             })
             .collect(),
     }
@@ -350,6 +354,7 @@ pub fn run(
     let mut cluster_facts: Option<ClusterFacts> = None;
     let mut resolved: BTreeMap<String, Value> = BTreeMap::new();
 
+    platform.use_timeouts(&plan.timeouts);
     let infra = (|| -> Result<(), InfraError> {
         let facts = match &req.kubeconfig {
             Some(k) => phases.run("cluster", |_| {

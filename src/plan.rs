@@ -570,13 +570,16 @@ pub fn render(p: &RunPlan) -> String {
     }
     let _ = writeln!(
         out,
-        "suite    {} · scoring {} · timeouts assert {}s, traffic {}s, metrics {}s, apply {}s",
+        "suite    {} · scoring {} · timeouts assert {}s, traffic {}s, metrics {}s, apply {}s, delete {}s, probe batch {}s (each call at most {}ms)",
         p.suite,
         p.scoring.as_str(),
         p.timeouts.assert_secs,
         p.timeouts.traffic_secs,
         p.timeouts.metrics_secs,
-        p.timeouts.apply_secs
+        p.timeouts.apply_secs,
+        p.timeouts.delete_secs,
+        p.timeouts.call_secs,
+        p.timeouts.per_call_ms
     );
     for w in &p.warnings {
         let _ = writeln!(out, "warning  {w}");

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use meshproof_cluster::guard::{ClusterGuard, TeardownOutcome};
 use meshproof_cluster::kind::{
@@ -26,10 +25,6 @@ use crate::spec::workload::Workload;
 use crate::suite::{HarnessError, SuiteBackend};
 use crate::timeouts::Timeouts;
 
-/// Namespace deletion, object deletion and one probe `/call` batch.
-const DELETE_TIMEOUT: Duration = Duration::from_secs(120);
-const CALL_TIMEOUT: Duration = Duration::from_secs(120);
-
 fn infra(e: impl std::fmt::Display) -> InfraError {
     InfraError(e.to_string())
 }
@@ -40,23 +35,33 @@ pub struct KubeBackend {
     handle: tokio::runtime::Handle,
     kube: Option<Kube>,
     port: u16,
-    apply_timeout: Duration,
+    /// The run's timeouts (`Platform::use_timeouts`), scaled by `--timeout-scale`.
+    timeouts: Timeouts,
 }
 
 impl KubeBackend {
     fn kube(&self) -> Result<&Kube, HarnessError> {
         self.kube
             .as_ref()
-            .ok_or_else(|| HarnessError("no cluster connection".into()))
+            .ok_or_else(|| HarnessError::fatal("no cluster connection"))
+    }
+}
+
+/// A kube-layer error as a harness error, retried by the runner when it is transient.
+fn harness(e: impl std::fmt::Display, transient: bool) -> HarnessError {
+    HarnessError {
+        message: e.to_string(),
+        transient,
     }
 }
 
 impl SuiteBackend for KubeBackend {
     fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
         let k = self.kube()?.clone();
-        self.handle
-            .block_on(k.served_smi())
-            .map_err(|e| HarnessError(e.to_string()))
+        self.handle.block_on(k.served_smi()).map_err(|e| {
+            let t = e.is_transient();
+            harness(e, t)
+        })
     }
 
     fn create_namespace(
@@ -68,14 +73,20 @@ impl SuiteBackend for KubeBackend {
         let k = self.kube()?.clone();
         self.handle
             .block_on(k.ensure_namespace(namespace, labels, annotations))
-            .map_err(|e| HarnessError(e.to_string()))
+            .map_err(|e| {
+                let t = e.is_transient();
+                harness(e, t)
+            })
     }
 
     fn delete_namespace(&mut self, namespace: &str) -> Result<(), HarnessError> {
         let k = self.kube()?.clone();
         self.handle
-            .block_on(k.delete_namespace(namespace, DELETE_TIMEOUT))
-            .map_err(|e| HarnessError(e.to_string()))
+            .block_on(k.delete_namespace(namespace, self.timeouts.delete()))
+            .map_err(|e| {
+                let t = e.is_transient();
+                harness(e, t)
+            })
     }
 
     fn apply(
@@ -87,7 +98,7 @@ impl SuiteBackend for KubeBackend {
         let k = self.kube()?.clone();
         let out = self
             .handle
-            .block_on(k.apply(objects, Some(namespace), self.apply_timeout));
+            .block_on(k.apply(objects, Some(namespace), self.timeouts.apply()));
         Ok(out
             .into_iter()
             .map(|o| ObjectResult {
@@ -110,8 +121,11 @@ impl SuiteBackend for KubeBackend {
         for o in objects {
             let d = self
                 .handle
-                .block_on(k.delete(o, Some(namespace), DELETE_TIMEOUT))
-                .map_err(|e| HarnessError(e.to_string()))?;
+                .block_on(k.delete(o, Some(namespace), self.timeouts.delete()))
+                .map_err(|e| {
+                    let t = e.is_transient();
+                    harness(e, t)
+                })?;
             out.push(ObjectResult {
                 file: file.to_string(),
                 object: d.object,
@@ -126,7 +140,10 @@ impl SuiteBackend for KubeBackend {
         let k = self.kube()?.clone();
         self.handle
             .block_on(k.get(object, Some(namespace)))
-            .map_err(|e| HarnessError(e.to_string()))
+            .map_err(|e| {
+                let t = e.is_transient();
+                harness(e, t)
+            })
     }
 
     fn traffic(
@@ -136,12 +153,18 @@ impl SuiteBackend for KubeBackend {
         url: &str,
     ) -> Result<Vec<CallRecord>, HarnessError> {
         let k = self.kube()?.clone();
-        let request = meshproof_kube::probe_call_request(url, &check.method, check.count);
+        // Each call's deadline goes to the probe, and `count` of them fit the batch timeout.
+        let budget = self.timeouts.call_budget(check.count);
+        let request =
+            meshproof_kube::probe_call_request(url, &check.method, check.count, budget.per_call);
         let selector = format!("app={}", check.from);
         let answer = self
             .handle
-            .block_on(k.call_probe(namespace, &selector, self.port, &request, CALL_TIMEOUT))
-            .map_err(|e| HarnessError(e.to_string()))?;
+            .block_on(k.call_probe(namespace, &selector, self.port, &request, budget.batch))
+            .map_err(|e| {
+                let t = e.is_transient();
+                harness(e, t)
+            })?;
         records_from_answer(&check.from, &answer, check.count)
     }
 
@@ -173,14 +196,14 @@ pub fn records_from_answer(
     answer: &Value,
     count: u32,
 ) -> Result<Vec<CallRecord>, HarnessError> {
-    let records = answer
-        .get("records")
-        .cloned()
-        .ok_or_else(|| HarnessError(format!("probe {from} answered without records: {answer}")))?;
-    let records: Vec<CallRecord> = serde_json::from_value(records)
-        .map_err(|e| HarnessError(format!("probe {from} answered unreadable records: {e}")))?;
+    let records = answer.get("records").cloned().ok_or_else(|| {
+        HarnessError::fatal(format!("probe {from} answered without records: {answer}"))
+    })?;
+    let records: Vec<CallRecord> = serde_json::from_value(records).map_err(|e| {
+        HarnessError::fatal(format!("probe {from} answered unreadable records: {e}"))
+    })?;
     if records.len() != count as usize {
-        return Err(HarnessError(format!(
+        return Err(HarnessError::fatal(format!(
             "probe {from} returned {} records for {count} calls",
             records.len()
         )));
@@ -226,7 +249,7 @@ impl KindPlatform {
             handle: rt.handle().clone(),
             kube: None,
             port: 9091,
-            apply_timeout: Duration::from_secs(Timeouts::default().apply_secs),
+            timeouts: Timeouts::default(),
         };
         Ok(KindPlatform {
             rt,
@@ -650,6 +673,10 @@ impl Platform for KindPlatform {
         Ok(image)
     }
 
+    fn use_timeouts(&mut self, timeouts: &Timeouts) {
+        self.backend.timeouts = *timeouts;
+    }
+
     fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError> {
         let mut facts = MeshFacts::default();
         if mesh.spec.install.method == InstallMethod::None {
@@ -705,11 +732,9 @@ impl Platform for KindPlatform {
                     .block_on(k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()))
                     .map_err(infra)?;
             }
-            let outcomes = self.rt.block_on(k.apply(
-                &docs,
-                namespace.as_deref(),
-                Duration::from_secs(timeouts.apply_secs),
-            ));
+            let outcomes = self
+                .rt
+                .block_on(k.apply(&docs, namespace.as_deref(), timeouts.apply()));
             if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
                 return Err(infra(format!(
                     "installing {} ({name}): {} rejected: {}",
@@ -737,7 +762,7 @@ impl Platform for KindPlatform {
                 }
             };
             self.rt
-                .block_on(k.wait(&cond, Duration::from_secs(timeouts.assert_secs)))
+                .block_on(k.wait(&cond, timeouts.assert()))
                 .map_err(infra)?;
         }
         Ok(facts)

@@ -26,7 +26,7 @@ async fn probe_records_over_the_port_forward_client_become_observations() {
         .unwrap();
 
     let call = |url: String, method: &str, count: u32| {
-        meshproof_kube::probe_call_request(&url, method, count)
+        meshproof_kube::probe_call_request(&url, method, count, Duration::from_secs(5))
     };
     let post = |req: serde_json::Value| {
         let addr = a.addr;
@@ -65,9 +65,10 @@ async fn probe_records_over_the_port_forward_client_become_observations() {
 
     // A short answer is a harness error, not a mesh failure.
     let e = records_from_answer("app-a", &answer, 5).unwrap_err();
-    assert!(e.0.contains("2 records for 5 calls"), "{e}");
+    assert!(e.message.contains("2 records for 5 calls"), "{e}");
+    assert!(!e.transient, "a probe that miscounts will miscount again");
     let e = records_from_answer("app-a", &serde_json::json!({"error": "bad"}), 1).unwrap_err();
-    assert!(e.0.contains("without records"), "{e}");
+    assert!(e.message.contains("without records"), "{e}");
 
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
@@ -99,4 +100,52 @@ fn eval(check: &TrafficCheck, records: &[meshproof::observation::CallRecord]) ->
     };
     let e = meshproof::verdict::evaluate_attempt(&lc, &obs, 2, &attempt);
     (e[0].holds, e[0].observed.clone())
+}
+
+/// The per-call deadline of the run's call budget reaches the real probe: against a peer that
+/// accepts connections and never answers, a batch of 3 calls comes back inside the batch
+/// timeout with three `timeout` records. At the probe's default deadline (10 s a call) the same
+/// batch could not answer within it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_per_call_timeout_is_sent_to_the_probe_and_the_batch_fits_its_timeout() {
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let a = meshproof_probe::spawn("app-a", any, 1000).await.unwrap();
+    // A silent peer: accepts and holds every connection, never writes.
+    let silent = tokio::net::TcpListener::bind(any).await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let timeouts = meshproof::timeouts::Timeouts {
+        call_secs: 5,
+        per_call_ms: 100,
+        ..meshproof::timeouts::Timeouts::default()
+    };
+    let budget = timeouts.call_budget(3);
+    assert_eq!(budget.per_call, Duration::from_millis(100));
+    assert_eq!(budget.batch, Duration::from_secs(5));
+    assert!(budget.per_call * 3 < budget.batch);
+    let request = meshproof_kube::probe_call_request(
+        &format!("http://{silent_addr}/echo"),
+        "GET",
+        3,
+        budget.per_call,
+    );
+    assert_eq!(request["timeout_ms"], 100);
+    let io = tokio::net::TcpStream::connect(a.addr).await.unwrap();
+    let answer = meshproof_kube::post_call(io, "app-a", &request, budget.batch)
+        .await
+        .expect("the batch answers within its timeout");
+    let records = records_from_answer("app-a", &answer, 3).unwrap();
+    assert!(
+        records
+            .iter()
+            .all(|r| r.error.as_deref() == Some("timeout") && r.status.is_none()),
+        "{records:?}"
+    );
+    holder.abort();
+    a.shutdown().await.unwrap();
 }

@@ -20,6 +20,10 @@ struct Probe<'a> {
     urls: Vec<String>,
     namespaces: Vec<String>,
     fail_traffic_after: Option<usize>,
+    /// The traffic calls (1-based) that fail once with a port-forward error.
+    fail_traffic_calls: Vec<usize>,
+    /// Failed traffic calls fail for good (a refused port-forward) rather than transiently.
+    fatal: bool,
     cancel_after_traffic: Option<(usize, &'a AtomicBool)>,
     traffic_calls: usize,
 }
@@ -66,10 +70,14 @@ impl SuiteBackend for Probe<'_> {
         if self
             .fail_traffic_after
             .is_some_and(|n| self.traffic_calls > n)
+            || self.fail_traffic_calls.contains(&self.traffic_calls)
         {
-            return Err(HarnessError(
-                "port-forward to pod app-a: connection closed".into(),
-            ));
+            let message = "port-forward to pod ns/app-a-1 port 9091 failed: connection closed";
+            return Err(if self.fatal {
+                HarnessError::fatal(message)
+            } else {
+                HarnessError::transient(message)
+            });
         }
         if let Some((n, flag)) = self.cancel_after_traffic {
             if self.traffic_calls >= n {
@@ -89,6 +97,8 @@ fn probe(mesh: MeshModel) -> Probe<'static> {
         urls: vec![],
         namespaces: vec![],
         fail_traffic_after: None,
+        fail_traffic_calls: vec![],
+        fatal: false,
         cancel_after_traffic: None,
         traffic_calls: 0,
     }
@@ -247,13 +257,227 @@ fn harness_failures_are_recorded_as_harness_errors() {
             NotRun
         ]
     );
-    assert!(obs.steps[4]
-        .error
-        .as_deref()
-        .unwrap()
-        .contains("port-forward to pod app-a"));
+    // A transient error that persists: retried at every poll until the 3 s timeout (t=0..3),
+    // then the step is a harness error naming it, never a verdict on the mesh.
+    let allowed = &obs.steps[4];
+    let error = allowed.error.as_deref().unwrap();
+    assert!(
+        error.contains("port-forward to pod ns/app-a-1") && error.contains("4 time(s) in a row"),
+        "{error}"
+    );
+    assert_eq!(allowed.retried.len(), 4);
+    assert_eq!(
+        allowed.retried.iter().map(|r| r.at_ms).collect::<Vec<_>>(),
+        [0, 1000, 2000, 3000]
+    );
     // The namespace is left for evidence collection; the pipeline deletes it afterwards.
     assert_eq!(b.namespaces.len(), 1);
+}
+
+fn access_ctx<'a>(
+    mesh: &'a meshproof::spec::mesh::Mesh,
+    cancel: &'a AtomicBool,
+) -> CaseContext<'a> {
+    CaseContext {
+        mesh,
+        port: 9091,
+        workload: vec![],
+        timeouts: model_timeouts(),
+        cancel,
+    }
+}
+
+/// One port-forward error in the middle of a step is tried again at the next poll, and the step
+/// completes and passes: a single harness hiccup no longer ends the case.
+#[test]
+fn one_port_forward_error_mid_step_is_retried_and_the_step_completes() {
+    let s = suite();
+    let lc = s.case("traffic-access").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let mut b = probe(MeshModel::Conformant);
+    // Call 1: default-deny; call 2: `allowed` attempt 1 (the model's data plane still denies);
+    // call 3: `allowed` attempt 2 breaks with a port-forward error; call 4 goes through.
+    b.fail_traffic_calls = vec![3];
+    let mut log = Log::default();
+    let obs = run_case(
+        lc,
+        "ns",
+        &access_ctx(&mesh, &cancel),
+        &mut b,
+        &FakeClock::default(),
+        &mut log,
+    );
+    let allowed = obs.steps.iter().find(|s| s.name == "allowed").unwrap();
+    assert_eq!(allowed.status, StepStatus::Completed);
+    assert_eq!(allowed.error, None);
+    assert_eq!(allowed.retried.len(), 1);
+    assert_eq!(allowed.retried[0].at_ms, 1000);
+    assert!(allowed.retried[0].error.contains("port-forward"));
+    // Two completed attempts (the retried try is not one): t=0 denied, t=2000 allowed.
+    assert_eq!(
+        allowed.attempts.iter().map(|a| a.at_ms).collect::<Vec<_>>(),
+        [0, 2000]
+    );
+    assert!(log
+        .0
+        .contains(&"traffic-access 5/7 allowed Completed held=true attempts=2".to_string()));
+    // The case goes on and, judged, passes every step.
+    assert!(obs.steps.iter().all(|s| s.status == StepStatus::Completed));
+    let v = meshproof::verdict::judge(
+        &s,
+        &BTreeMap::from([("traffic-access".to_string(), obs)]),
+        meshproof::verdict::Scoring::Strict,
+    );
+    assert_eq!(
+        v.cases[0].status,
+        meshproof::verdict::CaseStatus::Passed,
+        "{:?}",
+        v.cases[0].steps
+    );
+    // default-deny 1, allowed 3 (one retried), denied-again 2 (the data plane lags a round).
+    assert_eq!(b.traffic_calls, 6);
+}
+
+/// An error that trying again cannot fix (a forbidden port-forward, a probe that miscounts) ends
+/// the step at once, without waiting out the timeout.
+#[test]
+fn a_fatal_harness_error_ends_the_step_at_once() {
+    let s = suite();
+    let lc = s.case("traffic-access").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let mut b = probe(MeshModel::Conformant);
+    b.fail_traffic_calls = vec![1];
+    b.fatal = true;
+    let obs = run_case(
+        lc,
+        "ns",
+        &access_ctx(&mesh, &cancel),
+        &mut b,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    let deny = &obs.steps[2];
+    assert_eq!(deny.status, StepStatus::HarnessError);
+    assert!(deny.retried.is_empty() && deny.attempts.is_empty());
+    assert!(deny.error.as_deref().unwrap().contains("port-forward"));
+    assert!(obs.steps[3..]
+        .iter()
+        .all(|s| s.status == StepStatus::NotRun));
+    assert_eq!(b.traffic_calls, 1, "not retried");
+}
+
+/// A backend whose API server answers 503 to the first discovery and the first namespace
+/// creation: the case set-up tries again within the apply timeout and the case runs.
+struct Flaky {
+    world: World,
+    discovery_failures: usize,
+    namespace_failures: usize,
+}
+
+impl SuiteBackend for Flaky {
+    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
+        if self.discovery_failures > 0 {
+            self.discovery_failures -= 1;
+            return Err(HarnessError::transient(
+                "cannot list the API groups the cluster serves (GET /apis): the server is currently unable to handle the request (503 ServiceUnavailable)",
+            ));
+        }
+        self.world.served_smi()
+    }
+    fn create_namespace(
+        &mut self,
+        ns: &str,
+        l: &BTreeMap<String, String>,
+        a: &BTreeMap<String, String>,
+    ) -> Result<(), HarnessError> {
+        if self.namespace_failures > 0 {
+            self.namespace_failures -= 1;
+            return Err(HarnessError::transient(format!(
+                "cannot create namespace {ns}: etcdserver: request timed out (500 InternalError)"
+            )));
+        }
+        self.world.create_namespace(ns, l, a)
+    }
+    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
+        self.world.delete_namespace(ns)
+    }
+    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
+        self.world.apply(ns, f, o)
+    }
+    fn delete(
+        &mut self,
+        ns: &str,
+        f: &str,
+        o: &[Value],
+    ) -> Result<Vec<ObjectResult>, HarnessError> {
+        SuiteBackend::delete(&mut self.world, ns, f, o)
+    }
+    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
+        SuiteBackend::lookup(&mut self.world, ns, o)
+    }
+    fn traffic(
+        &mut self,
+        ns: &str,
+        c: &TrafficCheck,
+        url: &str,
+    ) -> Result<Vec<CallRecord>, HarnessError> {
+        self.world.traffic(ns, c, url)
+    }
+    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
+        SuiteBackend::metrics(&mut self.world, path)
+    }
+}
+
+#[test]
+fn transient_set_up_errors_are_retried_within_the_apply_timeout() {
+    let s = suite();
+    let lc = s.case("traffic-access").unwrap();
+    let cancel = AtomicBool::new(false);
+    let mesh = osm();
+    let mut b = Flaky {
+        world: World::new(MeshModel::Conformant),
+        discovery_failures: 1,
+        namespace_failures: 1,
+    };
+    let clock = FakeClock::default();
+    let obs = run_case(
+        lc,
+        "ns",
+        &access_ctx(&mesh, &cancel),
+        &mut b,
+        &clock,
+        &mut NoProgress,
+    );
+    assert!(
+        obs.steps.iter().all(|s| s.status == StepStatus::Completed),
+        "{:?}",
+        obs.steps.first()
+    );
+    assert_eq!(obs.variant, "access-v1alpha3");
+
+    // Failing past the apply timeout (3 s: tries at t=0..3) is a set-up harness error.
+    let mut b = Flaky {
+        world: World::new(MeshModel::Conformant),
+        discovery_failures: 10,
+        namespace_failures: 0,
+    };
+    let obs = run_case(
+        lc,
+        "ns",
+        &access_ctx(&mesh, &cancel),
+        &mut b,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    assert_eq!(obs.steps[0].status, StepStatus::HarnessError);
+    let e = obs.steps[0].error.as_deref().unwrap();
+    assert!(
+        e.starts_with("case set-up: cannot list the API groups") && e.contains("tried 4 times"),
+        "{e}"
+    );
+    assert_eq!(b.discovery_failures, 6);
 }
 
 #[test]

@@ -266,3 +266,162 @@ fn the_fixtures_are_the_old_shapes() {
         }
     }
 }
+
+/// OSM as it really starts: osm-bootstrap creates the SMI CRDs at run time
+/// (`cmd/osm-bootstrap/osm-bootstrap.go` at v1.2.4 applies `cmd/osm-bootstrap/crds/*.yaml`), so
+/// the first discoveries of a case may see no SMI group at all, and one may even get a 503.
+/// Until `after` discoveries have been made the wrapper serves nothing and has no SMI CRD.
+struct LateCrds {
+    inner: UpstreamMesh,
+    after: usize,
+    /// Discovery calls (1-based) answered with a transient 503.
+    unavailable: Vec<usize>,
+    discoveries: usize,
+}
+
+impl LateCrds {
+    fn created(&self) -> bool {
+        self.discoveries > self.after
+    }
+}
+
+impl meshproof::suite::SuiteBackend for LateCrds {
+    fn served_smi(
+        &mut self,
+    ) -> Result<BTreeMap<String, Vec<String>>, meshproof::suite::HarnessError> {
+        self.discoveries += 1;
+        if self.unavailable.contains(&self.discoveries) {
+            return Err(meshproof::suite::HarnessError::transient(
+                "cannot list the API groups the cluster serves (GET /apis): 503 ServiceUnavailable",
+            ));
+        }
+        if self.created() {
+            self.inner.served_smi()
+        } else {
+            Ok(BTreeMap::new())
+        }
+    }
+    fn create_namespace(
+        &mut self,
+        n: &str,
+        l: &BTreeMap<String, String>,
+        a: &BTreeMap<String, String>,
+    ) -> Result<(), meshproof::suite::HarnessError> {
+        self.inner.create_namespace(n, l, a)
+    }
+    fn delete_namespace(&mut self, n: &str) -> Result<(), meshproof::suite::HarnessError> {
+        self.inner.delete_namespace(n)
+    }
+    fn apply(
+        &mut self,
+        n: &str,
+        f: &str,
+        o: &[Value],
+    ) -> Result<Vec<meshproof::observation::ObjectResult>, meshproof::suite::HarnessError> {
+        self.inner.apply(n, f, o)
+    }
+    fn delete(
+        &mut self,
+        n: &str,
+        f: &str,
+        o: &[Value],
+    ) -> Result<Vec<meshproof::observation::ObjectResult>, meshproof::suite::HarnessError> {
+        self.inner.delete(n, f, o)
+    }
+    fn lookup(
+        &mut self,
+        n: &str,
+        o: &Value,
+    ) -> Result<Option<Value>, meshproof::suite::HarnessError> {
+        if o["kind"] == "CustomResourceDefinition" && !self.created() {
+            return Ok(None);
+        }
+        self.inner.lookup(n, o)
+    }
+    fn traffic(
+        &mut self,
+        n: &str,
+        c: &meshproof::spec::case::TrafficCheck,
+        url: &str,
+    ) -> Result<Vec<meshproof::observation::CallRecord>, meshproof::suite::HarnessError> {
+        self.inner.traffic(n, c, url)
+    }
+    fn metrics(
+        &mut self,
+        path: &str,
+    ) -> Result<meshproof::observation::MetricsObservation, meshproof::suite::HarnessError> {
+        self.inner.metrics(path)
+    }
+}
+
+/// traffic-split against OSM whose CRDs appear after the case started: the case-start snapshot
+/// serves nothing, which alone would keep the most preferred variant (split-v1alpha4, which OSM
+/// never serves) and fail `crd-present` for ever. Re-discovering while `crd-present` retries
+/// picks split-v1alpha2 as soon as OSM serves it, through a 503 on the way, and the case passes.
+#[test]
+fn the_variant_follows_discovery_while_crd_present_waits_for_runtime_crds() {
+    let suite = suite_with(None);
+    let lc = suite.case("traffic-split").unwrap();
+    let mesh = pin(Upstream::Osm);
+    let cancel = AtomicBool::new(false);
+    let ctx = CaseContext {
+        mesh: &mesh,
+        port: 9091,
+        workload: layout("split", false),
+        timeouts: model_timeouts(),
+        cancel: &cancel,
+    };
+    // Discovery 1 (set-up) and 2 serve nothing, 3 is a 503, 4 sees OSM's CRDs.
+    let mut model = LateCrds {
+        inner: UpstreamMesh::new(Upstream::Osm),
+        after: 3,
+        unavailable: vec![3],
+        discoveries: 0,
+    };
+    let obs = run_case(
+        lc,
+        "mp-test-traffic-split",
+        &ctx,
+        &mut model,
+        &FakeClock::default(),
+        &mut NoProgress,
+    );
+    assert_eq!(obs.variant, "split-v1alpha2");
+    assert_eq!(
+        obs.served.get("split.smi-spec.io"),
+        Some(&vec!["v1alpha2".to_string()]),
+        "served records the snapshot the variant came from"
+    );
+    let crd = &obs.steps[0];
+    assert_eq!(crd.name, "crd-present");
+    // t=0 (set-up's snapshot, nothing), t=1000 (nothing), t=2000 (503, retried), t=3000 (found).
+    assert_eq!(
+        crd.attempts.iter().map(|a| a.at_ms).collect::<Vec<_>>(),
+        [0, 1000, 3000]
+    );
+    assert_eq!(crd.retried.len(), 1);
+    assert!(crd.retried[0].error.contains("503"));
+    assert_eq!(
+        model.discoveries, 4,
+        "discovery stops once crd-present held"
+    );
+    let v = judge(
+        &suite,
+        &BTreeMap::from([("traffic-split".to_string(), obs)]),
+        Scoring::Strict,
+    );
+    let v = &v.cases[0];
+    assert_eq!(
+        step(v, "crd-present").outcome,
+        Outcome::Pass,
+        "{}",
+        summary(v)
+    );
+    assert_eq!(step(v, "crd-present").passed_at_attempt, Some(3));
+    assert_eq!(
+        v.capability,
+        Some(meshproof::verdict::Capability::Full),
+        "{}",
+        summary(v)
+    );
+}

@@ -4,7 +4,9 @@
 //! Each step is attempted until every check holds (the same `evaluate_attempt` the judge uses)
 //! or the step's timeout passes; every attempt is recorded; there are no fixed sleeps, only the
 //! poll interval between attempts. A precondition step that does not hold stops the case (the
-//! later steps are recorded `not-run`); a harness failure is recorded as `harness-error`.
+//! later steps are recorded `not-run`); a harness failure is recorded as `harness-error` — at
+//! once when trying again cannot help, else when it persists until the step's timeout (each
+//! retried one is recorded in the step's `retried`).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +15,7 @@ use serde_json::Value;
 
 use crate::observation::{
     Attempt, CallRecord, CaseObservation, MetricsObservation, ObjectResult, ObjectSnapshot,
-    StepObservation, StepStatus, TrafficObservation, OBSERVATION_FORMAT,
+    RetriedError, StepObservation, StepStatus, TrafficObservation, OBSERVATION_FORMAT,
 };
 use crate::spec::case::{MetricsCheck, TrafficCheck};
 use crate::spec::catalog::LoadedCase;
@@ -23,8 +25,31 @@ use crate::verdict::{evaluate_attempt, expected_objects, object_ref};
 
 /// The harness (not the mesh) failed: the cluster, the API server, the port-forward, ...
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct HarnessError(pub String);
+#[error("{message}")]
+pub struct HarnessError {
+    pub message: String,
+    /// Trying again may succeed (a broken port-forward, no ready pod yet, a 5xx from the API
+    /// server): the runner retries the step within its timeout. Otherwise the step ends now.
+    pub transient: bool,
+}
+
+impl HarnessError {
+    /// An error that trying again cannot fix (a refused request, a malformed probe answer).
+    pub fn fatal(message: impl Into<String>) -> Self {
+        HarnessError {
+            message: message.into(),
+            transient: false,
+        }
+    }
+
+    /// An error that may go away: retried within the step's timeout.
+    pub fn transient(message: impl Into<String>) -> Self {
+        HarnessError {
+            message: message.into(),
+            transient: true,
+        }
+    }
+}
 
 /// What the runner needs from a cluster. Synchronous: the real implementation blocks on kube-rs;
 /// tests implement it with a model of a mesh.
@@ -153,7 +178,7 @@ pub fn traffic_url(
 ) -> Result<String, HarnessError> {
     let authority = mesh
         .authority(&check.to, namespace, port)
-        .map_err(HarnessError)?;
+        .map_err(HarnessError::fatal)?;
     Ok(format!("http://{authority}{}", check.path))
 }
 
@@ -182,6 +207,11 @@ fn doing(lc: &LoadedCase, index: usize) -> String {
 /// Run one case in `namespace`: create it with the mesh's onboarding, install the workload
 /// layout, run the steps. The namespace is left for the caller, which collects evidence from it
 /// before deleting it. Observations come back in every case; harness failures are inside them.
+///
+/// Transient harness errors (a broken port-forward, no ready pod yet, a 5xx from the API
+/// server) are retried within the timeout of the step (of the apply timeout during set-up) and
+/// recorded in the step's `retried`; only one that persists to the timeout, or one that trying
+/// again cannot fix, ends the step as a harness error.
 pub fn run_case(
     lc: &LoadedCase,
     namespace: &str,
@@ -202,30 +232,11 @@ pub fn run_case(
         steps: Vec::new(),
     };
     // Set-up failures are harness errors recorded on the first step.
-    let setup = (|| -> Result<(), HarnessError> {
-        obs.served = backend.served_smi()?;
-        if let Some(v) = spec.pick_variant(&obs.served) {
-            obs.variant = v.name.clone();
-        }
-        backend.create_namespace(
-            namespace,
-            &ctx.mesh.spec.onboarding.labels,
-            &ctx.mesh.spec.onboarding.annotations,
-        )?;
-        let applied = backend.apply(namespace, "workload", &ctx.workload)?;
-        if let Some(bad) = applied.iter().find(|r| !r.ok) {
-            return Err(HarnessError(format!(
-                "installing the workload: {} rejected: {}",
-                bad.object,
-                bad.message.as_deref().unwrap_or("no reason given")
-            )));
-        }
-        Ok(())
-    })();
-    let mut stop: Option<(StepStatus, Option<String>)> = match setup {
-        Ok(()) => None,
-        Err(e) => Some((StepStatus::HarnessError, Some(format!("case set-up: {e}")))),
-    };
+    let mut stop: Option<(StepStatus, Option<String>)> =
+        match set_up(lc, namespace, ctx, backend, clock, &mut obs) {
+            Ok(()) => None,
+            Err(e) => Some((StepStatus::HarnessError, Some(format!("case set-up: {e}")))),
+        };
     for (index, step) in steps.iter().enumerate() {
         let at = StepAt {
             case: lc.name(),
@@ -246,67 +257,197 @@ pub fn run_case(
                 status,
                 error,
                 attempts: Vec::new(),
+                retried: Vec::new(),
             });
             progress.step_done(at, status, false, 0);
             stop = Some((StepStatus::NotRun, None));
             continue;
         }
-        let timeout = ctx.timeouts.for_step(step).as_millis() as u64;
-        let started = clock.now_ms();
-        obs.steps.push(StepObservation {
-            name: step.name.clone(),
-            status: StepStatus::Completed,
-            error: None,
-            attempts: Vec::new(),
-        });
-        let what = doing(lc, index);
-        let mut held = false;
-        let mut failure: Option<String> = None;
-        let mut interrupted = false;
-        loop {
-            let k = obs.steps[index].attempts.len() + 1;
-            progress.attempt(at, &what, k);
-            let at_ms = clock.now_ms().saturating_sub(started);
-            match attempt(lc, &obs, index, namespace, ctx, backend, at_ms) {
-                Ok(a) => {
-                    let evals = evaluate_attempt(lc, &obs, index, &a);
-                    obs.steps[index].attempts.push(a);
-                    if evals.iter().all(|e| e.holds) {
-                        held = true;
-                        break;
-                    }
-                }
-                Err(e) => {
-                    failure = Some(e.0);
-                    break;
-                }
-            }
-            if clock.now_ms().saturating_sub(started) >= timeout {
-                break;
-            }
-            if ctx.cancel.load(Ordering::SeqCst) {
-                interrupted = true;
-                break;
-            }
-            clock.sleep_ms(ctx.timeouts.poll_interval_ms);
-        }
-        let so = &mut obs.steps[index];
-        if let Some(e) = failure {
-            so.status = StepStatus::HarnessError;
-            so.error = Some(e);
-            stop = Some((StepStatus::NotRun, None));
-        } else if interrupted {
-            so.status = StepStatus::HarnessError;
-            so.error = Some("interrupted (Ctrl-C) before the step's expectations held".into());
-            stop = Some((StepStatus::NotRun, None));
-        } else if !held && !step.is_behavioural() {
+        let held = run_step(
+            lc, index, namespace, ctx, backend, clock, progress, &mut obs,
+        );
+        let so = &obs.steps[index];
+        if so.status == StepStatus::HarnessError || (!held && !step.is_behavioural()) {
             stop = Some((StepStatus::NotRun, None));
         }
-        let (status, attempts) = (so.status, so.attempts.len());
-        progress.step_done(at, status, held, attempts);
+        progress.step_done(at, so.status, held, so.attempts.len());
     }
     // The caller collects evidence from the namespace, then deletes it.
     obs
+}
+
+/// Discover the served SMI versions, pick the variant, create the namespace with the mesh's
+/// onboarding and install the workload; transient errors are tried again within the apply
+/// timeout.
+fn set_up(
+    lc: &LoadedCase,
+    namespace: &str,
+    ctx: &CaseContext<'_>,
+    backend: &mut dyn SuiteBackend,
+    clock: &dyn Clock,
+    obs: &mut CaseObservation,
+) -> Result<(), HarnessError> {
+    let started = clock.now_ms();
+    let timeout = ctx.timeouts.apply().as_millis() as u64;
+    let mut tries = 0u32;
+    loop {
+        tries += 1;
+        let result = (|| -> Result<(), HarnessError> {
+            discover(lc, backend, obs)?;
+            backend.create_namespace(
+                namespace,
+                &ctx.mesh.spec.onboarding.labels,
+                &ctx.mesh.spec.onboarding.annotations,
+            )?;
+            let applied = backend.apply(namespace, "workload", &ctx.workload)?;
+            if let Some(bad) = applied.iter().find(|r| !r.ok) {
+                return Err(HarnessError::fatal(format!(
+                    "installing the workload: {} rejected: {}",
+                    bad.object,
+                    bad.message.as_deref().unwrap_or("no reason given")
+                )));
+            }
+            Ok(())
+        })();
+        match result {
+            Err(e)
+                if e.transient
+                    && clock.now_ms().saturating_sub(started) < timeout
+                    && !ctx.cancel.load(Ordering::SeqCst) =>
+            {
+                clock.sleep_ms(ctx.timeouts.poll_interval_ms);
+            }
+            Err(e) if tries > 1 => {
+                return Err(HarnessError {
+                    message: format!("{} (tried {tries} times)", e.message),
+                    ..e
+                })
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Ask the cluster which SMI versions it serves and take the most preferred variant it serves
+/// (the most preferred one when it serves none). `served` records the answer the variant was
+/// picked from.
+fn discover(
+    lc: &LoadedCase,
+    backend: &mut dyn SuiteBackend,
+    obs: &mut CaseObservation,
+) -> Result<(), HarnessError> {
+    obs.served = backend.served_smi()?;
+    if let Some(v) = lc.case.spec.pick_variant(&obs.served) {
+        obs.variant = v.name.clone();
+    }
+    Ok(())
+}
+
+/// Whether step `index` re-discovers the served SMI versions before each of its attempts after
+/// the first: the case's first step, when it only asserts objects (`crd-present`). Meshes such
+/// as OSM create their SMI CRDs at run time (osm-bootstrap), so the case-start snapshot may miss
+/// versions the cluster serves a moment later; while this step waits for the CRDs, the variant
+/// follows discovery. Once the step is over nothing has been applied under the variant yet, and
+/// from then on it is fixed.
+fn rediscovers(lc: &LoadedCase, index: usize) -> bool {
+    let step = &lc.case.spec.steps[index];
+    index == 0
+        && step.assert.is_some()
+        && step.apply.is_empty()
+        && step.delete.is_empty()
+        && step.traffic.is_empty()
+        && step.metrics.is_empty()
+}
+
+/// Attempt step `index` until every check holds or its timeout passes, recording every attempt
+/// (and every retried harness error) in `obs`; returns whether every check held.
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    lc: &LoadedCase,
+    index: usize,
+    namespace: &str,
+    ctx: &CaseContext<'_>,
+    backend: &mut dyn SuiteBackend,
+    clock: &dyn Clock,
+    progress: &mut dyn StepProgress,
+    obs: &mut CaseObservation,
+) -> bool {
+    let step = &lc.case.spec.steps[index];
+    let at = StepAt {
+        case: lc.name(),
+        k: index + 1,
+        n: lc.case.spec.steps.len(),
+        step: &step.name,
+    };
+    let timeout = ctx.timeouts.for_step(step).as_millis() as u64;
+    let started = clock.now_ms();
+    obs.steps.push(StepObservation {
+        name: step.name.clone(),
+        status: StepStatus::Completed,
+        error: None,
+        attempts: Vec::new(),
+        retried: Vec::new(),
+    });
+    let what = doing(lc, index);
+    let mut tries = 0usize;
+    // The harness error of the latest try, while it is not followed by a completed attempt.
+    let mut pending: Option<HarnessError>;
+    loop {
+        tries += 1;
+        progress.attempt(at, &what, tries);
+        let at_ms = clock.now_ms().saturating_sub(started);
+        let result = if tries > 1 && rediscovers(lc, index) {
+            discover(lc, backend, obs)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| attempt(lc, obs, index, namespace, ctx, backend, at_ms));
+        match result {
+            Ok(a) => {
+                pending = None;
+                let evals = evaluate_attempt(lc, obs, index, &a);
+                obs.steps[index].attempts.push(a);
+                if evals.iter().all(|e| e.holds) {
+                    return true;
+                }
+            }
+            Err(e) if e.transient => {
+                obs.steps[index].retried.push(RetriedError {
+                    at_ms,
+                    error: e.message.clone(),
+                });
+                pending = Some(e);
+            }
+            Err(e) => {
+                let so = &mut obs.steps[index];
+                so.status = StepStatus::HarnessError;
+                so.error = Some(e.message);
+                return false;
+            }
+        }
+        if clock.now_ms().saturating_sub(started) >= timeout {
+            break;
+        }
+        if ctx.cancel.load(Ordering::SeqCst) {
+            let so = &mut obs.steps[index];
+            so.status = StepStatus::HarnessError;
+            so.error = Some("interrupted (Ctrl-C) before the step's expectations held".into());
+            return false;
+        }
+        clock.sleep_ms(ctx.timeouts.poll_interval_ms);
+    }
+    // The time ran out while the harness, not the mesh, was failing: nothing can be said.
+    if let Some(e) = pending {
+        let so = &mut obs.steps[index];
+        let n = so.retried.len();
+        so.status = StepStatus::HarnessError;
+        so.error = Some(format!(
+            "{} (a harness error {n} time(s) in a row until the step's {} s timeout)",
+            e.message,
+            timeout / 1000
+        ));
+    }
+    false
 }
 
 /// One attempt of step `index`: apply, delete, look up, send traffic, read metrics.
@@ -322,7 +463,7 @@ fn attempt(
     let step = &lc.case.spec.steps[index];
     let objects = |f: &str| {
         expected_objects(lc, &obs.variant, namespace, f)
-            .map_err(|e| HarnessError(format!("suite file: {e}")))
+            .map_err(|e| HarnessError::fatal(format!("suite file: {e}")))
     };
     let mut a = Attempt {
         at_ms,

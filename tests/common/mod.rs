@@ -481,6 +481,9 @@ pub fn model_timeouts() -> Timeouts {
         traffic_secs: 3,
         metrics_secs: 3,
         apply_secs: 3,
+        delete_secs: 3,
+        call_secs: 3,
+        per_call_ms: 1000,
         poll_interval_ms: 1000,
     }
 }
