@@ -267,6 +267,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             url,
             force,
         } => attest_command(&b, key, output, predicate, level(require), url, force, out),
+        Command::Site(args) => crate::site::command(args, out),
         Command::Diff { a, b } => {
             let r = crate::diff::diff(&a, &b, &Limits::default())?;
             for l in &r.lines {

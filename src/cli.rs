@@ -206,6 +206,12 @@ pub enum Command {
     /// Pack or unpack bundles
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Build a static site (matrix, history, bundle and log pages, index.json) from bundles,
+    /// verifying each one
+    #[command(
+        after_help = "Every bundle is verified as `meshproof verify` does while the site is built (and its attestation BUNDLE.intoto.json, with --key); one that fails, or repeats another, is listed as rejected with the reason and never shown as a result. The same bundles give the same bytes in any order. The output is plain HTML, one stylesheet and one small script: open index.html from disk or publish the directory (docs/site.md).\n\nExamples:\n  meshproof site results/ -o site\n  meshproof site a.tar.zst b.tar.zst -o site --key maker.pub\n  meshproof site artifacts/ -o public --allow-rejected\n\nExit 0 when every input verified, 3 when one was rejected (0 with --allow-rejected; the site is written either way), 2 for a missing input or an output directory that exists and is not a site meshproof wrote."
+    )]
+    Site(crate::site::SiteArgs),
     /// Write a new Ed25519 key pair for `attest` and `run --sign-key`
     #[command(
         after_help = "Writes the private key (PKCS#8 PEM, owner-only permissions) and the public key beside it (`NAME.key` → `NAME.pub`, SPKI PEM), as `openssl genpkey -algorithm ed25519` and `openssl pkey -pubout` would. Never replaces a file. Publish the .pub file; reviewers pass it to `verify --key`.\n\nExamples:\n  meshproof keygen\n  meshproof keygen -o ~/.config/meshproof/signing.key"

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::bundle::{paths, read::read_selected, BundleError, Limits, Manifest};
-use crate::verdict::Verdicts;
+use crate::verdict::{Capability, Outcome, Scoring, Verdicts};
 
 #[derive(Debug, Default)]
 pub struct DiffReport {
@@ -12,13 +12,60 @@ pub struct DiffReport {
     pub verdicts_differ: bool,
 }
 
-struct Side {
-    manifest: Manifest,
-    verdicts: Verdicts,
-    resolved: BTreeMap<String, Vec<u8>>,
+/// What `diff` compares of one bundle: input and resolved digests and, per case, the capability,
+/// variant and step outcomes. Small enough to keep for many bundles (`meshproof site`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    pub inputs: BTreeMap<String, String>,
+    /// `resolved/...` path → sha256 of its bytes.
+    pub resolved: BTreeMap<String, String>,
+    pub scoring: Scoring,
+    pub cases: Vec<CaseFacts>,
 }
 
-fn load(bundle: &Path, limits: &Limits) -> Result<Side, BundleError> {
+/// One case as `diff` sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFacts {
+    pub name: String,
+    pub capability: Option<Capability>,
+    /// `Full`/`Partial`/`None` or the status of a case without a capability.
+    pub word: &'static str,
+    pub variant: String,
+    /// Step name → outcome, in step order.
+    pub steps: Vec<(String, Outcome)>,
+}
+
+impl Facts {
+    /// The facts of a bundle's manifest, verdicts and `resolved/` files (path → bytes or sha256).
+    pub fn new(
+        manifest: &Manifest,
+        verdicts: &Verdicts,
+        resolved: BTreeMap<String, String>,
+    ) -> Facts {
+        Facts {
+            inputs: manifest.inputs.clone(),
+            resolved,
+            scoring: verdicts.scoring,
+            cases: verdicts
+                .cases
+                .iter()
+                .map(|c| CaseFacts {
+                    name: c.name.clone(),
+                    capability: verdicts.effective(c),
+                    word: verdicts.capability_word(c),
+                    variant: c.variant.clone(),
+                    steps: c
+                        .steps
+                        .iter()
+                        .map(|s| (s.name.clone(), s.outcome))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn load(bundle: &Path, limits: &Limits) -> Result<Facts, BundleError> {
     let files = read_selected(bundle, limits, |p| {
         p == paths::MANIFEST || p == paths::VERDICTS || p.starts_with("resolved/")
     })?;
@@ -28,25 +75,22 @@ fn load(bundle: &Path, limits: &Limits) -> Result<Side, BundleError> {
             reason: "missing".into(),
         })
     };
-    let manifest =
+    let manifest: Manifest =
         serde_json::from_slice(get(paths::MANIFEST)?).map_err(|e| BundleError::Integrity {
             file: format!("{}: {}", bundle.display(), paths::MANIFEST),
             reason: e.to_string(),
         })?;
-    let verdicts =
+    let verdicts: Verdicts =
         serde_json::from_slice(get(paths::VERDICTS)?).map_err(|e| BundleError::Integrity {
             file: format!("{}: {}", bundle.display(), paths::VERDICTS),
             reason: e.to_string(),
         })?;
     let resolved = files
-        .into_iter()
+        .iter()
         .filter(|(k, _)| k.starts_with("resolved/"))
+        .map(|(k, v)| (k.clone(), crate::sha256_hex(v)))
         .collect();
-    Ok(Side {
-        manifest,
-        verdicts,
-        resolved,
-    })
+    Ok(Facts::new(&manifest, &verdicts, resolved))
 }
 
 fn compare_maps(
@@ -71,50 +115,32 @@ fn compare_maps(
 pub fn diff(a: &Path, b: &Path, limits: &Limits) -> Result<DiffReport, BundleError> {
     let a = load(a, limits)?;
     let b = load(b, limits)?;
+    Ok(compare(&a, &b))
+}
+
+/// What `diff` says about two bundles' facts.
+pub fn compare(a: &Facts, b: &Facts) -> DiffReport {
     let mut r = DiffReport::default();
-    compare_maps(
-        "input",
-        &a.manifest.inputs,
-        &b.manifest.inputs,
-        &mut r.lines,
-    );
-    let hashed = |m: &BTreeMap<String, Vec<u8>>| {
-        m.iter()
-            .map(|(k, v)| (k.clone(), crate::sha256_hex(v)))
-            .collect::<BTreeMap<_, _>>()
-    };
-    compare_maps(
-        "resolved",
-        &hashed(&a.resolved),
-        &hashed(&b.resolved),
-        &mut r.lines,
-    );
-    if a.verdicts.scoring != b.verdicts.scoring {
+    compare_maps("input", &a.inputs, &b.inputs, &mut r.lines);
+    compare_maps("resolved", &a.resolved, &b.resolved, &mut r.lines);
+    if a.scoring != b.scoring {
         r.lines.push(format!(
             "scoring: A {} / B {}",
-            a.verdicts.scoring.as_str(),
-            b.verdicts.scoring.as_str()
+            a.scoring.as_str(),
+            b.scoring.as_str()
         ));
         r.verdicts_differ = true;
     }
-    let names: BTreeSet<&String> = a
-        .verdicts
-        .cases
-        .iter()
-        .chain(&b.verdicts.cases)
-        .map(|c| &c.name)
-        .collect();
+    let names: BTreeSet<&String> = a.cases.iter().chain(&b.cases).map(|c| &c.name).collect();
     for name in names {
-        let ca = a.verdicts.cases.iter().find(|c| &c.name == name);
-        let cb = b.verdicts.cases.iter().find(|c| &c.name == name);
+        let ca = a.cases.iter().find(|c| &c.name == name);
+        let cb = b.cases.iter().find(|c| &c.name == name);
         match (ca, cb) {
             (Some(x), Some(y)) => {
-                let (ex, ey) = (a.verdicts.effective(x), b.verdicts.effective(y));
-                if ex != ey {
+                if x.capability != y.capability {
                     r.lines.push(format!(
                         "verdict {name}: capability A {} / B {}",
-                        a.verdicts.capability_word(x),
-                        b.verdicts.capability_word(y)
+                        x.word, y.word
                     ));
                     r.verdicts_differ = true;
                 }
@@ -125,29 +151,26 @@ pub fn diff(a: &Path, b: &Path, limits: &Limits) -> Result<DiffReport, BundleErr
                     ));
                     r.verdicts_differ = true;
                 }
-                for sx in &x.steps {
-                    match y.steps.iter().find(|s| s.name == sx.name) {
-                        Some(sy) if sy.outcome != sx.outcome => {
+                for (sx, ox) in &x.steps {
+                    match y.steps.iter().find(|(s, _)| s == sx) {
+                        Some((_, oy)) if oy != ox => {
                             r.lines.push(format!(
-                                "verdict {name} step {}: A {} / B {}",
-                                sx.name,
-                                sx.outcome.as_str(),
-                                sy.outcome.as_str()
+                                "verdict {name} step {sx}: A {} / B {}",
+                                ox.as_str(),
+                                oy.as_str()
                             ));
                             r.verdicts_differ = true;
                         }
                         Some(_) => {}
                         None => {
-                            r.lines
-                                .push(format!("verdict {name} step {}: only in A", sx.name));
+                            r.lines.push(format!("verdict {name} step {sx}: only in A"));
                             r.verdicts_differ = true;
                         }
                     }
                 }
-                for sy in &y.steps {
-                    if !x.steps.iter().any(|s| s.name == sy.name) {
-                        r.lines
-                            .push(format!("verdict {name} step {}: only in B", sy.name));
+                for (sy, _) in &y.steps {
+                    if !x.steps.iter().any(|(s, _)| s == sy) {
+                        r.lines.push(format!("verdict {name} step {sy}: only in B"));
                         r.verdicts_differ = true;
                     }
                 }
@@ -163,5 +186,5 @@ pub fn diff(a: &Path, b: &Path, limits: &Limits) -> Result<DiffReport, BundleErr
             (None, None) => {}
         }
     }
-    Ok(r)
+    r
 }

@@ -20,6 +20,7 @@ pub mod platform;
 pub mod progress;
 pub mod provenance;
 pub mod report;
+pub mod site;
 pub mod spec;
 pub mod suite;
 pub mod timeouts;

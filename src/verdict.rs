@@ -1013,7 +1013,8 @@ fn metric_value(v: &serde_json::Value) -> Option<f64> {
     }
 }
 
-fn counts(tm: &serde_json::Value) -> Option<(f64, f64)> {
+/// `success_count` and `failure_count` of a TrafficMetrics object, as the judge reads them.
+pub fn counts(tm: &serde_json::Value) -> Option<(f64, f64)> {
     let metrics = tm.get("metrics")?.as_array()?;
     let get = |name: &str| {
         metrics

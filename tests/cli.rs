@@ -42,6 +42,7 @@ fn every_command_has_help_with_an_example() {
         vec!["bundle", "unpack"],
         vec!["keygen"],
         vec!["attest"],
+        vec!["site"],
     ] {
         let mut args = cmd.clone();
         args.push("--help");
