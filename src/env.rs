@@ -15,6 +15,12 @@ pub const MESHPROOF_REQUIRE_SHARED: &str = "MESHPROOF_REQUIRE_SHARED";
 /// Tests that run the Python in-toto verifiers (securesystemslib, in-toto-attestation) fail
 /// instead of skipping when this is `1` (`.ci/run` sets it after installing them).
 pub const MESHPROOF_REQUIRE_INTEROP: &str = "MESHPROOF_REQUIRE_INTEROP";
+/// The browser tests of `meshproof site` fail instead of skipping when this is `1` (`.ci/run`
+/// sets it after installing Debian's `chromium`).
+pub const MESHPROOF_REQUIRE_BROWSER: &str = "MESHPROOF_REQUIRE_BROWSER";
+/// The Chromium binary the browser tests drive (default: `chromium`, then `chromium-browser`, on
+/// `PATH`).
+pub const MESHPROOF_CHROMIUM: &str = "MESHPROOF_CHROMIUM";
 /// The Python interpreter that has `.ci/interop-requirements.txt` installed (default `python3`).
 pub const MESHPROOF_INTEROP_PYTHON: &str = "MESHPROOF_INTEROP_PYTHON";
 /// Where the SMI CRD files are for `tests/crd_schema.rs` (default `../shared/smi-crds`).
@@ -113,6 +119,11 @@ pub fn require_shared() -> bool {
 /// True when `MESHPROOF_REQUIRE_INTEROP=1`.
 pub fn require_interop() -> bool {
     is_one(MESHPROOF_REQUIRE_INTEROP)
+}
+
+/// True when `MESHPROOF_REQUIRE_BROWSER=1`.
+pub fn require_browser() -> bool {
+    is_one(MESHPROOF_REQUIRE_BROWSER)
 }
 
 fn is_one(var: &str) -> bool {

@@ -404,3 +404,199 @@ fn missing_inputs_and_empty_directories_are_bad_input() {
         .stderr(predicates::str::contains("no bundle"));
     assert!(!tmp.path().join("s").exists());
 }
+
+/// Debian's `chromium` (or `MESHPROOF_CHROMIUM`), or why the browser tests cannot run.
+fn chromium() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(meshproof::env::MESHPROOF_CHROMIUM) {
+        return Ok(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+    }
+    Err("no chromium on PATH (apt-get install chromium; .ci/run does)".into())
+}
+
+/// Headless Chromium driven through its command line: `--dump-dom` prints the DOM after the
+/// page's scripts ran, `--screenshot` saves a PNG, and `--enable-logging=stderr` prints every
+/// console message (errors, CSP violations, uncaught exceptions) as an `INFO:CONSOLE` line.
+struct Browser {
+    bin: PathBuf,
+    profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// `None` (after printing why) when there is no browser and CI does not require one.
+    fn new(test: &str) -> Option<Browser> {
+        match chromium() {
+            Ok(bin) => Some(Browser {
+                bin,
+                profile: tempfile::tempdir().unwrap(),
+            }),
+            Err(why) if meshproof::env::require_browser() => {
+                panic!("{test}: {why}, and MESHPROOF_REQUIRE_BROWSER=1")
+            }
+            Err(why) => {
+                common::gate::skip(test, &why);
+                None
+            }
+        }
+    }
+
+    fn run(&self, args: &[&str], url: &str) -> (String, String) {
+        let out = std::process::Command::new(&self.bin)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--allow-file-access-from-files",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--window-size=1280,900",
+            ])
+            .arg(format!("--user-data-dir={}", self.profile.path().display()))
+            .args(args)
+            .arg(url)
+            .output()
+            .expect("chromium starts");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "chromium {url}: {stderr}");
+        (stdout, stderr)
+    }
+
+    /// The DOM after the page loaded and ran its script; fails on any console message.
+    fn dom(&self, url: &str) -> String {
+        let (dom, stderr) = self.run(&["--dump-dom"], url);
+        let console: Vec<&str> = stderr.lines().filter(|l| l.contains(":CONSOLE")).collect();
+        assert!(console.is_empty(), "{url}: console messages: {console:#?}");
+        assert!(dom.contains("</html>"), "{url}: {dom}");
+        dom
+    }
+
+    fn screenshot(&self, url: &str, png: &Path) {
+        self.run(&[&format!("--screenshot={}", png.display())], url);
+        let bytes = std::fs::read(png).unwrap();
+        assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "{}", png.display());
+        assert!(
+            bytes.len() > 10_000,
+            "{}: {} bytes",
+            png.display(),
+            bytes.len()
+        );
+    }
+}
+
+fn url(path: &Path) -> String {
+    format!("file://{}", path.canonicalize().unwrap().display())
+}
+
+/// The texts of the badges in the matrix row of `mesh` that mentions `also`, in column order.
+fn row_cells(dom: &str, mesh: &str, also: &str) -> Vec<String> {
+    let row = dom
+        .split("<tr data-mesh=")
+        .skip(1)
+        .map(|r| &r[..r.find("</tr>").unwrap()])
+        .find(|r| r.starts_with(&format!("\"{mesh}\"")) && r.contains(also))
+        .unwrap_or_else(|| panic!("no row {mesh} with {also}"));
+    let re = regex::Regex::new(
+        r#"<td class="cell[^"]*"><a [^>]*><span class="badge [^"]+">([^<]+)</span>"#,
+    )
+    .unwrap();
+    re.captures_iter(row).map(|c| c[1].to_string()).collect()
+}
+
+/// The target of the first link whose `href` starts with `prefix`.
+fn first_href<'a>(dom: &'a str, prefix: &str) -> &'a str {
+    let needle = format!("href=\"{prefix}");
+    let i = dom
+        .find(&needle)
+        .unwrap_or_else(|| panic!("no link to {prefix}*"));
+    let rest = &dom[i + 6..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[test]
+fn in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages() {
+    let Some(browser) =
+        Browser::new("in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages")
+    else {
+        return;
+    };
+    let b = bundles();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("site");
+    site(&[&fixture(), &b.regressed, &b.control, &b.hostile], &out).code(0);
+
+    // The matrix: its cells as the browser shows them, the script ran (row count) without a
+    // console message (no CSP violation, no exception).
+    let index = out.join("index.html");
+    let dom = browser.dom(&url(&index));
+    assert!(
+        dom.contains("id=\"shown\">3 of 3 rows shown</span>"),
+        "{dom}"
+    );
+    assert_eq!(
+        row_cells(&dom, "none", "kind-v0.32.0"),
+        ["None", "None", "None", "None"]
+    );
+    let osm = row_cells(&dom, "osm", "kind-v0.21.0-k8s-1.24");
+    assert_eq!(osm.len(), 4);
+    // The regressed run is the newest of its row (the hostile one names another "cluster").
+    assert!(osm.iter().any(|c| c != "Full"), "{osm:?}");
+    assert_eq!(
+        row_cells(&dom, "osm", "alert('cluster')"),
+        ["Full", "Full", "Full", "Full"]
+    );
+    browser.screenshot(&url(&index), &tmp.path().join("matrix.png"));
+
+    // A filter in the URL fragment hides the other rows.
+    let dom = browser.dom(&format!("{}#mesh=none", url(&index)));
+    assert!(dom.contains("1 of 3 rows shown"), "{dom}");
+    assert_eq!(dom.matches("class=\"hidden\"").count(), 2, "{dom}");
+    let dom = browser.dom(&format!("{}#status=mismatch", url(&index)));
+    assert!(dom.contains("of 3 rows shown"), "{dom}");
+
+    // Follow the first cell of the OSM row to its bundle page.
+    let dom = browser.dom(&url(&index));
+    let row = &dom[dom.find("kind-v0.21.0-k8s-1.24").unwrap()..];
+    let cell = &row[row.find("class=\"cell").unwrap()..];
+    let href = first_href(cell, "bundles/");
+    let (file, anchor) = href.split_once('#').unwrap();
+    assert_eq!(anchor, "case-0");
+    let bundle_page = out.join(file);
+    let dom = browser.dom(&format!("{}#{anchor}", url(&bundle_page)));
+    assert!(
+        dom.contains("<h1>Open Service Mesh 1.2.4 on kind-v0.21.0-k8s-1.24"),
+        "{dom}"
+    );
+    assert!(dom.contains("id=\"case-0\""));
+    assert!(dom.contains("<svg"), "a chart");
+    browser.screenshot(&url(&bundle_page), &tmp.path().join("bundle.png"));
+
+    // And from there to a log page, rendered as text.
+    let log = first_href(&dom[dom.find("<h2>Logs</h2>").unwrap()..], "");
+    let log_page = bundle_page.parent().unwrap().join(log);
+    let dom = browser.dom(&url(&log_page));
+    assert!(
+        dom.contains("<pre class=\"log\">listening on 0.0.0.0:9091\n</pre>"),
+        "{dom}"
+    );
+
+    // The hostile bundle's log page: its markup is text, no script of it ran.
+    let sha = meshproof::sha256_file(&b.hostile).unwrap();
+    let hostile_log = out.join(format!("bundles/{}/log-0.html", &sha[..16]));
+    let dom = browser.dom(&url(&hostile_log));
+    assert!(
+        dom.contains("&lt;script&gt;alert('log')&lt;/script&gt;"),
+        "{dom}"
+    );
+    assert_eq!(dom.matches("<script").count(), 1, "{dom}");
+    browser.screenshot(&url(&hostile_log), &tmp.path().join("hostile-log.png"));
+}
