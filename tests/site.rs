@@ -50,7 +50,8 @@ struct Bundles {
 
 const HOSTILE_LOG: &str =
     "start\n<script>alert('log')</script>\n</pre><img src=x onerror=alert(1)>\n\x1b[31mred\n";
-const HOSTILE_CLUSTER: &str = "kind\"><script>alert('cluster')</script>";
+/// Put where a bundle records a transport error's detail (the bundle page shows it).
+const HOSTILE_DETAIL: &str = "reset\"><script>alert('detail')</script>";
 const HOSTILE_FILE: &str = "<b>x<i>'$(id)'.tar.zst";
 
 fn bundles() -> &'static Bundles {
@@ -75,10 +76,27 @@ fn bundles() -> &'static Bundles {
         pack(&r, &control);
         let r = run("hostile", MeshModel::Conformant, "osm@1.2.4");
         std::fs::write(r.join("logs/app-a/probe.log"), HOSTILE_LOG).unwrap();
-        edit_manifest(&r, |m| {
-            m["run"]["id"] = "3333333333333333".into();
-            m["run"]["selection"]["cluster"] = HOSTILE_CLUSTER.into();
-        });
+        edit_manifest(&r, |m| m["run"]["id"] = "3333333333333333".into());
+        let obs = r.join("observations/traffic-access.json");
+        let mut o: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&obs).unwrap()).unwrap();
+        let records = o["steps"]
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .flat_map(|s| s.get_mut("attempts").and_then(|a| a.as_array_mut()))
+            .flatten()
+            .flat_map(|a| a.get_mut("traffic").and_then(|t| t.as_array_mut()))
+            .flatten()
+            .flat_map(|t| t.get_mut("records").and_then(|r| r.as_array_mut()))
+            .flatten();
+        let mut n = 0;
+        for rec in records.filter(|r| r.get("error").is_some_and(|e| !e.is_null())) {
+            rec["error_detail"] = HOSTILE_DETAIL.into();
+            n += 1;
+        }
+        assert!(n > 0, "no failed call to put the detail on");
+        std::fs::write(&obs, serde_json::to_vec_pretty(&o).unwrap()).unwrap();
         let hostile = dir.path().join(HOSTILE_FILE);
         pack(&r, &hostile);
         Bundles {
@@ -311,7 +329,9 @@ fn tamper_verdicts(bundle: &Path, out: &Path) {
     }
     std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
     let file = std::fs::File::create(out).unwrap();
-    let mut tar = tar::Builder::new(zstd::Encoder::new(file, 3).unwrap());
+    let mut enc = zstd::Encoder::new(file, 3).unwrap();
+    enc.include_checksum(true).unwrap();
+    let mut tar = tar::Builder::new(enc);
     for (rel, bytes) in meshproof::spec::catalog::read_tree(&dir).unwrap() {
         let mut h = tar::Header::new_gnu();
         h.set_size(bytes.len() as u64);
@@ -336,7 +356,7 @@ fn hostile_text_from_a_bundle_is_escaped_everywhere() {
     assert!(log_page.contains("&lt;script&gt;alert('log')&lt;/script&gt;"));
     assert!(log_page.contains("&lt;/pre&gt;&lt;img src=x onerror=alert(1)&gt;"));
     assert!(!log_page.contains('\x1b'));
-    // The cluster name from the manifest and the file name are escaped on every page.
+    // The recorded error detail and the file name are escaped on every page.
     for (name, text) in tree(&out) {
         let text = String::from_utf8_lossy(&text).into_owned();
         if !name.ends_with(".html") {
@@ -348,7 +368,10 @@ fn hostile_text_from_a_bundle_is_escaped_everywhere() {
         // The only script element is the site's own.
         assert_eq!(text.matches("<script").count(), 1, "{name}");
     }
-    assert!(bundle_page.contains("kind&quot;&gt;&lt;script&gt;alert('cluster')&lt;/script&gt;"));
+    assert!(
+        bundle_page.contains("&gt;&lt;script&gt;alert('detail')&lt;/script&gt;"),
+        "{bundle_page}"
+    );
     assert!(bundle_page.contains("&lt;b&gt;x&lt;i&gt;'$(id)'.tar.zst"));
     // The reproduce command quotes the file name for the shell.
     assert!(
@@ -358,7 +381,6 @@ fn hostile_text_from_a_bundle_is_escaped_everywhere() {
     // index.json carries the strings as JSON strings.
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
-    assert_eq!(json["bundles"][0]["cluster"], HOSTILE_CLUSTER);
     assert_eq!(json["bundles"][0]["file"], HOSTILE_FILE);
 }
 
@@ -539,7 +561,7 @@ fn in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages() {
     let index = out.join("index.html");
     let dom = browser.dom(&url(&index));
     assert!(
-        dom.contains("id=\"shown\">3 of 3 rows shown</span>"),
+        dom.contains("id=\"shown\">2 of 2 rows shown</span>"),
         "{dom}"
     );
     assert_eq!(
@@ -548,20 +570,16 @@ fn in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages() {
     );
     let osm = row_cells(&dom, "osm", "kind-v0.21.0-k8s-1.24");
     assert_eq!(osm.len(), 4);
-    // The regressed run is the newest of its row (the hostile one names another "cluster").
+    // The regressed run is the newest of its row.
     assert!(osm.iter().any(|c| c != "Full"), "{osm:?}");
-    assert_eq!(
-        row_cells(&dom, "osm", "alert('cluster')"),
-        ["Full", "Full", "Full", "Full"]
-    );
     browser.screenshot(&url(&index), &tmp.path().join("matrix.png"));
 
     // A filter in the URL fragment hides the other rows.
     let dom = browser.dom(&format!("{}#mesh=none", url(&index)));
-    assert!(dom.contains("1 of 3 rows shown"), "{dom}");
-    assert_eq!(dom.matches("class=\"hidden\"").count(), 2, "{dom}");
+    assert!(dom.contains("1 of 2 rows shown"), "{dom}");
+    assert_eq!(dom.matches("class=\"hidden\"").count(), 1, "{dom}");
     let dom = browser.dom(&format!("{}#status=mismatch", url(&index)));
-    assert!(dom.contains("of 3 rows shown"), "{dom}");
+    assert!(dom.contains("of 2 rows shown"), "{dom}");
 
     // Follow the first cell of the OSM row to its bundle page.
     let dom = browser.dom(&url(&index));
@@ -599,4 +617,76 @@ fn in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages() {
     );
     assert_eq!(dom.matches("<script").count(), 1, "{dom}");
     browser.screenshot(&url(&hostile_log), &tmp.path().join("hostile-log.png"));
+}
+
+#[test]
+fn with_keys_each_attestation_is_checked_and_a_bad_one_rejects_its_bundle() {
+    let b = bundles();
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs = tmp.path().join("in");
+    lay_out(&inputs, &[&fixture(), &b.control, &b.regressed]);
+    let key = tmp.path().join("maker.key");
+    bin().arg("keygen").arg("-o").arg(&key).assert().code(0);
+    let other = tmp.path().join("other.key");
+    bin().arg("keygen").arg("-o").arg(&other).assert().code(0);
+    let attest = |bundle: &str, key: &Path| {
+        bin()
+            .arg("attest")
+            .arg(inputs.join(bundle))
+            .arg("--key")
+            .arg(key)
+            .arg("--require")
+            .arg("none")
+            .assert()
+            .code(0);
+    };
+    // The fixture signed by the trusted key, the control by a key nobody trusts, the regressed
+    // bundle not at all.
+    attest("osm-model-conformant.tar.zst", &key);
+    attest("control.tar.zst", &other);
+    let out = tmp.path().join("site");
+    let a = bin()
+        .arg("site")
+        .arg(&inputs)
+        .arg("-o")
+        .arg(&out)
+        .arg("--key")
+        .arg(tmp.path().join("maker.pub"))
+        .assert()
+        .code(3);
+    let stdout = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("rejected control.tar.zst: verify --attestation"),
+        "{stdout}"
+    );
+    let fixture_sha = meshproof::sha256_file(&fixture()).unwrap();
+    let signed = page(&out, &format!("bundles/{}.html", &fixture_sha[..16]));
+    assert!(
+        signed.contains("signed: verified with maker.pub (keyid"),
+        "{signed}"
+    );
+    let regressed_sha = meshproof::sha256_file(&b.regressed).unwrap();
+    let unsigned = page(&out, &format!("bundles/{}.html", &regressed_sha[..16]));
+    assert!(unsigned.contains("unsigned: no attestation beside the bundle"));
+    // --require-signed also rejects the unsigned one.
+    let strict = tmp.path().join("strict");
+    let a = bin()
+        .arg("site")
+        .arg(&inputs)
+        .arg("-o")
+        .arg(&strict)
+        .arg("--key")
+        .arg(tmp.path().join("maker.pub"))
+        .arg("--require-signed")
+        .assert()
+        .code(3);
+    let stdout = String::from_utf8(a.get_output().stdout.clone()).unwrap();
+    assert!(
+        stdout.contains("rejected osm-regressed.tar.zst: unsigned: no attestation osm-regressed.tar.zst.intoto.json beside it"),
+        "{stdout}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(strict.join("index.json")).unwrap()).unwrap();
+    assert_eq!(json["bundles"].as_array().unwrap().len(), 1);
+    assert_eq!(json["bundles"][0]["signature"]["state"], "verified");
 }

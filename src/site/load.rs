@@ -164,10 +164,13 @@ impl<R: Read> Read for Hashing<R> {
 /// verified, so these are the bytes `verify` checked.
 fn read_again(input: &Unique, folder: &Path, d: &mut Detail) -> Result<Pins, String> {
     let file = std::fs::File::open(&input.path).map_err(|e| format!("cannot read: {e}"))?;
-    let mut reader = Hashing {
-        inner: std::io::BufReader::with_capacity(1 << 20, file),
-        hash: Sha256::new(),
-    };
+    let mut reader = std::io::BufReader::with_capacity(
+        1 << 20,
+        Hashing {
+            inner: file,
+            hash: Sha256::new(),
+        },
+    );
     let limits = Limits::default();
     let mut held = 0u64;
     let mut kept: BTreeMap<String, Vec<u8>> = BTreeMap::new();
@@ -184,13 +187,20 @@ fn read_again(input: &Unique, folder: &Path, d: &mut Detail) -> Result<Pins, Str
             || p == paths::INPUT_CLUSTER
             || p.starts_with("resolved/")
         {
-            bundle::read::take(meta, r, &limits, &mut held, &mut kept)?;
+            bundle::read::reserve(meta, &limits, &mut held)?;
+            let mut buf = Vec::with_capacity(meta.size as usize);
+            r.read_to_end(&mut buf)
+                .map_err(|e| bundle::BundleError::Integrity {
+                    file: meta.path.clone(),
+                    reason: format!("corrupt: {e}"),
+                })?;
+            kept.insert(meta.path.clone(), buf);
         }
         Ok(())
     })
     .map_err(|e| format!("reading again: {e}"))?;
     std::io::copy(&mut reader, &mut std::io::sink()).map_err(|e| format!("cannot read: {e}"))?;
-    if hex::encode(reader.hash.finalize()) != input.sha256 {
+    if hex::encode(reader.into_inner().hash.finalize()) != input.sha256 {
         return Err("the file changed while the site was built".into());
     }
     let suite_prefix = format!("{}/", paths::INPUT_SUITE);
