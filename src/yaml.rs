@@ -3,8 +3,12 @@
 //! meshproof parses YAML with `serde-saphyr`, configured to read manifests the way `kubectl`
 //! (sigs.k8s.io/yaml on top of go-yaml v2) does: YAML 1.1 booleans (`yes`/`no`/`on`/`off`) and
 //! legacy octal numbers are accepted, and duplicate keys are an error.
+//!
+//! Every read is bounded (YAML can come from a hostile bundle): the text's size, what it expands
+//! to through aliases ([`check_bounds`], one linear pass before serde builds anything), the
+//! parser's own budget (nodes, depth, events) and the line index's memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
@@ -45,8 +49,104 @@ pub fn options() -> Options {
     o
 }
 
+/// Largest YAML text meshproof parses (specs, manifests, Helm repository indexes, a bundle's
+/// inputs).
+pub const MAX_YAML_BYTES: usize = 32 << 20;
+/// Most bytes a YAML stream may expand to (scalar bytes plus [`NODE_COST`] per node, aliases
+/// counted as often as they are used).
+pub const MAX_EXPANDED_BYTES: u64 = 64 << 20;
+/// What one node (scalar, sequence, mapping or alias) counts against [`MAX_EXPANDED_BYTES`]:
+/// about what a `serde_json::Value` costs.
+pub const NODE_COST: u64 = 64;
+/// Most bytes of field paths the line index keeps; beyond, lines resolve to an ancestor's.
+pub const MAX_INDEX_BYTES: usize = 8 << 20;
+
+fn bound_error(file: &str, line: Option<usize>, message: String) -> YamlError {
+    YamlError {
+        file: file.to_string(),
+        line,
+        path: String::new(),
+        message,
+    }
+}
+
+/// Refuse YAML whose text is too large or that expands beyond [`MAX_EXPANDED_BYTES`] through
+/// aliases (`&a [...]` used as `*a` again and again: "billion laughs"). One pass over the
+/// parser's events, linear in the text; syntax errors are left to the deserializer to report.
+pub fn check_bounds(file: &str, text: &str) -> Result<(), YamlError> {
+    if text.len() > MAX_YAML_BYTES {
+        return Err(bound_error(
+            file,
+            None,
+            format!(
+                "{} bytes, more than the {} MiB meshproof reads from one YAML file",
+                text.len(),
+                MAX_YAML_BYTES >> 20
+            ),
+        ));
+    }
+    // Expanded size of each anchored node, and of each open collection so far.
+    let mut anchors: HashMap<usize, u64> = HashMap::new();
+    let mut open: Vec<(usize, u64)> = Vec::new();
+    let mut total: u64 = 0;
+    let mut aliases = false;
+    for item in Parser::new_from_str(text) {
+        let Ok((event, span)) = item else { break };
+        // (weight added to the stream, weight added to the enclosing collection)
+        let (added, to_parent) = match event {
+            Event::Scalar(ref v, _, anchor, _) => {
+                let w = NODE_COST.saturating_add(v.len() as u64);
+                if anchor != 0 {
+                    anchors.insert(anchor, w);
+                }
+                (w, w)
+            }
+            Event::Alias(id) => {
+                aliases = true;
+                let w = anchors.get(&id).copied().unwrap_or(NODE_COST);
+                (w, w)
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
+                open.push((anchor, NODE_COST));
+                (NODE_COST, 0)
+            }
+            Event::SequenceEnd | Event::MappingEnd => match open.pop() {
+                Some((anchor, size)) => {
+                    if anchor != 0 {
+                        anchors.insert(anchor, size);
+                    }
+                    (0, size)
+                }
+                None => (0, 0),
+            },
+            _ => (0, 0),
+        };
+        total = total.saturating_add(added);
+        if let Some((_, inner)) = open.last_mut() {
+            *inner = inner.saturating_add(to_parent);
+        }
+        if total > MAX_EXPANDED_BYTES {
+            let why = if aliases {
+                "through aliases (`*name` repeating an anchored node)"
+            } else {
+                "(too many nodes)"
+            };
+            return Err(bound_error(
+                file,
+                Some(span.start.line()).filter(|l| *l > 0),
+                format!(
+                    "expands to more than {} MiB {why}; meshproof refuses such YAML",
+                    MAX_EXPANDED_BYTES >> 20
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Deserialize one YAML document into `T`, reporting the failing field's path and line.
 pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, YamlError> {
+    check_bounds(file, text)?;
     let mut failed_path: Option<String> = None;
     let result = serde_saphyr::with_deserializer_from_str_with_options(text, options(), |de| {
         serde_path_to_error::deserialize(de).map_err(|e| {
@@ -80,6 +180,7 @@ pub fn from_str<T: DeserializeOwned>(file: &str, text: &str) -> Result<T, YamlEr
 
 /// Parse a multi-document YAML stream into JSON values, skipping empty documents.
 pub fn documents(file: &str, text: &str) -> Result<Vec<serde_json::Value>, YamlError> {
+    check_bounds(file, text)?;
     let docs: Vec<Option<serde_json::Value>> =
         serde_saphyr::from_multiple_with_options(text, options()).map_err(|e| YamlError {
             file: file.to_string(),
@@ -159,19 +260,28 @@ impl LineIndex {
                 None => {}
             }
         }
+        // Paths are kept whole, so deep documents with long keys cost more than their text:
+        // stop indexing once the paths kept reach MAX_INDEX_BYTES (lines of later fields then
+        // resolve to the nearest indexed ancestor, or none).
+        let mut kept: usize = 0;
         for item in parser {
             let Ok((event, span)) = item else { break };
+            if kept > MAX_INDEX_BYTES {
+                break;
+            }
             let line = span.start.line();
             match event {
                 Event::DocumentEnd => break,
                 Event::Scalar(value, ..) => match stack.last_mut() {
                     Some((Frame::Map { key }, base)) if key.is_none() => {
                         let path = join(base, &value);
+                        kept += path.len() + value.len();
                         lines.entry(path).or_insert(line);
                         *key = Some(value.to_string());
                     }
                     _ => {
                         if let Some(p) = child_path(&stack) {
+                            kept += p.len();
                             lines.entry(p).or_insert(line);
                         }
                         finish_child(&mut stack);
@@ -179,6 +289,7 @@ impl LineIndex {
                 },
                 Event::MappingStart(..) | Event::SequenceStart(..) => {
                     let path = child_path(&stack).unwrap_or_default();
+                    kept += 2 * path.len();
                     lines.entry(path.clone()).or_insert(line);
                     let frame = if matches!(event, Event::MappingStart(..)) {
                         Frame::Map { key: None }
@@ -236,6 +347,56 @@ mod tests {
     fn duplicate_keys_are_rejected() {
         let e = from_str::<serde_json::Value>("t.yaml", "a: 1\na: 2\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn alias_bombs_are_refused_before_deserializing() {
+        // Ten levels of ten aliases each: 10^10 leaves once expanded.
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = from_str::<serde_json::Value>("bomb.yaml", &text).unwrap_err();
+        assert!(e.message.contains("through aliases"), "{e}");
+        assert!(e.to_string().starts_with("bomb.yaml:"), "{e}");
+        // One big anchored scalar repeated: no deep nesting needed.
+        let big = "y".repeat(1 << 20);
+        let mut text = format!("a: &big {big}\nb: [");
+        text.push_str(&"*big, ".repeat(100));
+        text.push_str("]\n");
+        let e = documents("big.yaml", &text).unwrap_err();
+        assert!(e.message.contains("through aliases"), "{e}");
+        // Modest use of anchors is fine.
+        let ok = "base: &b {x: 1}\nuse: *b\n";
+        let v: serde_json::Value = from_str("ok.yaml", ok).unwrap();
+        assert_eq!(v["use"]["x"], serde_json::json!(1));
+    }
+
+    #[test]
+    fn oversize_yaml_is_refused_by_size() {
+        let text = "- a\n".repeat(MAX_YAML_BYTES / 4 + 1);
+        let e = documents("big.yaml", &text).unwrap_err();
+        assert!(e.message.contains("more than the 32 MiB"), "{e}");
+    }
+
+    #[test]
+    fn the_line_index_stays_bounded_on_deep_long_keys() {
+        // 60 levels of 1000-byte keys, then many leaves: whole paths would be ~60 KB each.
+        let key = "k".repeat(1000);
+        let mut text = String::new();
+        for d in 0..60 {
+            text.push_str(&format!("{}{key}{d}:\n", "  ".repeat(d)));
+        }
+        for i in 0..2000 {
+            text.push_str(&format!("{}l{i}: 1\n", "  ".repeat(60)));
+        }
+        let idx = LineIndex::new(&text);
+        let kept: usize = idx.lines.keys().map(String::len).sum();
+        assert!(kept <= 2 * MAX_INDEX_BYTES, "{kept}");
+        assert_eq!(idx.line_of(&format!("{key}0")), Some(1));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::read::{Scanned, Sums};
-use super::{json, paths, BundleError, FormatVersion, Manifest, FORMAT_MAJOR};
+use super::{json, paths, BundleError, FormatVersion, Limits, Manifest, FORMAT_MAJOR};
 
 /// Files the structural checks read (always kept in memory by a scan).
 pub fn is_structural(path: &str) -> bool {
@@ -42,6 +42,13 @@ pub fn checksums(s: &Scanned) -> Result<String, BundleError> {
         .files
         .get(paths::SHA256SUMS)
         .ok_or_else(|| integrity(paths::SHA256SUMS, "missing"))?;
+    let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    if lines > s.entries {
+        return Err(integrity(
+            paths::SHA256SUMS,
+            format!("{lines} lines for an archive of {} files", s.entries),
+        ));
+    }
     let listed = std::str::from_utf8(bytes)
         .map_err(|_| "not UTF-8".to_string())
         .and_then(parse_sums)
@@ -165,8 +172,58 @@ pub fn inputs(m: &Manifest, sums: &Sums) -> Result<String, BundleError> {
     ))
 }
 
+/// YAML inputs a reader parses (the suite and the mesh pin).
+pub fn is_parsed_yaml(path: &str) -> bool {
+    path == paths::INPUT_MESH || path.starts_with(&format!("{}/", paths::INPUT_SUITE))
+}
+
+/// The files held in memory, before anything parses them: each JSON file's nesting and value
+/// count ([`json::shape`]) and their sum, the YAML inputs' sizes and their sum. YAML's own
+/// expansion is bounded when it is parsed (`crate::yaml::check_bounds`).
+pub fn parse_limits(s: &Scanned, limits: &Limits) -> Result<(), BundleError> {
+    let mut values: u64 = 0;
+    let mut yaml: u64 = 0;
+    for (path, bytes) in &s.files {
+        if path.ends_with(".json") {
+            values += json::shape(path, bytes)?.values;
+            if values > json::MAX_TOTAL_VALUES {
+                return Err(BundleError::Limit {
+                    entry: path.clone(),
+                    reason: format!(
+                        "the JSON files read together hold more than {} values",
+                        json::MAX_TOTAL_VALUES
+                    ),
+                });
+            }
+        } else if is_parsed_yaml(path) {
+            let size = bytes.len() as u64;
+            yaml += size;
+            if size > limits.max_yaml_file {
+                return Err(BundleError::Limit {
+                    entry: path.clone(),
+                    reason: format!(
+                        "{size} bytes, more than the {} MiB a YAML input may have",
+                        limits.max_yaml_file >> 20
+                    ),
+                });
+            }
+            if yaml > limits.max_yaml_total {
+                return Err(BundleError::Limit {
+                    entry: path.clone(),
+                    reason: format!(
+                        "the YAML inputs add up to more than {} MiB",
+                        limits.max_yaml_total >> 20
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every structural check in order; the manifest when all hold.
-pub fn structure(s: &Scanned) -> Result<Manifest, BundleError> {
+pub fn structure(s: &Scanned, limits: &Limits) -> Result<Manifest, BundleError> {
+    parse_limits(s, limits)?;
     checksums(s)?;
     let m = manifest(s)?;
     layout(s)?;

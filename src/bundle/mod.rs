@@ -264,6 +264,10 @@ pub struct Limits {
     pub max_parsed_file: u64,
     /// Largest sum of files read into memory.
     pub max_parsed_total: u64,
+    /// Largest YAML input a reader parses (`inputs/suite/…`, `inputs/mesh.yaml`).
+    pub max_yaml_file: u64,
+    /// Largest sum of the YAML inputs a reader parses.
+    pub max_yaml_total: u64,
 }
 
 impl Default for Limits {
@@ -274,7 +278,9 @@ impl Default for Limits {
             max_entries: 100_000,
             max_path_bytes: 16 << 20,
             max_parsed_file: 64 << 20,
-            max_parsed_total: 256 << 20,
+            max_parsed_total: 128 << 20,
+            max_yaml_file: 4 << 20,
+            max_yaml_total: 16 << 20,
         }
     }
 }
@@ -316,6 +322,7 @@ pub fn parse_observation(
     file: &str,
     bytes: &[u8],
 ) -> Result<crate::observation::CaseObservation, BundleError> {
+    json::shape(file, bytes)?;
     let obs: crate::observation::CaseObservation =
         serde_json::from_slice(bytes).map_err(|e| BundleError::BadInput {
             file: format!("{file}:{}", e.line()),

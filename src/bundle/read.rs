@@ -490,7 +490,7 @@ pub fn read_selected(
 ) -> Result<BTreeMap<String, Vec<u8>>, BundleError> {
     let keep = |p: &str| want(p) || super::check::is_structural(p);
     let scanned = scan(path, limits, &keep, None)?;
-    super::check::structure(&scanned)?;
+    super::check::structure(&scanned, limits)?;
     let mut files = scanned.files;
     files.retain(|k, _| want(k));
     Ok(files)
@@ -571,7 +571,7 @@ pub fn unpack(bundle: &Path, dest: &Path, limits: &Limits) -> Result<u64, Bundle
     drop(open(bundle)?);
     std::fs::create_dir_all(dest).map_err(|e| unpack_error(dest, "(output folder)", e))?;
     let result = scan(bundle, limits, &super::check::is_structural, Some(dest)).and_then(|s| {
-        super::check::structure(&s)?;
+        super::check::structure(&s, limits)?;
         Ok(s.entries)
     });
     if result.is_err() {

@@ -94,7 +94,8 @@ impl VerifyReport {
 /// Verify a bundle offline. Never needs Docker, a cluster or the network.
 pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
     let mut report = VerifyReport::default();
-    let scanned = scan(bundle, limits, &is_structured, None);
+    let scanned = scan(bundle, limits, &is_structured, None)
+        .and_then(|s| check::parse_limits(&s, limits).map(|_| s));
     let Some(s) = report.record("archive safety", scanned, |s| {
         format!(
             "{} regular files, no unsafe entries, one zstd frame with its checksum, nothing after the tar end",
