@@ -11,6 +11,8 @@ pub mod diff;
 pub mod doctor;
 pub mod env;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod install;
 pub mod kind_binary;
 pub mod observation;
