@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::pipeline;
 use crate::plan::{self, PlanRequest};
 use crate::platform::KindPlatform;
-use crate::progress::{JsonlProgress, Progress, QuietProgress, Spinner, TextProgress};
+use crate::progress::{JsonlProgress, Progress, QuietProgress, TerminalProgress, TextProgress};
 use crate::provenance;
 use crate::report::{self, ReportContext};
 use crate::spec::catalog::Catalog;
@@ -37,76 +37,94 @@ fn level(l: LevelArg) -> Capability {
     }
 }
 
+/// The input catalog of a command that reads inputs: the root must hold `suites/` and
+/// `clusters/` (else exit 2 naming the path and how it was chosen); printed once on stderr.
+pub fn inputs(flag: Option<std::path::PathBuf>) -> Result<Catalog, AppError> {
+    let (root, source) = crate::env::catalog_root(flag);
+    check_root(&root, source)?;
+    eprintln!("inputs: {} ({})", root.display(), source.describe());
+    Ok(Catalog::new(root).with_user_locks(crate::env::data_dir()))
+}
+
+/// An unusable root is bad input: it names the path, what is missing and how it was chosen.
+fn check_root(root: &std::path::Path, source: crate::env::RootSource) -> Result<(), AppError> {
+    let problem = if !root.exists() {
+        "does not exist".to_string()
+    } else if !root.is_dir() {
+        "is not a directory".to_string()
+    } else {
+        let missing: Vec<String> = ["suites", "clusters"]
+            .iter()
+            .filter(|d| !root.join(d).is_dir())
+            .map(|d| format!("{d}/"))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        format!("has no {}", missing.join(" and no "))
+    };
+    Err(AppError::Usage(format!(
+        "inputs root {} ({}) {problem}; pass --root DIR or set {} to a directory holding \
+         clusters/, meshes/, workloads/ and suites/",
+        root.display(),
+        source.describe(),
+        crate::env::MESHPROOF_HOME
+    )))
+}
+
+/// A bundle argument must be a file: a directory or a missing path is bad input (exit 2) for
+/// every command alike.
+fn bundle_file(path: &std::path::Path) -> Result<(), AppError> {
+    let reason = if path.is_dir() {
+        "is a directory, not a bundle file (`meshproof bundle pack DIR --out FILE` makes one)"
+    } else if !path.exists() {
+        "no such bundle file"
+    } else if !path.is_file() {
+        "not a regular file"
+    } else {
+        return Ok(());
+    };
+    Err(AppError::Bundle(bundle::BundleError::BadInput {
+        file: path.display().to_string(),
+        reason: reason.into(),
+    }))
+}
+
 /// Run a parsed command line, writing to `out`.
 pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
-    let catalog = Catalog::new(crate::env::catalog_root(cli.root.clone()));
-    let io = |e: std::io::Error| AppError::Infrastructure(format!("writing output: {e}"));
+    let root = cli.root.clone();
+    let catalog = || inputs(root.clone());
+    let io = io_err;
     match cli.command {
-        Command::Run(args) => run_command(&catalog, args, out),
+        Command::Run(args) => run_command(&catalog()?, args, out),
         Command::Reproduce { bundle, args } => {
-            let (cancel, mut progress) = run_env(args.output, args.quiet)?;
-            let opts = rerun_options(&catalog, &args);
-            let mut platform = KindPlatform::new(catalog.clone(), args.keep)
-                .map_err(|e| AppError::Infrastructure(e.0))?;
-            let (outcome, diff) = pipeline::reproduce(
-                &bundle,
-                &opts,
-                &mut platform,
-                progress.as_mut(),
-                &SystemClock::new(),
-                &cancel,
-            )?;
-            let finished = finish_run(&outcome, None, out);
-            writeln!(out, "\ncompared with {}:", bundle.display()).map_err(io)?;
-            for l in &diff.lines {
-                writeln!(out, "  {l}").map_err(io)?;
-            }
-            if diff.lines.is_empty() {
-                writeln!(out, "  no differences").map_err(io)?;
-            }
-            // A reproduction that did not complete says so (exit 4) before any comparison.
-            finished?;
-            if diff.verdicts_differ {
-                return Err(AppError::Differs);
-            }
-            Ok(())
+            bundle_file(&bundle)?;
+            reproduce_command(&catalog()?, &bundle, &args, out)
         }
         Command::Rerun { bundle, args, .. } => {
-            let (cancel, mut progress) = run_env(args.output, args.quiet)?;
-            let opts = rerun_options(&catalog, &args);
-            let mut platform = KindPlatform::new(catalog.clone(), args.keep)
-                .map_err(|e| AppError::Infrastructure(e.0))?;
-            match pipeline::rerun_failed(
-                &bundle,
-                &opts,
-                &mut platform,
-                progress.as_mut(),
-                &SystemClock::new(),
-                &cancel,
-            )? {
-                None => {
-                    writeln!(
-                        out,
-                        "every case {} planned is Full: nothing to rerun",
-                        bundle.display()
-                    )
-                    .map_err(io)?;
-                    Ok(())
-                }
-                Some(outcome) => finish_run(&outcome, None, out),
-            }
+            bundle_file(&bundle)?;
+            rerun_command(&catalog()?, &bundle, &args, out)
         }
         Command::Lock {
             mesh,
             cluster,
             no_images,
+            out: dest,
         } => match (mesh, cluster) {
-            (_, Some(cluster)) => lock_cluster_command(&catalog, &cluster, out),
-            (Some(mesh), None) => lock_command(&catalog, &mesh, !no_images, out),
+            (_, Some(cluster)) => lock_cluster_command(&catalog()?, &cluster, dest, out),
+            (Some(mesh), None) => lock_command(&catalog()?, &mesh, !no_images, dest, out),
             (None, None) => Err(AppError::Usage("lock needs --mesh or --cluster".into())),
         },
-        Command::Doctor { cluster, mesh } => crate::doctor::doctor(&catalog, &cluster, &mesh, out),
+        Command::Doctor { cluster, mesh } => {
+            crate::doctor::doctor(&catalog()?, &cluster, &mesh, out)
+        }
         Command::Gc { yes } => crate::doctor::gc(yes, out),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "meshproof", out);
+            out.flush().map_err(io_err)
+        }
+        Command::Man { out_dir } => man_command(out_dir.as_deref(), out),
         Command::Plan { selection, format } => {
             let req = PlanRequest {
                 cluster: selection.cluster,
@@ -118,7 +136,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 timeout_scale: selection.timeout_scale,
                 force: selection.force,
             };
-            let p = plan::plan(&catalog, &req)?;
+            let p = plan::plan(&catalog()?, &req)?;
             match format {
                 PlanFormat::Text => write!(out, "{}", plan::render(&p)).map_err(io)?,
                 PlanFormat::Json => writeln!(
@@ -130,7 +148,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             }
             Ok(())
         }
-        Command::List { what } => list(&catalog, what, out).map_err(|e| match e {
+        Command::List { what } => list(&catalog()?, what, out).map_err(|e| match e {
             ListError::Spec(s) => AppError::Spec(s),
             ListError::Io(e) => io(e),
         }),
@@ -139,12 +157,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             require,
             attestation,
         } => {
-            if !bundle.is_file() {
-                return Err(AppError::Bundle(bundle::BundleError::BadInput {
-                    file: bundle.display().to_string(),
-                    reason: "no such bundle file".into(),
-                }));
-            }
+            bundle_file(&bundle)?;
             let (lines, report) = match &attestation.attestation {
                 None => {
                     let report = bundle::verify::verify(&bundle, &Limits::default());
@@ -187,6 +200,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             format,
             attestation,
         } => {
+            bundle_file(&bundle)?;
             let signed = match &attestation.attestation {
                 None => None,
                 Some(att) => {
@@ -198,7 +212,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                 p == bundle::paths::MANIFEST
                     || p == bundle::paths::VERDICTS
                     || p == bundle::paths::INPUT_MESH
-            })?;
+            })
+            .map_err(crate::error::naming_bundle(&bundle))?;
             let need = |p: &str| {
                 files.get(p).ok_or_else(|| {
                     AppError::Bundle(bundle::BundleError::Integrity {
@@ -269,6 +284,8 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
         } => attest_command(&b, key, output, predicate, level(require), url, force, out),
         Command::Site(args) => crate::site::command(args, out),
         Command::Diff { a, b } => {
+            bundle_file(&a)?;
+            bundle_file(&b)?;
             let r = crate::diff::diff(&a, &b, &Limits::default())?;
             for l in &r.lines {
                 writeln!(out, "{l}").map_err(io)?;
@@ -312,8 +329,26 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             Ok(())
         }
         Command::Bundle(BundleCommand::Unpack { bundle: b, output }) => {
-            let n = bundle::read::unpack(&b, &output, &Limits::default())?;
-            write_unpack_marker(&b, &output)?;
+            bundle_file(&b)?;
+            let fresh = !output.exists();
+            let unpacked = bundle::read::unpack(&b, &output, &Limits::default())
+                .map_err(AppError::from)
+                .and_then(|n| write_unpack_marker(&b, &output).map(|()| n));
+            let n = match unpacked {
+                Ok(n) => n,
+                Err(e) => {
+                    // A failed unpack leaves nothing behind, so the same command can be retried.
+                    if fresh && output.exists() {
+                        let _ = std::fs::remove_dir_all(&output);
+                    }
+                    return Err(match e {
+                        AppError::Bundle(b2) => {
+                            AppError::Bundle(crate::error::naming_bundle(&b)(b2))
+                        }
+                        other => other,
+                    });
+                }
+            };
             writeln!(
                 out,
                 "unpacked {n} files into {} (run `meshproof verify {}` to check integrity)",
@@ -338,12 +373,7 @@ fn attest_command(
     force: bool,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
-    if !bundle_path.is_file() {
-        return Err(AppError::Bundle(bundle::BundleError::BadInput {
-            file: bundle_path.display().to_string(),
-            reason: "no such bundle file".into(),
-        }));
-    }
+    bundle_file(bundle_path)?;
     let key = key
         .as_deref()
         .map(provenance::files::load_signing_key)
@@ -386,6 +416,90 @@ fn attest_command(
     Ok(())
 }
 
+/// `meshproof reproduce`: run the bundle's inputs again, then compare.
+fn reproduce_command(
+    catalog: &Catalog,
+    bundle: &std::path::Path,
+    args: &crate::cli::RerunArgs,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+    let opts = rerun_options(catalog, args);
+    let mut platform =
+        KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let (outcome, diff) = pipeline::reproduce(
+        bundle,
+        &opts,
+        &mut platform,
+        progress.as_mut(),
+        &SystemClock::new(),
+        &cancel,
+    )?;
+    progress.finished(&outcome);
+    let mut err = std::io::stderr();
+    let out = summary_writer(args.output, out, &mut err);
+    let finished = finish_run(&outcome, None, out);
+    writeln!(out, "\ncompared with {}:", bundle.display()).map_err(io_err)?;
+    for l in &diff.lines {
+        writeln!(out, "  {l}").map_err(io_err)?;
+    }
+    if diff.lines.is_empty() {
+        writeln!(out, "  no differences").map_err(io_err)?;
+    }
+    // A reproduction that did not complete says so (exit 4) before any comparison.
+    finished?;
+    if diff.verdicts_differ {
+        return Err(AppError::Differs);
+    }
+    Ok(())
+}
+
+/// `meshproof rerun [--failed]`: the cases that were not Full, again.
+fn rerun_command(
+    catalog: &Catalog,
+    bundle: &std::path::Path,
+    args: &crate::cli::RerunArgs,
+    out: &mut dyn Write,
+) -> Result<(), AppError> {
+    let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+    let opts = rerun_options(catalog, args);
+    let mut platform =
+        KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let outcome = pipeline::rerun_failed(
+        bundle,
+        &opts,
+        &mut platform,
+        progress.as_mut(),
+        &SystemClock::new(),
+        &cancel,
+    )?;
+    let mut err = std::io::stderr();
+    let Some(outcome) = outcome else {
+        let out = summary_writer(args.output, out, &mut err);
+        return writeln!(
+            out,
+            "every case {} planned is Full: nothing to rerun",
+            bundle.display()
+        )
+        .map_err(io_err);
+    };
+    progress.finished(&outcome);
+    finish_run(&outcome, None, summary_writer(args.output, out, &mut err))
+}
+
+/// Where the human summary goes: stdout, except with `--output jsonl`, whose stdout carries
+/// only JSON lines (the summary goes to stderr then).
+fn summary_writer<'a>(
+    mode: OutputMode,
+    out: &'a mut dyn Write,
+    err: &'a mut std::io::Stderr,
+) -> &'a mut dyn Write {
+    match mode {
+        OutputMode::Jsonl => err,
+        _ => out,
+    }
+}
+
 /// The Ctrl-C / SIGTERM flag (a second signal exits at once) and the progress reporter.
 fn run_env(
     output: OutputMode,
@@ -403,10 +517,12 @@ fn run_env(
     let progress: Box<dyn Progress> = match (output, quiet) {
         (OutputMode::Jsonl, _) => Box::new(JsonlProgress::new(std::io::stdout())),
         (_, true) => Box::new(QuietProgress),
-        (OutputMode::Text, false) if std::io::stderr().is_terminal() => {
-            Box::new(Spinner::default())
+        (OutputMode::Auto, false) if std::io::stderr().is_terminal() => {
+            Box::new(TerminalProgress::default())
         }
-        (OutputMode::Text, false) => Box::new(TextProgress::new(std::io::stderr())),
+        (OutputMode::Auto | OutputMode::Plain, false) => {
+            Box::new(TextProgress::new(std::io::stderr()))
+        }
     };
     Ok((cancel, progress))
 }
@@ -434,9 +550,15 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         parent: None,
         image_pins: Default::default(),
         sign_key: args.sign_key,
+        probe_image: None,
+    };
+    let req = pipeline::RunRequest {
+        probe_image: check_external(&req, args.probe_image)?,
+        ..req
     };
     check_mesh_artifacts(catalog, &req)?;
-    let (cancel, mut progress) = run_env(args.output, args.quiet)?;
+    let output = args.output;
+    let (cancel, mut progress) = run_env(output, args.quiet)?;
     let mut platform =
         KindPlatform::new(catalog.clone(), req.keep).map_err(|e| AppError::Infrastructure(e.0))?;
     let outcome = pipeline::run(
@@ -447,7 +569,61 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         &SystemClock::new(),
         &cancel,
     )?;
-    finish_run(&outcome, req.require, out)
+    progress.finished(&outcome);
+    let mut err = std::io::stderr();
+    finish_run(&outcome, req.require, summary_writer(output, out, &mut err))
+}
+
+/// `--kubeconfig`: the file, its context and the probe image the cluster must pull are checked
+/// before anything touches the cluster or writes a file (exit 2 naming what is wrong).
+fn check_external(
+    req: &pipeline::RunRequest,
+    flag: Option<String>,
+) -> Result<Option<String>, AppError> {
+    let Some(kubeconfig) = &req.kubeconfig else {
+        return Ok(None);
+    };
+    let target = meshproof_kube::check_kubeconfig(kubeconfig, req.context.as_deref())
+        .map_err(|e| AppError::Usage(format!("--kubeconfig: {e}")))?;
+    let (image, from) = match flag {
+        Some(i) => (i, "--probe-image"),
+        None => (
+            crate::env::probe_image().ok_or_else(|| {
+                AppError::Usage(format!(
+                    "--kubeconfig {}: an external cluster pulls the probe image from a registry, so \
+                     meshproof needs its reference: build workloads/smi-apps/probe/Dockerfile, push \
+                     it where the cluster can pull, and pass --probe-image REF or set {}",
+                    kubeconfig.display(),
+                    crate::env::MESHPROOF_PROBE_IMAGE
+                ))
+            })?,
+            crate::env::MESHPROOF_PROBE_IMAGE,
+        ),
+    };
+    if !is_image_reference(&image) {
+        return Err(AppError::Usage(format!(
+            "{from} {image:?}: not an image reference (e.g. ghcr.io/me/meshproof-probe:0.1.0)"
+        )));
+    }
+    eprintln!(
+        "cluster: external, context {} ({}); probe image {image}",
+        target.context, target.server
+    );
+    Ok(Some(image))
+}
+
+/// An image reference as the distribution reference grammar defines it (`[domain[:port]/]path`
+/// of lowercase components, optional `:tag`, optional `@sha256:` digest).
+fn is_image_reference(s: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        let component = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+        regex::Regex::new(&format!(
+            r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?{component}(?:/{component})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})?(?:@sha256:[0-9a-f]{{64}})?$"
+        ))
+        .expect("static regex")
+    })
+    .is_match(s)
 }
 
 /// Before anything is created: an unpinned mesh is refused (exit 2); a lock file next to the pin
@@ -498,6 +674,7 @@ fn check_mesh_artifacts(catalog: &Catalog, req: &pipeline::RunRequest) -> Result
 fn lock_cluster_command(
     catalog: &Catalog,
     cluster: &str,
+    dest: Option<std::path::PathBuf>,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     use crate::install::InstallError;
@@ -512,14 +689,12 @@ fn lock_cluster_command(
                 other => AppError::Infrastructure(other.to_string()),
             })?;
     let rel = crate::kind_binary::lock_path(&pin.path);
-    std::fs::write(
-        catalog.root.join(&rel),
-        crate::kind_binary::render_lock(&lock),
-    )
-    .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;
+    let path = lock_destination(catalog, &rel, dest)?;
+    write_lock(&path, &crate::kind_binary::render_lock(&lock))?;
     writeln!(
         out,
-        "wrote {rel} (kind v{}: {} binaries)",
+        "wrote {} (kind v{}: {} binaries)",
+        path.display(),
         lock.spec.kind.version,
         lock.spec.kind.binaries.len()
     )
@@ -531,6 +706,7 @@ fn lock_command(
     catalog: &Catalog,
     mesh: &str,
     with_images: bool,
+    dest: Option<std::path::PathBuf>,
     out: &mut dyn Write,
 ) -> Result<(), AppError> {
     use crate::install::{lock, InstallError};
@@ -572,6 +748,7 @@ fn lock_command(
             other => AppError::Infrastructure(other.to_string()),
         })?;
     let rel = crate::spec::mesh::Mesh::lock_path(&pin.path);
+    let path = lock_destination(catalog, &rel, dest)?;
     if !with_images {
         if let Ok(Some(previous)) = lock::load_for(catalog, &pin) {
             if !previous.value.spec.images.is_empty() {
@@ -584,9 +761,7 @@ fn lock_command(
             }
         }
     }
-    let text = lock::render(&resolved);
-    std::fs::write(catalog.root.join(&rel), &text)
-        .map_err(|e| AppError::Infrastructure(format!("{rel}: {e}")))?;
+    write_lock(&path, &lock::render(&resolved))?;
     let clis = if resolved.spec.cli.is_empty() {
         String::new()
     } else {
@@ -599,7 +774,8 @@ fn lock_command(
     };
     writeln!(
         out,
-        "wrote {rel} ({} chart(s), {} manifest(s){clis}{images})",
+        "wrote {} ({} chart(s), {} manifest(s){clis}{images})",
+        path.display(),
         resolved.spec.charts.len(),
         resolved.spec.manifests.len()
     )
@@ -617,6 +793,67 @@ fn lock_command(
         writeln!(out, "  {}  {}", i.reference, i.digest).map_err(io_err)?;
     }
     Ok(())
+}
+
+/// Where `lock` writes: `--out`, else `<data dir>/<rel>` (which `run` reads when the catalog has
+/// no lock next to the pin, see `Catalog::user_locks`) — never the catalog itself, which may be the build tree or the
+/// read-only Nix store. Commit a lock by passing `--out <root>/<rel>`.
+fn lock_destination(
+    catalog: &Catalog,
+    rel: &str,
+    dest: Option<std::path::PathBuf>,
+) -> Result<std::path::PathBuf, AppError> {
+    if let Some(p) = dest {
+        return Ok(p);
+    }
+    let dir = catalog.user_locks.clone().ok_or_else(|| {
+        AppError::Usage(format!(
+            "no data directory (set {} or {}): pass --out FILE",
+            crate::env::XDG_DATA_HOME,
+            crate::env::HOME
+        ))
+    })?;
+    let path = dir.join(rel);
+    if catalog.root.join(rel).is_file() {
+        eprintln!(
+            "note: {} exists and is what `run` uses for this pin; the new lock goes to {} (pass --out {} to replace it)",
+            catalog.root.join(rel).display(),
+            path.display(),
+            catalog.root.join(rel).display()
+        );
+    }
+    Ok(path)
+}
+
+fn write_lock(path: &std::path::Path, text: &str) -> Result<(), AppError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+    }
+    std::fs::write(path, text)
+        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", path.display())))
+}
+
+/// `meshproof man`: the top-level page on stdout, or every page into `dir`.
+fn man_command(dir: Option<&std::path::Path>, out: &mut dyn Write) -> Result<(), AppError> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    match dir {
+        None => {
+            clap_mangen::Man::new(cmd).render(out).map_err(io_err)?;
+            out.flush().map_err(io_err)
+        }
+        Some(dir) => {
+            if !dir.is_dir() {
+                return Err(AppError::Usage(format!(
+                    "--out-dir {}: not a directory",
+                    dir.display()
+                )));
+            }
+            clap_mangen::generate_to(cmd, dir)
+                .map_err(|e| AppError::Infrastructure(format!("{}: {e}", dir.display())))?;
+            writeln!(out, "wrote the man pages into {}", dir.display()).map_err(io_err)
+        }
+    }
 }
 
 /// Summary table, then the exit code: infrastructure failure or abort → 4, below `--require` → 1.
@@ -725,7 +962,7 @@ fn write_unpack_marker(
 }
 
 fn io_err(e: std::io::Error) -> AppError {
-    AppError::Infrastructure(format!("writing output: {e}"))
+    AppError::Output(e)
 }
 
 /// `--require`: the run must be complete (every planned case finished, at least one case), and

@@ -68,7 +68,8 @@ impl Facts {
 fn load(bundle: &Path, limits: &Limits) -> Result<Facts, BundleError> {
     let files = read_selected(bundle, limits, |p| {
         p == paths::MANIFEST || p == paths::VERDICTS || p.starts_with("resolved/")
-    })?;
+    })
+    .map_err(crate::error::naming_bundle(bundle))?;
     let get = |p: &str| {
         files.get(p).ok_or_else(|| BundleError::Integrity {
             file: format!("{}: {p}", bundle.display()),

@@ -47,6 +47,9 @@ pub const MESHPROOF_KIND_DOWNLOAD_BASE: &str = "MESHPROOF_KIND_DOWNLOAD_BASE";
 /// (`$XDG_CACHE_HOME/meshproof`, else `~/.cache/meshproof`) and where a kept cluster's
 /// kubeconfig is written (`$XDG_STATE_HOME/meshproof`, else `~/.local/state/meshproof`).
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// See [`XDG_CACHE_HOME`]; `$XDG_DATA_HOME/meshproof` (else `~/.local/share/meshproof`) is where
+/// `lock` writes lock files unless given `--out`.
+pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
 /// See [`XDG_CACHE_HOME`].
 pub const XDG_STATE_HOME: &str = "XDG_STATE_HOME";
 /// See [`XDG_CACHE_HOME`].
@@ -84,21 +87,63 @@ pub fn search_path() -> std::ffi::OsString {
     std::env::var_os(PATH).unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into())
 }
 
-/// Where the input catalog lives: `--root`, then `$MESHPROOF_HOME`, then the current directory
-/// when it has a `suites/` folder, then the directory the crate was built from.
-pub fn catalog_root(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(p) = flag {
-        return p;
+/// How the input root was chosen: every message about the root names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootSource {
+    /// `--root DIR`.
+    Flag,
+    /// `$MESHPROOF_HOME`.
+    Env,
+    /// The current directory, which has `suites/` and `clusters/`.
+    CurrentDir,
+    /// The source tree this binary was built from (the last resort).
+    BuildTree,
+}
+
+impl RootSource {
+    /// `from --root`, `from MESHPROOF_HOME`, …
+    pub fn describe(self) -> &'static str {
+        match self {
+            RootSource::Flag => "from --root",
+            RootSource::Env => "from MESHPROOF_HOME",
+            RootSource::CurrentDir => "the current directory",
+            RootSource::BuildTree => "default: the source tree this binary was built from",
+        }
     }
-    if let Some(p) = std::env::var_os(MESHPROOF_HOME) {
-        return PathBuf::from(p);
+}
+
+/// Where the input catalog lives: `--root`, then `$MESHPROOF_HOME`, then the current directory
+/// when it has `suites/` and `clusters/`, then the directory the crate was built from.
+pub fn catalog_root(flag: Option<PathBuf>) -> (PathBuf, RootSource) {
+    if let Some(p) = flag {
+        return (p, RootSource::Flag);
+    }
+    if let Some(p) = std::env::var_os(MESHPROOF_HOME).filter(|p| !p.is_empty()) {
+        return (PathBuf::from(p), RootSource::Env);
     }
     if let Ok(cwd) = std::env::current_dir() {
         if cwd.join("suites").is_dir() && cwd.join("clusters").is_dir() {
-            return cwd;
+            return (cwd, RootSource::CurrentDir);
         }
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    (
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+        RootSource::BuildTree,
+    )
+}
+
+/// The probe image an external cluster (`run --kubeconfig`) pulls: `$MESHPROOF_PROBE_IMAGE`
+/// (`None` when unset or empty).
+pub fn probe_image() -> Option<String> {
+    std::env::var(MESHPROOF_PROBE_IMAGE)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// meshproof's data directory (`$XDG_DATA_HOME/meshproof`, else `~/.local/share/meshproof`;
+/// `None` without either): where `lock` writes by default.
+pub fn data_dir() -> Option<PathBuf> {
+    xdg_dir(XDG_DATA_HOME, ".local/share")
 }
 
 /// True when `MESHPROOF_REQUIRE_DOCKER=1`.

@@ -37,6 +37,10 @@ pub enum AppError {
     NotAvailable(&'static str, &'static str),
     #[error("{0}")]
     Infrastructure(String),
+    /// Writing to stdout or stderr failed. A closed pipe (`meshproof plan | head -1`) is not an
+    /// error: `main` exits 0 quietly.
+    #[error("writing output")]
+    Output(#[source] std::io::Error),
 }
 
 impl AppError {
@@ -69,6 +73,48 @@ impl AppError {
             AppError::VerifyFailed(_) => exit::VERIFY_FAILED,
             AppError::BelowRequired(_) | AppError::Differs => exit::BELOW_REQUIRED,
             AppError::Infrastructure(_) => exit::INFRASTRUCTURE,
+            AppError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+            AppError::Output(_) => exit::INFRASTRUCTURE,
+        }
+    }
+
+    /// The reader went away (`| head`): exit 0 without a message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, AppError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// A bundle error that names `bundle` (the file the user passed), so `diff A B` and every other
+/// command say which archive was corrupt or unsafe instead of "(archive)".
+pub fn naming_bundle(bundle: &std::path::Path) -> impl Fn(BundleError) -> BundleError + '_ {
+    move |e| {
+        let name = |inner: &str| match inner {
+            "" | "(archive)" | "bundle" => bundle.display().to_string(),
+            other if other.starts_with(&bundle.display().to_string()) => other.to_string(),
+            other => format!("{}: {other}", bundle.display()),
+        };
+        match e {
+            BundleError::Io { path, source } => BundleError::Io {
+                path: name(&path),
+                source,
+            },
+            BundleError::Unsafe { entry, reason } => BundleError::Unsafe {
+                entry: name(&entry),
+                reason,
+            },
+            BundleError::Limit { entry, reason } => BundleError::Limit {
+                entry: name(&entry),
+                reason,
+            },
+            BundleError::Integrity { file, reason } => BundleError::Integrity {
+                file: name(&file),
+                reason,
+            },
+            BundleError::BadInput { file, reason } => BundleError::BadInput {
+                file: name(&file),
+                reason,
+            },
+            other => other,
         }
     }
 }

@@ -95,26 +95,26 @@ pub fn lock_path(pin_path: &str) -> String {
     format!("{}.lock.yaml", pin_path.trim_end_matches(".yaml"))
 }
 
-/// The lock next to a cluster pin, if there is one.
+/// The lock of a cluster pin, if there is one: next to it, else in the user's lock directory
+/// ([`Catalog::lock_file`]).
 pub fn load_lock_for(
     catalog: &Catalog,
     pin: &Sourced<Cluster>,
 ) -> Result<Option<Sourced<ClusterLock>>, SpecError> {
     let rel = lock_path(&pin.path);
-    let full = catalog.root.join(&rel);
-    if !full.is_file() {
+    let Some((full, name)) = catalog.lock_file(&rel) else {
         return Ok(None);
-    }
+    };
     let bytes = std::fs::read(&full).map_err(|e| SpecError::Io {
-        file: rel.clone(),
+        file: name.clone(),
         source: e,
     })?;
     let text = String::from_utf8(bytes.clone())
-        .map_err(|_| SpecError::Invalid(format!("{rel}: not UTF-8")))?;
-    let value = load_lock(&rel, &text)?;
+        .map_err(|_| SpecError::Invalid(format!("{name}: not UTF-8")))?;
+    let value = load_lock(&name, &text)?;
     Ok(Some(Sourced {
         value,
-        path: rel,
+        path: name,
         bytes,
     }))
 }

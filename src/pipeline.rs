@@ -86,6 +86,8 @@ pub trait Platform {
     /// The catalog this run's inputs come from (for `reproduce`/`rerun`, the bundle's own
     /// inputs): pins and lock files are read from it, never from another checkout.
     fn use_inputs(&mut self, _catalog: &Catalog) {}
+    /// The probe image an external cluster pulls (`run --kubeconfig --probe-image`).
+    fn use_probe_image(&mut self, _reference: &str) {}
     /// Record the already-installed mesh instead (`--mesh-installed`).
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError>;
     /// The suite backend on the cluster.
@@ -120,6 +122,8 @@ pub struct RunRequest {
     /// Sign the bundle at the end with this Ed25519 private key (`run --sign-key`): the key is
     /// read before anything starts, the attestation written beside the bundle.
     pub sign_key: Option<PathBuf>,
+    /// The probe image an external cluster pulls (`--probe-image`, `MESHPROOF_PROBE_IMAGE`).
+    pub probe_image: Option<String>,
 }
 
 /// What a run produced.
@@ -233,9 +237,23 @@ struct Phases<'a> {
     progress: &'a mut dyn Progress,
     clock: &'a dyn Clock,
     timings: Vec<PhaseTiming>,
+    cancel: &'a AtomicBool,
 }
 
 impl Phases<'_> {
+    /// A phase that does work towards the result: after Ctrl-C it does not start (evidence and
+    /// teardown use [`Phases::run`] and always do).
+    fn work<T>(
+        &mut self,
+        phase: &str,
+        f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
+    ) -> Result<T, InfraError> {
+        if self.cancel.load(Ordering::SeqCst) {
+            return Err(InfraError(format!("interrupted (Ctrl-C) before {phase}")));
+        }
+        self.run(phase, f)
+    }
+
     fn run<T>(
         &mut self,
         phase: &str,
@@ -257,6 +275,29 @@ impl Phases<'_> {
         });
         r.map(|(t, _)| t)
     }
+}
+
+/// `--out` must be a new file in an existing directory: refused (exit 2) before anything starts,
+/// not after the cluster phase.
+fn check_out(out: &Path) -> Result<(), AppError> {
+    if out.symlink_metadata().is_ok() {
+        return Err(AppError::Usage(format!(
+            "{}: already exists; choose another --out",
+            out.display()
+        )));
+    }
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(AppError::Usage(format!(
+            "--out {}: the directory {} does not exist; create it or choose another --out",
+            out.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Run the suite end to end. Bad input is an error before anything starts; afterwards every
@@ -284,12 +325,7 @@ pub fn run(
             &run_id[..8]
         ))
     });
-    if out.exists() {
-        return Err(AppError::Usage(format!(
-            "{}: already exists; choose another --out",
-            out.display()
-        )));
-    }
+    check_out(&out)?;
     // A key that cannot sign fails the run before it starts, not after it.
     let signer = match &req.sign_key {
         None => None,
@@ -306,11 +342,17 @@ pub fn run(
     };
     let started_at = rfc3339(std::time::SystemTime::now());
     platform.use_inputs(catalog);
+    if let Some(image) = &req.probe_image {
+        platform.use_probe_image(image);
+    }
     let mut phases = Phases {
         progress,
         clock,
         timings: Vec::new(),
+        cancel,
     };
+    let planned: Vec<String> = plan.cases.iter().map(|c| c.name.clone()).collect();
+    phases.progress.run_planned(&planned);
 
     // Preflight: nothing is written when it fails.
     if req.kubeconfig.is_none() {
@@ -357,7 +399,7 @@ pub fn run(
     platform.use_timeouts(&plan.timeouts);
     let infra = (|| -> Result<(), InfraError> {
         let facts = match &req.kubeconfig {
-            Some(k) => phases.run("cluster", |_| {
+            Some(k) => phases.work("cluster", |_| {
                 platform
                     .connect_external(k, req.context.as_deref())
                     .map(|f| {
@@ -365,7 +407,7 @@ pub fn run(
                         (f, d)
                     })
             })?,
-            None => phases.run("cluster", |_| {
+            None => phases.work("cluster", |_| {
                 platform.cluster_up(&run_id, &plan).map(|f| {
                     let d = format!("{} ({})", f.name, plan.cluster.node_image);
                     (f, d)
@@ -373,7 +415,7 @@ pub fn run(
             })?,
         };
         cluster_facts = Some(facts);
-        let image = phases.run("workload image", |_| {
+        let image = phases.work("workload image", |_| {
             platform.load_workload_image(&workload).map(|i| {
                 let d = format!("{} ({})", i.reference, i.id);
                 (i, d)
@@ -387,13 +429,13 @@ pub fn run(
             platform.pin_images(&req.image_pins);
         }
         let mesh_facts = if req.mesh_installed {
-            phases.run("mesh", |_| {
+            phases.work("mesh", |_| {
                 platform
                     .observe_installed_mesh(&mesh_pin.value)
                     .map(|m| (m, "already installed (recorded, not installed)".to_string()))
             })?
         } else {
-            phases.run("mesh", |_| {
+            phases.work("mesh", |_| {
                 platform
                     .install_mesh(&mesh_pin.value, &plan.timeouts)
                     .map(|m| {
@@ -439,7 +481,7 @@ pub fn run(
                 timeouts: plan.timeouts,
                 cancel,
             };
-            let obs = phases.run(&format!("case {}", lc.name()), |progress| {
+            let obs = phases.work(&format!("case {}", lc.name()), |progress| {
                 let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
                 // The same judge `pack` and `verify` run: progress shows every check's verdict.
                 let one = BTreeMap::from([(lc.name().to_string(), obs.clone())]);
@@ -581,6 +623,16 @@ pub fn run(
             "kind"
         }),
     );
+    if let Some(f) = cluster_facts.as_ref().filter(|f| f.external) {
+        // What the summary names instead of the kind pin (which only a reproduction would use).
+        extra.insert(
+            "external_cluster".to_string(),
+            json!({
+                "context": f.name,
+                "server_version": f.facts.get("kubernetes_server"),
+            }),
+        );
+    }
     extra.insert(
         "mesh_installed_by_user".to_string(),
         json!(req.mesh_installed),

@@ -236,6 +236,8 @@ pub struct KindPlatform {
     inputs: Option<Catalog>,
     /// Temporary files (kind config, image archive) kept alive for the run.
     scratch: tempfile::TempDir,
+    /// The probe image an external cluster pulls (`--probe-image`, `MESHPROOF_PROBE_IMAGE`).
+    probe_image: Option<String>,
 }
 
 impl KindPlatform {
@@ -268,6 +270,7 @@ impl KindPlatform {
             image_pins: BTreeMap::new(),
             inputs: None,
             scratch: tempfile::tempdir().map_err(infra)?,
+            probe_image: None,
         })
     }
 
@@ -621,11 +624,13 @@ impl Platform for KindPlatform {
         context: Option<&str>,
     ) -> Result<ClusterFacts, InfraError> {
         let server = self.connect(kubeconfig, context)?;
+        let nodes = self.rt.block_on(self.kube()?.node_info()).map_err(infra)?;
         let mut facts = BTreeMap::new();
         facts.insert("kubernetes_server".into(), json!(server));
+        facts.insert("nodes".into(), json!(nodes));
         facts.insert(
             "note".into(),
-            json!("external cluster: its nodes, node image and kind version are not pinned"),
+            json!("external cluster: recorded as found (server version, nodes); nothing about it is pinned"),
         );
         Ok(ClusterFacts {
             name: context.unwrap_or("current-context").to_string(),
@@ -638,11 +643,12 @@ impl Platform for KindPlatform {
     fn load_workload_image(&mut self, w: &Sourced<Workload>) -> Result<ImageFacts, InfraError> {
         self.backend.port = w.value.spec.port;
         let Some(cluster) = self.cluster.clone() else {
-            // External clusters pull: the image must be reachable from them.
-            let reference = std::env::var(crate::env::MESHPROOF_PROBE_IMAGE).map_err(|_| {
+            // External clusters pull: the image must be reachable from them (`run` checks
+            // that one was given before anything touches the cluster).
+            let reference = self.probe_image.clone().ok_or_else(|| {
                 infra(format!(
                     "an external cluster cannot be loaded with a local image; push the probe image \
-                     somewhere it can pull and set {}",
+                     somewhere it can pull and pass --probe-image or set {}",
                     crate::env::MESHPROOF_PROBE_IMAGE
                 ))
             })?;
@@ -779,11 +785,12 @@ impl Platform for KindPlatform {
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
         let k = self.kube()?;
         let served = self.rt.block_on(k.served_smi()).map_err(infra)?;
-        let mut facts = MeshFacts::default();
-        facts.facts.insert("installed_by_user".into(), json!(true));
-        facts.facts.insert("pin".into(), json!(mesh.id()));
-        facts.facts.insert("served_smi".into(), json!(served));
-        Ok(facts)
+        let running = self.rt.block_on(k.running_mesh(&mesh.spec.namespaces));
+        Ok(installed_mesh_facts(mesh, served, running))
+    }
+
+    fn use_probe_image(&mut self, reference: &str) {
+        self.probe_image = Some(reference.to_string());
     }
 
     fn backend(&mut self) -> &mut dyn SuiteBackend {
@@ -843,6 +850,48 @@ impl Platform for KindPlatform {
     }
 }
 
+/// `resolved/mesh.json` of a mesh the user installed: what runs in its namespaces (images,
+/// image ids, version labels) and the SMI versions served; the pin is only what was asked for.
+pub fn installed_mesh_facts(
+    mesh: &Mesh,
+    served: BTreeMap<String, Vec<String>>,
+    running: meshproof_kube::RunningMesh,
+) -> MeshFacts {
+    let mut facts = MeshFacts::default();
+    facts.facts.insert("installed_by_user".into(), json!(true));
+    facts.facts.insert("requested_pin".into(), json!(mesh.id()));
+    facts
+        .facts
+        .insert("namespaces".into(), json!(mesh.spec.namespaces));
+    facts.facts.insert("served_smi".into(), json!(served));
+    let mut images: BTreeMap<&str, &str> = BTreeMap::new();
+    for c in &running.containers {
+        images.entry(&c.image).or_insert(&c.image_id);
+    }
+    facts.facts.insert("running_images".into(), json!(images));
+    facts
+        .facts
+        .insert("containers".into(), json!(running.containers));
+    facts
+        .facts
+        .insert("version_labels".into(), json!(running.version_labels));
+    if !running.unlisted.is_empty() {
+        facts
+            .facts
+            .insert("unlisted".into(), json!(running.unlisted));
+    }
+    if running.containers.is_empty() {
+        facts.facts.insert(
+            "note".into(),
+            json!(format!(
+                "no pod found in the mesh namespaces {}: the mesh may not be installed there",
+                mesh.spec.namespaces.join(", ")
+            )),
+        );
+    }
+    facts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -866,5 +915,46 @@ mod tests {
                 && e.contains("is not a meshproof source tree"),
             "{e}"
         );
+    }
+
+    /// `--mesh-installed` records what runs in the mesh's namespaces, not the pin's name.
+    #[test]
+    fn an_installed_mesh_is_recorded_by_what_runs() {
+        let repo = Catalog::new(env!("CARGO_MANIFEST_DIR"));
+        let pin = repo.select_mesh("osm@1.2.4").unwrap().value;
+        let running = meshproof_kube::RunningMesh {
+            containers: vec![meshproof_kube::external::RunningContainer {
+                pod: "osm-system/osm-controller-x".into(),
+                container: "osm-controller".into(),
+                image: "docker.io/openservicemesh/osm-controller:v1.1.0".into(),
+                image_id: "docker.io/openservicemesh/osm-controller@sha256:ab".into(),
+            }],
+            version_labels: BTreeMap::from([(
+                "app.kubernetes.io/version".to_string(),
+                vec!["1.1.0".to_string()],
+            )]),
+            unlisted: BTreeMap::new(),
+        };
+        let served = BTreeMap::from([(
+            "split.smi-spec.io".to_string(),
+            vec!["v1alpha2".to_string()],
+        )]);
+        let f = installed_mesh_facts(&pin, served.clone(), running).facts;
+        assert_eq!(f["requested_pin"], json!("osm@1.2.4"));
+        assert_eq!(
+            f["running_images"],
+            json!({"docker.io/openservicemesh/osm-controller:v1.1.0": "docker.io/openservicemesh/osm-controller@sha256:ab"})
+        );
+        assert_eq!(
+            f["version_labels"]["app.kubernetes.io/version"],
+            json!(["1.1.0"])
+        );
+        assert!(!f.contains_key("note"));
+        // Nothing found is said, not hidden.
+        let f = installed_mesh_facts(&pin, served, Default::default()).facts;
+        assert!(f["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("no pod found in the mesh namespaces"));
     }
 }

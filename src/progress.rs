@@ -1,5 +1,6 @@
 //! Progress of a run: one line per phase with its elapsed time, per case `step k/n` with the
-//! current expectation and attempt count; `--output jsonl` streams the same as JSON events.
+//! current expectation and attempt count; `--output jsonl` streams the same as JSON events, and
+//! an interactive terminal gets an `indicatif` bar (phase, case and step counts, elapsed time).
 
 use std::io::Write;
 
@@ -19,6 +20,10 @@ pub trait Progress: StepProgress {
     /// A case finished and was judged (the same judge `verify` re-runs): its status, capability
     /// and every check with expected and observed values.
     fn case_judged(&mut self, _case: &CaseVerdict) {}
+    /// The cases the run will execute, in order (before the first phase).
+    fn run_planned(&mut self, _cases: &[String]) {}
+    /// The run ended and its bundle is written (status as the bundle records it).
+    fn finished(&mut self, _outcome: &crate::pipeline::RunOutcome) {}
 }
 
 fn secs(ms: u64) -> String {
@@ -136,6 +141,22 @@ impl<W: Write> StepProgress for JsonlProgress<W> {
 }
 
 impl<W: Write> Progress for JsonlProgress<W> {
+    fn run_planned(&mut self, cases: &[String]) {
+        self.emit(json!({"event": "plan", "cases": cases}));
+    }
+    /// The last line: the run's status and bundle, and every case's status and capability.
+    fn finished(&mut self, outcome: &crate::pipeline::RunOutcome) {
+        let cases: Vec<serde_json::Value> = outcome
+            .verdicts
+            .cases
+            .iter()
+            .map(|c| json!({"case": c.name, "status": c.status, "capability": c.capability}))
+            .collect();
+        self.emit(json!({
+            "event": "run", "run_id": outcome.run_id, "status": outcome.status,
+            "bundle": outcome.bundle, "failure": outcome.failure, "cases": cases,
+        }));
+    }
     fn phase_started(&mut self, phase: &str) {
         self.emit(json!({"event": "phase-started", "phase": phase}));
     }
@@ -180,27 +201,56 @@ impl Progress for QuietProgress {
     fn note(&mut self, _: &str) {}
 }
 
-/// Interactive terminals: an `indicatif` spinner per phase, and the current step and attempt.
+/// Interactive terminals: one `indicatif` bar over the planned cases, showing the elapsed time,
+/// the phase, `case i/n`, and the current `step k/n` with its attempt; finished phases and steps
+/// print as lines above it.
 #[derive(Debug, Default)]
-pub struct Spinner {
+pub struct TerminalProgress {
     bar: Option<indicatif::ProgressBar>,
+    cases: usize,
+    /// Cases started so far (the one running is the last).
+    case: usize,
+    phase: String,
 }
 
-impl Spinner {
+impl TerminalProgress {
     fn bar(&mut self) -> &indicatif::ProgressBar {
+        let cases = self.cases as u64;
         self.bar.get_or_insert_with(|| {
-            let b = indicatif::ProgressBar::new_spinner();
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(cases),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
             b.enable_steady_tick(std::time::Duration::from_millis(120));
             b.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
-                    .expect("static template"),
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {prefix} {wide_bar:.cyan/blue} {pos}/{len} cases\n  {msg}",
+                )
+                .expect("static template")
+                .progress_chars("=> "),
             );
             b
         })
     }
+
+    /// `[case traffic-split] case 3/4`
+    fn prefix(&self) -> String {
+        if self.case == 0 {
+            format!("[{}]", self.phase)
+        } else {
+            format!("[{}] case {}/{}", self.phase, self.case, self.cases)
+        }
+    }
+
+    fn println(&mut self, line: &str) {
+        match &self.bar {
+            Some(b) => b.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
 }
 
-impl StepProgress for Spinner {
+impl StepProgress for TerminalProgress {
     fn attempt(&mut self, at: StepAt<'_>, doing: &str, attempt: usize) {
         let msg = format!(
             "{} step {}/{} {} (attempt {attempt}): {doing}",
@@ -209,28 +259,45 @@ impl StepProgress for Spinner {
         self.bar().set_message(msg);
     }
     fn step_done(&mut self, at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) {
-        self.bar().println(step_line(at, status, held, attempts));
+        self.println(&step_line(at, status, held, attempts));
     }
 }
 
-impl Progress for Spinner {
+impl Progress for TerminalProgress {
+    fn run_planned(&mut self, cases: &[String]) {
+        self.cases = cases.len();
+        self.bar().set_length(cases.len() as u64);
+    }
     fn phase_started(&mut self, phase: &str) {
-        if let Some(b) = self.bar.take() {
-            b.finish_and_clear();
+        self.phase = phase.to_string();
+        if phase.starts_with("case ") {
+            self.case += 1;
         }
-        self.bar().set_message(format!("[{phase}]"));
+        let prefix = self.prefix();
+        let b = self.bar();
+        b.set_prefix(prefix);
+        b.set_message("");
     }
     fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
-        let line = phase_line(phase, elapsed_ms, ok, detail);
+        self.println(&phase_line(phase, elapsed_ms, ok, detail));
+        if phase.starts_with("case ") {
+            self.bar().inc(1);
+        }
+    }
+    fn note(&mut self, text: &str) {
+        self.println(text);
+    }
+    fn finished(&mut self, _outcome: &crate::pipeline::RunOutcome) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        eprintln!("{line}");
     }
-    fn note(&mut self, text: &str) {
-        match &self.bar {
-            Some(b) => b.println(text),
-            None => eprintln!("{text}"),
+}
+
+impl Drop for TerminalProgress {
+    fn drop(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
         }
     }
 }

@@ -36,6 +36,17 @@ pub enum ReportError {
     NotComplete(String),
 }
 
+/// An external cluster (`run --kubeconfig`) is named by its context and server version, not by
+/// the kind pin a reproduction would use.
+fn cluster_label(m: &crate::bundle::Manifest) -> Option<String> {
+    let e = m.run.extra.get("external_cluster")?;
+    let context = e.get("context").and_then(|c| c.as_str()).unwrap_or("?");
+    Some(match e.get("server_version").and_then(|v| v.as_str()) {
+        Some(v) => format!("external {context} (Kubernetes {v})"),
+        None => format!("external {context}"),
+    })
+}
+
 impl ReportContext {
     pub fn from_manifest(m: &Manifest, mesh_yaml: Option<&[u8]>) -> ReportContext {
         let sel = |k: &str| m.run.selection.get(k).cloned().unwrap_or_default();
@@ -67,7 +78,7 @@ impl ReportContext {
             mesh,
             mesh_name,
             mesh_version,
-            cluster: sel("cluster"),
+            cluster: cluster_label(m).unwrap_or_else(|| sel("cluster")),
         }
     }
 

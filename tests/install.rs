@@ -666,12 +666,34 @@ fn lock_renders_charts_for_the_default_cluster_version() {
         bin_dir.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    common::bin()
+    let data = tmp.path().join("data");
+    let a = common::bin()
         .env("MESHPROOF_HOME", tmp.path())
+        .env("XDG_DATA_HOME", &data)
         .env("PATH", path)
         .args(["lock", "--mesh", "demo@1.2.3"])
         .assert()
         .code(0);
+    // Into the user's data directory, never the catalog (the build tree, the Nix store).
+    let written = data.join("meshproof/meshes/demo/1.2.3.lock.yaml");
+    assert!(written.is_file());
+    assert!(!tmp.path().join("meshes/demo/1.2.3.lock.yaml").exists());
+    assert!(String::from_utf8_lossy(&a.get_output().stdout)
+        .contains(&format!("wrote {}", written.display())));
+    // `run` and `plan` read it from there.
+    let catalog = meshproof::spec::catalog::Catalog::new(tmp.path())
+        .with_user_locks(Some(data.join("meshproof")));
+    let pin = catalog.select_mesh("demo@1.2.3").unwrap();
+    let l = meshproof::install::lock::load_for(&catalog, &pin)
+        .unwrap()
+        .expect("the user lock is found");
+    assert_eq!(l.path, written.display().to_string());
+    assert!(meshproof::install::lock::load_for(
+        &meshproof::spec::catalog::Catalog::new(tmp.path()),
+        &pin
+    )
+    .unwrap()
+    .is_none());
     let catalog = meshproof::spec::catalog::Catalog::new(tmp.path());
     let default = catalog
         .select_cluster(meshproof::spec::catalog::DEFAULT_CLUSTER)

@@ -336,3 +336,52 @@ fn a_manifest_claiming_complete_for_unfinished_cases_fails_verification() {
             "run status `complete` contradicts the verdicts",
         ));
 }
+
+/// `--output jsonl`: stdout is JSON lines only (every line parses), ending with a `run` event
+/// that says the run is incomplete; the human summary goes to stderr.
+#[test]
+fn jsonl_stdout_is_only_json_lines_and_the_summary_goes_to_stderr() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _) = forbidding_api_server();
+    let kc = kubeconfig(tmp.path(), &server);
+    let out = tmp.path().join("refused.tar.zst");
+    let run = bin()
+        .args([
+            "run",
+            "--mesh",
+            "osm",
+            "--mesh-installed",
+            "--output",
+            "jsonl",
+        ])
+        .args(["--probe-image", "meshproof-probe:test", "--kubeconfig"])
+        .arg(&kc)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .code(4);
+    let text = stdout(&run);
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l:?}: {e}")))
+        .collect();
+    assert!(events.iter().all(|e| e["event"].is_string()), "{text}");
+    assert_eq!(events[0]["event"], "plan", "{text}");
+    assert!(events.iter().any(|e| e["event"] == "phase"), "{text}");
+    assert_eq!(
+        events.iter().filter(|e| e["event"] == "case").count(),
+        4,
+        "{text}"
+    );
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "run");
+    assert_eq!(last["status"], "incomplete");
+    assert_eq!(last["bundle"], out.display().to_string());
+    assert_eq!(last["cases"].as_array().unwrap().len(), 4);
+    let err = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    assert!(
+        err.contains("status incomplete"),
+        "summary on stderr: {err}"
+    );
+    assert!(err.contains(&format!("bundle: {}", out.display())), "{err}");
+}

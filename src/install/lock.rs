@@ -105,26 +105,26 @@ pub fn load(file: &str, text: &str) -> Result<Lock, SpecError> {
     Ok(doc)
 }
 
-/// The lock next to a pin, if there is one.
+/// The lock of a pin, if there is one: next to it, else in the user's lock directory
+/// ([`Catalog::lock_file`]).
 pub fn load_for(
     catalog: &Catalog,
     pin: &Sourced<Mesh>,
 ) -> Result<Option<Sourced<Lock>>, SpecError> {
     let rel = Mesh::lock_path(&pin.path);
-    let full = catalog.root.join(&rel);
-    if !full.is_file() {
+    let Some((full, name)) = catalog.lock_file(&rel) else {
         return Ok(None);
-    }
+    };
     let bytes = std::fs::read(&full).map_err(|e| SpecError::Io {
-        file: rel.clone(),
+        file: name.clone(),
         source: e,
     })?;
     let text = String::from_utf8(bytes.clone())
-        .map_err(|_| SpecError::Invalid(format!("{rel}: not UTF-8")))?;
-    let value = load(&rel, &text)?;
+        .map_err(|_| SpecError::Invalid(format!("{name}: not UTF-8")))?;
+    let value = load(&name, &text)?;
     Ok(Some(Sourced {
         value,
-        path: rel,
+        path: name,
         bytes,
     }))
 }

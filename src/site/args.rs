@@ -11,8 +11,8 @@ pub struct SiteArgs {
     #[arg(required = true, value_name = "BUNDLE_OR_DIR")]
     pub inputs: Vec<PathBuf>,
     /// Directory to write the site into: new, or a site an earlier `meshproof site` wrote
-    /// (replaced as a whole once the new one is built)
-    #[arg(short, long, value_name = "DIR")]
+    /// (replaced as a whole once the new one is built); `--output` is a deprecated alias
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "DIR")]
     pub output: PathBuf,
     /// A trusted Ed25519 public key (SPKI PEM); repeat for several. Each bundle's attestation
     /// `BUNDLE.intoto.json` (as `meshproof attest` and `run --sign-key` write it beside the

@@ -191,11 +191,37 @@ pub struct Sourced<T> {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     pub root: PathBuf,
+    /// Where `meshproof lock` writes by default (the user's data directory): a lock file there
+    /// is used when the root has none next to the pin. Only the user's catalog has one; the
+    /// catalog rebuilt from a bundle's inputs never does.
+    pub user_locks: Option<PathBuf>,
 }
 
 impl Catalog {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Catalog { root: root.into() }
+        Catalog {
+            root: root.into(),
+            user_locks: None,
+        }
+    }
+
+    /// The same catalog, also reading lock files from `dir` (see [`Catalog::user_locks`]).
+    pub fn with_user_locks(mut self, dir: Option<PathBuf>) -> Self {
+        self.user_locks = dir;
+        self
+    }
+
+    /// The lock file at `rel` (`meshes/osm/1.2.4.lock.yaml`): next to the pin in the root, else
+    /// in the user's lock directory; with the name messages use (`rel`, or the full path of a
+    /// user lock).
+    pub fn lock_file(&self, rel: &str) -> Option<(PathBuf, String)> {
+        let in_root = self.root.join(rel);
+        if in_root.is_file() {
+            return Some((in_root, rel.to_string()));
+        }
+        let user = self.user_locks.as_ref()?.join(rel);
+        user.is_file()
+            .then(|| (user.clone(), user.display().to_string()))
     }
 
     fn read(&self, rel: &str) -> Result<(String, Vec<u8>), SpecError> {

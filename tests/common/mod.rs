@@ -608,6 +608,11 @@ pub fn write_run_dir_with(
 pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("meshproof").unwrap();
     c.env("MESHPROOF_HOME", repo());
+    // `lock` writes and `run` reads user locks here: never the real data directory in tests.
+    c.env(
+        meshproof::env::XDG_DATA_HOME,
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("no-user-data"),
+    );
     // Recorded in manifests: keep bundles comparable whatever the caller's environment says.
     c.env_remove(meshproof::env::MESHPROOF_FLAKE_REF);
     c.env_remove(meshproof::env::MESHPROOF_GIT_REV);

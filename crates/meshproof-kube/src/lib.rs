@@ -13,12 +13,15 @@
 //! - [`wait`]: named wait conditions with explicit timeouts.
 //! - [`cluster`]: bring-up readiness of a fresh cluster (nodes, CoreDNS, default ServiceAccount).
 //! - [`traffic`]: the traffic driver, the probe's `/call` through a pod port-forward.
+//! - [`external`]: a cluster meshproof did not create: the kubeconfig checked offline, its
+//!   nodes, and the images a user-installed mesh runs.
 //! - [`evidence`]: best-effort diagnostics (logs, events, object dumps, image ids) and [`redact`].
 
 pub mod apply;
 pub mod cluster;
 pub mod discovery;
 pub mod evidence;
+pub mod external;
 pub mod namespace;
 mod poll;
 pub mod traffic;
@@ -30,6 +33,9 @@ pub use apply::{ApplyOutcome, DeleteOutcome, ObjectError};
 pub use cluster::{ClusterReady, ClusterReadyError};
 pub use discovery::{DiscoveryError, RawGetError, ServedApiVersions, ServerVersionError};
 pub use evidence::{redact, redact_bytes, EvidenceReport};
+pub use external::{
+    check_kubeconfig, KubeconfigError, KubeconfigTarget, NodeInfo, NodesError, RunningMesh,
+};
 pub use namespace::NamespaceError;
 pub use traffic::{post_call, probe_call_request, TrafficError};
 pub use wait::{Condition, WaitError};

@@ -7,6 +7,7 @@ mod apply;
 mod cluster;
 mod discovery;
 mod evidence;
+mod external;
 mod objects;
 mod traffic;
 mod wait;
