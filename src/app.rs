@@ -287,7 +287,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             bundle_file(&a)?;
             bundle_file(&b)?;
             let r = crate::diff::diff(&a, &b, &Limits::default())?;
-            for l in &r.lines {
+            for l in r.sides.iter().chain(&r.lines) {
                 writeln!(out, "{l}").map_err(io)?;
             }
             if r.lines.is_empty() {
