@@ -425,10 +425,14 @@ pub fn install_steps(
         ));
     }
     for r in &m.spec.readiness {
-        v.push(format!(
-            "wait for {} {}/{} to be ready",
-            r.kind, r.namespace, r.name
-        ));
+        if r.namespaced() {
+            v.push(format!(
+                "wait for {} {}/{} to be ready",
+                r.kind, r.namespace, r.name
+            ));
+        } else {
+            v.push(format!("wait for {} {} to be established", r.kind, r.name));
+        }
     }
     v
 }

@@ -189,6 +189,23 @@ impl SuiteBackend for KubeBackend {
     }
 }
 
+/// The kube layer's wait condition for a pin's readiness entry.
+pub fn readiness_condition(r: &crate::spec::mesh::Readiness) -> Result<Condition, String> {
+    let (namespace, name) = (r.namespace.clone(), r.name.clone());
+    Ok(match r.kind.as_str() {
+        "Deployment" => Condition::DeploymentAvailable { namespace, name },
+        "DaemonSet" => Condition::DaemonSetReady { namespace, name },
+        "StatefulSet" => Condition::StatefulSetReady { namespace, name },
+        "CustomResourceDefinition" => Condition::CrdEstablished { name },
+        other => {
+            return Err(format!(
+                "readiness kind `{other}` is not supported ({})",
+                crate::spec::mesh::READINESS_KINDS.join(", ")
+            ))
+        }
+    })
+}
+
 /// The probe's batch `/call` answer (`{"records": [...]}`) as observations; a probe that
 /// answers something else, or fewer records than asked, is a harness error.
 pub fn records_from_answer(
@@ -752,21 +769,7 @@ impl Platform for KindPlatform {
             facts.rendered.insert(name, recorded);
         }
         for r in &mesh.spec.readiness {
-            let cond = match r.kind.as_str() {
-                "Deployment" => Condition::DeploymentAvailable {
-                    namespace: r.namespace.clone(),
-                    name: r.name.clone(),
-                },
-                "CustomResourceDefinition" => Condition::CrdEstablished {
-                    name: r.name.clone(),
-                },
-                other => {
-                    return Err(infra(format!(
-                        "{}: readiness kind `{other}` is not supported (Deployment, CustomResourceDefinition)",
-                        mesh.id()
-                    )))
-                }
-            };
+            let cond = readiness_condition(r).map_err(|e| infra(format!("{}: {e}", mesh.id())))?;
             self.rt
                 .block_on(k.wait(&cond, timeouts.assert()))
                 .map_err(infra)?;
@@ -895,6 +898,44 @@ pub fn installed_mesh_facts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every kind the pin schema accepts has a wait condition, each waiting for the named object.
+    #[test]
+    fn every_readiness_kind_maps_to_its_wait_condition() {
+        let r = |kind: &str, namespace: &str, name: &str| crate::spec::mesh::Readiness {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        };
+        for kind in crate::spec::mesh::READINESS_KINDS {
+            assert!(readiness_condition(&r(kind, "ns", "x")).is_ok(), "{kind}");
+        }
+        assert_eq!(
+            readiness_condition(&r("DaemonSet", "traefik-mesh", "traefik-mesh-proxy"))
+                .unwrap()
+                .to_string(),
+            "DaemonSet traefik-mesh/traefik-mesh-proxy ready"
+        );
+        assert_eq!(
+            readiness_condition(&r("StatefulSet", "nginx-mesh", "spire-server"))
+                .unwrap()
+                .to_string(),
+            "StatefulSet nginx-mesh/spire-server ready"
+        );
+        assert_eq!(
+            readiness_condition(&r(
+                "CustomResourceDefinition",
+                "",
+                "traffictargets.access.smi-spec.io"
+            ))
+            .unwrap()
+            .to_string(),
+            "CustomResourceDefinition traffictargets.access.smi-spec.io established"
+        );
+        assert!(readiness_condition(&r("Daemonset", "ns", "x"))
+            .unwrap_err()
+            .contains("`Daemonset` is not supported"));
+    }
 
     /// An installed catalog (the Nix store, a release archive: no Cargo.toml) cannot build the
     /// probe image: the error says which variable to set instead of running a doomed `docker build`.

@@ -260,9 +260,31 @@ pub fn is_archive_member(s: &str) -> bool {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Readiness {
+    /// One of [`READINESS_KINDS`].
     pub kind: String,
+    /// The object's namespace; required for namespaced kinds, ignored for a
+    /// CustomResourceDefinition (cluster-scoped).
+    #[serde(default)]
     pub namespace: String,
     pub name: String,
+}
+
+/// The kinds a readiness entry may wait for, and what ready means for each (the kube layer's
+/// wait conditions): a Deployment available, a DaemonSet or StatefulSet rolled out (node proxies
+/// such as Traefik Mesh's, SPIRE servers and agents), a CustomResourceDefinition established
+/// (CRDs a mesh creates at run time, such as OSM's SMI CRDs from osm-bootstrap).
+pub const READINESS_KINDS: [&str; 4] = [
+    "Deployment",
+    "DaemonSet",
+    "StatefulSet",
+    "CustomResourceDefinition",
+];
+
+impl Readiness {
+    /// Whether the kind lives in a namespace (everything but a CustomResourceDefinition).
+    pub fn namespaced(&self) -> bool {
+        self.kind != "CustomResourceDefinition"
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -495,10 +517,20 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
         }
     }
     for (i, r) in s.readiness.iter().enumerate() {
+        let known = READINESS_KINDS.contains(&r.kind.as_str());
         v.check(
-            ["Deployment", "CustomResourceDefinition"].contains(&r.kind.as_str()),
+            known,
             &format!("spec.readiness[{i}].kind"),
-            "must be `Deployment` or `CustomResourceDefinition`",
+            format!(
+                "`{}` is not a readiness kind; expected one of {}",
+                r.kind,
+                READINESS_KINDS.join(", ")
+            ),
+        );
+        v.check(
+            !known || !r.namespaced() || super::is_dns_label(&r.namespace),
+            &format!("spec.readiness[{i}].namespace"),
+            format!("a {} needs its namespace (a DNS label)", r.kind),
         );
     }
     for (group, versions) in &s.smi {

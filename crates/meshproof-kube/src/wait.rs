@@ -1,11 +1,11 @@
-//! Named wait conditions with explicit timeouts: a CRD established, a Deployment available, the
-//! pods behind a selector ready, an APIService available. Each is checked right away and then
+//! Named wait conditions with explicit timeouts: a CRD established, a Deployment available, a
+//! DaemonSet or StatefulSet rolled out, the pods behind a selector ready, an APIService available. Each is checked right away and then
 //! polled at a short interval; a timeout names the condition and the last state seen.
 
 use std::fmt;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
@@ -28,6 +28,25 @@ pub enum Condition {
         /// The Deployment's namespace.
         namespace: String,
         /// The Deployment's name.
+        name: String,
+    },
+    /// The DaemonSet's current generation is rolled out on every node that should run it, as
+    /// `kubectl rollout status` judges it: the controller observed the generation, and the
+    /// updated and the available pods both equal the desired number, which is not zero (a node
+    /// proxy or agent that no node runs is not ready).
+    DaemonSetReady {
+        /// The DaemonSet's namespace.
+        namespace: String,
+        /// The DaemonSet's name.
+        name: String,
+    },
+    /// The StatefulSet's current generation is rolled out, as `kubectl rollout status` judges
+    /// it: the controller observed the generation, every wanted replica is ready, and the
+    /// current revision is the update revision.
+    StatefulSetReady {
+        /// The StatefulSet's namespace.
+        namespace: String,
+        /// The StatefulSet's name.
         name: String,
     },
     /// At least one pod matches `selector` and every matching pod that is not finished or being
@@ -53,6 +72,12 @@ impl fmt::Display for Condition {
             }
             Condition::DeploymentAvailable { namespace, name } => {
                 write!(f, "Deployment {namespace}/{name} available")
+            }
+            Condition::DaemonSetReady { namespace, name } => {
+                write!(f, "DaemonSet {namespace}/{name} ready")
+            }
+            Condition::StatefulSetReady { namespace, name } => {
+                write!(f, "StatefulSet {namespace}/{name} ready")
             }
             Condition::PodsReady {
                 namespace,
@@ -125,6 +150,14 @@ impl Kube {
             Condition::DeploymentAvailable { namespace, name } => {
                 let api: Api<Deployment> = Api::namespaced(self.client.clone(), namespace);
                 poll(timeout, || deployment_available(&api, name)).await
+            }
+            Condition::DaemonSetReady { namespace, name } => {
+                let api: Api<DaemonSet> = Api::namespaced(self.client.clone(), namespace);
+                poll(timeout, || daemon_set_ready(&api, name)).await
+            }
+            Condition::StatefulSetReady { namespace, name } => {
+                let api: Api<StatefulSet> = Api::namespaced(self.client.clone(), namespace);
+                poll(timeout, || stateful_set_ready(&api, name)).await
             }
             Condition::PodsReady {
                 namespace,
@@ -224,6 +257,65 @@ async fn deployment_available(api: &Api<Deployment>, name: &str) -> Check<()> {
     }
 }
 
+async fn daemon_set_ready(api: &Api<DaemonSet>, name: &str) -> Check<()> {
+    let ds = match api.get_opt(name).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return Check::Pending("not found".to_string()),
+        Err(e) => return check_error(&e),
+    };
+    let generation = ds.metadata.generation.unwrap_or(0);
+    let status = ds.status.unwrap_or_default();
+    let desired = status.desired_number_scheduled;
+    let updated = status.updated_number_scheduled.unwrap_or(0);
+    let available = status.number_available.unwrap_or(0);
+    let pods = format!("{available}/{desired} pods available, {updated}/{desired} updated");
+    if status.observed_generation.unwrap_or(0) < generation {
+        return Check::Pending(format!(
+            "generation {generation} not yet observed by the controller; {pods}"
+        ));
+    }
+    if desired == 0 {
+        return Check::Pending(format!(
+            "no node is to run it yet (desired 0; {} misscheduled)",
+            status.number_misscheduled
+        ));
+    }
+    if updated < desired || available < desired {
+        return Check::Pending(pods);
+    }
+    Check::Done(())
+}
+
+async fn stateful_set_ready(api: &Api<StatefulSet>, name: &str) -> Check<()> {
+    let sts = match api.get_opt(name).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Check::Pending("not found".to_string()),
+        Err(e) => return check_error(&e),
+    };
+    let generation = sts.metadata.generation.unwrap_or(0);
+    let wanted = sts.spec.replicas.unwrap_or(1);
+    let status = sts.status.unwrap_or_default();
+    let ready = status.ready_replicas.unwrap_or(0);
+    let replicas = format!("{ready}/{wanted} replicas ready");
+    if status.observed_generation.unwrap_or(0) < generation {
+        return Check::Pending(format!(
+            "generation {generation} not yet observed by the controller; {replicas}"
+        ));
+    }
+    if ready < wanted {
+        return Check::Pending(replicas);
+    }
+    match (
+        status.current_revision.as_deref(),
+        status.update_revision.as_deref(),
+    ) {
+        (Some(current), Some(update)) if current != update => Check::Pending(format!(
+            "rolling update in progress (revision {current} → {update}); {replicas}"
+        )),
+        _ => Check::Done(()),
+    }
+}
+
 async fn pods_ready(api: &Api<Pod>, selector: &str) -> Check<()> {
     let pods = match api.list(&ListParams::default().labels(selector)).await {
         Ok(list) => list.items,
@@ -318,6 +410,19 @@ mod tests {
             c.to_string(),
             "CustomResourceDefinition traffictargets.access.smi-spec.io established"
         );
+        let c = Condition::DaemonSetReady {
+            namespace: "traefik-mesh".into(),
+            name: "traefik-mesh-proxy".into(),
+        };
+        assert_eq!(
+            c.to_string(),
+            "DaemonSet traefik-mesh/traefik-mesh-proxy ready"
+        );
+        let c = Condition::StatefulSetReady {
+            namespace: "nginx-mesh".into(),
+            name: "spire-server".into(),
+        };
+        assert_eq!(c.to_string(), "StatefulSet nginx-mesh/spire-server ready");
         let c = Condition::PodsReady {
             namespace: "smi-access".into(),
             selector: "app=app-a".into(),

@@ -221,3 +221,175 @@ async fn an_api_service_wait_reports_the_missing_service_and_a_forbidden_read_en
     );
     assert_eq!(api.requests().len(), before + 1);
 }
+
+/// Traefik Mesh's node proxy as the API server returns it while it rolls out on a two-node
+/// cluster (chart traefik/mesh-helm-chart mesh/templates/proxy/proxy-daemonset.yaml).
+fn traefik_proxy(observed: i64, desired: i32, updated: i32, available: i32) -> serde_json::Value {
+    json!({
+        "kind": "DaemonSet", "apiVersion": "apps/v1",
+        "metadata": {"name": "traefik-mesh-proxy", "namespace": "traefik-mesh", "uid": "5e1f",
+                     "resourceVersion": "3102", "generation": 1, "creationTimestamp": "2026-11-26T10:00:00Z",
+                     "labels": {"app": "maesh", "component": "maesh-mesh"},
+                     "annotations": {"deprecated.daemonset.template.generation": "1"}},
+        "spec": {"selector": {"matchLabels": {"app": "maesh", "component": "maesh-mesh"}},
+                 "template": {"metadata": {"labels": {"app": "maesh", "component": "maesh-mesh"}},
+                              "spec": {"containers": [{"name": "traefik-mesh-proxy", "image": "traefik:v2.8"}]}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}},
+                 "revisionHistoryLimit": 10},
+        "status": {"currentNumberScheduled": desired, "numberMisscheduled": 0,
+                   "desiredNumberScheduled": desired, "numberReady": available,
+                   "observedGeneration": observed, "updatedNumberScheduled": updated,
+                   "numberAvailable": available, "numberUnavailable": desired - available}
+    })
+}
+
+const DAEMONSET_PATH: &str = "/apis/apps/v1/namespaces/traefik-mesh/daemonsets/traefik-mesh-proxy";
+
+#[tokio::test]
+async fn a_daemon_set_wait_holds_once_every_desired_pod_is_updated_and_available() {
+    let mut calls = 0;
+    let api = start(move |req| match req.path.as_str() {
+        DAEMONSET_PATH => {
+            calls += 1;
+            match calls {
+                1 => not_found("apps", "daemonsets", "traefik-mesh-proxy"),
+                // Created, not yet seen by the controller.
+                2 => json_reply(200, traefik_proxy(0, 0, 0, 0)),
+                // Observed, but no node counted yet.
+                3 => json_reply(200, traefik_proxy(1, 0, 0, 0)),
+                4 => json_reply(200, traefik_proxy(1, 2, 2, 1)),
+                _ => json_reply(200, traefik_proxy(1, 2, 2, 2)),
+            }
+        }
+        _ => no_such_resource(),
+    });
+    let condition = Condition::DaemonSetReady {
+        namespace: "traefik-mesh".into(),
+        name: "traefik-mesh-proxy".into(),
+    };
+    api.kube
+        .wait(&condition, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(api.lines().len(), 5);
+    assert!(api
+        .lines()
+        .iter()
+        .all(|l| l == &format!("GET {DAEMONSET_PATH}")));
+}
+
+#[tokio::test]
+async fn a_daemon_set_wait_times_out_with_its_pod_counts() {
+    let api = start(|req| match req.path.as_str() {
+        DAEMONSET_PATH => json_reply(200, traefik_proxy(1, 2, 2, 1)),
+        _ => no_such_resource(),
+    });
+    let condition = Condition::DaemonSetReady {
+        namespace: "traefik-mesh".into(),
+        name: "traefik-mesh-proxy".into(),
+    };
+    let err = api
+        .kube
+        .wait(&condition, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "timed out after 300ms waiting for DaemonSet traefik-mesh/traefik-mesh-proxy ready; last state: \
+         1/2 pods available, 2/2 updated"
+    );
+
+    // A DaemonSet no node runs is not a ready data plane.
+    let api = start(|req| match req.path.as_str() {
+        DAEMONSET_PATH => json_reply(200, traefik_proxy(1, 0, 0, 0)),
+        _ => no_such_resource(),
+    });
+    let err = api
+        .kube
+        .wait(&condition, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("last state: no node is to run it yet (desired 0; 0 misscheduled)"),
+        "{err}"
+    );
+}
+
+/// NGINX Service Mesh's SPIRE server with `mtls.persistentStorage: "on"` (its default):
+/// helm-chart/templates/spire-server.yaml at v2.0.0 makes it a StatefulSet.
+fn spire_server(observed: i64, ready: i32, current: &str, update: &str) -> serde_json::Value {
+    json!({
+        "kind": "StatefulSet", "apiVersion": "apps/v1",
+        "metadata": {"name": "spire-server", "namespace": "nginx-mesh", "uid": "7a2c",
+                     "resourceVersion": "4410", "generation": 2, "creationTimestamp": "2026-11-26T10:00:00Z",
+                     "labels": {"app.kubernetes.io/name": "spire-server", "app.kubernetes.io/part-of": "nginx-service-mesh"}},
+        "spec": {"replicas": 1, "serviceName": "spire-server",
+                 "selector": {"matchLabels": {"app.kubernetes.io/name": "spire-server"}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "spire-server"}},
+                              "spec": {"containers": [{"name": "spire-server", "image": "ghcr.io/spiffe/spire-server:1.5.6"}]}},
+                 "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}},
+                 "podManagementPolicy": "OrderedReady"},
+        "status": {"observedGeneration": observed, "replicas": 1, "readyReplicas": ready,
+                   "currentReplicas": 1, "updatedReplicas": 1, "availableReplicas": ready,
+                   "currentRevision": current, "updateRevision": update, "collisionCount": 0}
+    })
+}
+
+const STATEFULSET_PATH: &str = "/apis/apps/v1/namespaces/nginx-mesh/statefulsets/spire-server";
+
+#[tokio::test]
+async fn a_stateful_set_wait_needs_the_generation_ready_replicas_and_one_revision() {
+    let mut calls = 0;
+    let api = start(move |req| match req.path.as_str() {
+        STATEFULSET_PATH => {
+            calls += 1;
+            match calls {
+                1 => json_reply(
+                    200,
+                    spire_server(1, 1, "spire-server-6c9", "spire-server-6c9"),
+                ),
+                2 => json_reply(
+                    200,
+                    spire_server(2, 0, "spire-server-6c9", "spire-server-7f1"),
+                ),
+                3 => json_reply(
+                    200,
+                    spire_server(2, 1, "spire-server-6c9", "spire-server-7f1"),
+                ),
+                _ => json_reply(
+                    200,
+                    spire_server(2, 1, "spire-server-7f1", "spire-server-7f1"),
+                ),
+            }
+        }
+        _ => no_such_resource(),
+    });
+    let condition = Condition::StatefulSetReady {
+        namespace: "nginx-mesh".into(),
+        name: "spire-server".into(),
+    };
+    api.kube
+        .wait(&condition, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(api.lines().len(), 4);
+
+    let api = start(|req| match req.path.as_str() {
+        STATEFULSET_PATH => json_reply(
+            200,
+            spire_server(2, 1, "spire-server-6c9", "spire-server-7f1"),
+        ),
+        _ => no_such_resource(),
+    });
+    let err = api
+        .kube
+        .wait(&condition, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "timed out after 300ms waiting for StatefulSet nginx-mesh/spire-server ready; last state: \
+         rolling update in progress (revision spire-server-6c9 → spire-server-7f1); 1/1 replicas ready"
+    );
+}
