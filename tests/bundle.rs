@@ -479,6 +479,18 @@ fn oversize_entries_and_decompression_bombs_hit_the_limits() {
         ..Limits::default()
     };
     assert_unsafe(&p, &entries, "logs/zero-2", "more than 2 entries");
+    // Past the floor, more than max_ratio decompressed bytes per compressed byte: a small file
+    // cannot cost time out of proportion to its size.
+    let ratio = Limits {
+        ratio_floor: 1 << 20,
+        ..Limits::default()
+    };
+    assert_unsafe(
+        &p,
+        &ratio,
+        "logs/zero-0",
+        "more than 1000:1 past the first 1 MiB",
+    );
 }
 
 #[test]

@@ -264,6 +264,11 @@ pub struct Limits {
     pub max_parsed_file: u64,
     /// Largest sum of files read into memory.
     pub max_parsed_total: u64,
+    /// Most decompressed bytes per compressed byte read, once past `ratio_floor` (real bundles
+    /// compress about 6:1; zeros reach about 32,000:1): bounds the time a small file can cost.
+    pub max_ratio: u64,
+    /// Decompressed bytes always allowed, whatever the ratio.
+    pub ratio_floor: u64,
     /// Largest YAML input a reader parses (`inputs/suite/…`, `inputs/mesh.yaml`).
     pub max_yaml_file: u64,
     /// Largest sum of the YAML inputs a reader parses.
@@ -279,6 +284,8 @@ impl Default for Limits {
             max_path_bytes: 16 << 20,
             max_parsed_file: 64 << 20,
             max_parsed_total: 128 << 20,
+            max_ratio: 1000,
+            ratio_floor: 1 << 30,
             max_yaml_file: 4 << 20,
             max_yaml_total: 16 << 20,
         }

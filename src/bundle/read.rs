@@ -5,9 +5,11 @@
 //! entries, duplicate paths, a path that is both a file and a folder, files over the per-file
 //! limit, totals over the total limit, too many entries. Memory does not grow with bundle size.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
@@ -179,16 +181,97 @@ pub fn walk<R: BufRead>(
     mut visit: impl FnMut(&EntryMeta, &mut dyn Read) -> Result<(), BundleError>,
 ) -> Result<u64, BundleError> {
     check_frame_header(&mut input)?;
+    let consumed = Rc::new(Cell::new(0u64));
+    let input = CountingBufRead {
+        inner: input,
+        consumed: Rc::clone(&consumed),
+    };
     let mut decoder = zstd::stream::read::Decoder::with_buffer(input)
         .map_err(|e| BundleError::io("bundle", e))?
         .single_frame();
     decoder
         .window_log_max(MAX_WINDOW_LOG)
         .map_err(|e| BundleError::io("bundle", e))?;
-    let mut archive = tar::Archive::new(decoder);
+    let guard = RatioGuard {
+        inner: decoder,
+        produced: 0,
+        consumed,
+        limits: *limits,
+    };
+    let mut archive = tar::Archive::new(guard);
     let count = walk_entries(&mut archive, limits, &mut visit)?;
-    check_end(archive.into_inner())?;
+    check_end(archive.into_inner().inner)?;
     Ok(count)
+}
+
+/// The compressed bytes the decoder has taken from the file.
+struct CountingBufRead<R> {
+    inner: R,
+    consumed: Rc<Cell<u64>>,
+}
+
+impl<R: BufRead> Read for CountingBufRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for CountingBufRead<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.consumed.set(self.consumed.get() + amt as u64);
+        self.inner.consume(amt);
+    }
+}
+
+/// Why the decompressed stream was cut: more than [`Limits::max_ratio`] times the compressed
+/// bytes read, past [`Limits::ratio_floor`].
+#[derive(Debug)]
+struct Bomb(String);
+
+impl std::fmt::Display for Bomb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Bomb {}
+
+/// Counts decompressed bytes and stops a stream that expands far beyond what real bundles do,
+/// so the time a bundle can cost stays proportional to its size on disk.
+struct RatioGuard<R> {
+    inner: R,
+    produced: u64,
+    consumed: Rc<Cell<u64>>,
+    limits: Limits,
+}
+
+impl<R: Read> Read for RatioGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.produced += n as u64;
+        let allowed = self
+            .consumed
+            .get()
+            .saturating_mul(self.limits.max_ratio)
+            .max(self.limits.ratio_floor);
+        if self.produced > allowed {
+            return Err(std::io::Error::other(Bomb(format!(
+                "{} bytes decompressed from {} compressed: more than {}:1 past the first {} MiB \
+                 (decompression bomb?)",
+                self.produced,
+                self.consumed.get(),
+                self.limits.max_ratio,
+                self.limits.ratio_floor >> 20
+            ))));
+        }
+        Ok(n)
+    }
 }
 
 fn walk_entries<R: Read>(
@@ -347,6 +430,12 @@ impl Read for CountingReader<'_> {
 }
 
 fn corrupt(what: &str, e: std::io::Error) -> BundleError {
+    if let Some(bomb) = e.get_ref().and_then(|x| x.downcast_ref::<Bomb>()) {
+        return BundleError::Limit {
+            entry: what.to_string(),
+            reason: bomb.0.clone(),
+        };
+    }
     let text = e.to_string();
     let reason = if text.contains("incomplete frame") {
         "truncated: the zstd frame ends early (its last block or content checksum is missing)"
