@@ -305,6 +305,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
             scoring: s,
             force,
             from,
+            jobs,
         }) => {
             let packed = bundle::write::pack(
                 &dir,
@@ -313,6 +314,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     scoring: s.map(scoring),
                     force,
                     from,
+                    jobs,
                 },
             )?;
             writeln!(

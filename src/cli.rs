@@ -446,6 +446,10 @@ pub enum BundleCommand {
         /// the marker `bundle unpack` leaves in DIR]
         #[arg(long, value_name = "ORIGINAL")]
         from: Option<PathBuf>,
+        /// Threads for hashing and zstd compression workers; the bundle's bytes are the same for
+        /// every value [default: one per core]
+        #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+        jobs: Option<u32>,
     },
     /// Extract a bundle safely into a new directory
     #[command(

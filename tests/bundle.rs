@@ -163,6 +163,61 @@ fn packing_the_same_directory_twice_gives_identical_bytes() {
     );
 }
 
+/// zstd's multi-threaded mode cuts the frame into jobs of 8 MiB at level 3 (window log 21 + 2),
+/// so a directory of several jobs keeps 4 workers busy at once.
+#[test]
+fn packing_with_1_and_4_workers_gives_identical_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    write_run_dir(&dir, MeshModel::Conformant, "osm@1.2.4");
+    // ~40 MiB of access-log-like lines: compressible, but not trivially (a counter and a hash).
+    let mut log = String::with_capacity(41 << 20);
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut i: u64 = 0;
+    while log.len() < 40 << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        log.push_str(&format!(
+            "[2026-11-29T06:{:02}:{:02}.{:06}Z] \"GET /api/v{} HTTP/1.1\" {} {} req={:016x}\n",
+            (i / 60_000) % 60,
+            (i / 1000) % 60,
+            i % 1_000_000,
+            x % 3,
+            [200, 200, 200, 404, 503][(x >> 8) as usize % 5],
+            x % 9973,
+            x
+        ));
+        i += 1;
+    }
+    std::fs::write(dir.join("logs/app-a/access.log"), &log).unwrap();
+    let with = |jobs: u32| {
+        let out = tmp.path().join(format!("j{jobs}.tar.zst"));
+        pack(
+            &dir,
+            &out,
+            &PackOptions {
+                jobs: Some(jobs),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        std::fs::read(out).unwrap()
+    };
+    let (one, four) = (with(1), with(4));
+    assert!(one.len() > 1 << 20, "{} bytes", one.len());
+    assert!(
+        one == four,
+        "1 and 4 workers wrote different bundles ({} and {} bytes)",
+        one.len(),
+        four.len()
+    );
+    assert!(verify(&tmp.path().join("j4.tar.zst"), &Limits::default()).ok());
+    // Several jobs: the frame holds more than 4 × 8 MiB of tar.
+    let tar_len = zstd::stream::decode_all(one.as_slice()).unwrap().len();
+    assert!(tar_len > 32 << 20, "{tar_len} bytes of tar");
+}
+
 #[test]
 fn sha256sums_is_readable_by_sha256sum() {
     let tmp = tempfile::tempdir().unwrap();

@@ -67,9 +67,20 @@ pub mod paths {
 
 /// zstd level of every bundle (part of the format: a different level gives different bytes).
 pub const ZSTD_LEVEL: i32 = 3;
-/// zstd multi-threaded mode with this many workers (any count ≥ 1 gives the same bytes; it
-/// differs from single-threaded mode, so the mode is part of the format).
-pub const ZSTD_WORKERS: u32 = 1;
+/// Bundles are compressed in zstd's multi-threaded mode with at least this many workers. Any
+/// worker count ≥ 1 gives the same bytes (zstd cuts the frame into jobs whose size depends on the
+/// level, not on the workers; `tests/bundle.rs` packs one directory with 1 and 4 workers and
+/// compares), but single-threaded mode (0 workers) gives other bytes, so the mode is part of the
+/// format and the count is free: `bundle pack --jobs`, default one per core.
+pub const ZSTD_MIN_WORKERS: u32 = 1;
+
+/// Workers `bundle pack` uses when not told: one per core the process may use.
+pub fn default_jobs() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
+        .unwrap_or(ZSTD_MIN_WORKERS)
+        .max(ZSTD_MIN_WORKERS)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FormatVersion {

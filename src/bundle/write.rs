@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{paths, BundleError, FormatVersion, Manifest, Rejudged, RunInfo, Tool};
-use super::{FORMAT_MAJOR, FORMAT_MINOR, ZSTD_LEVEL, ZSTD_WORKERS};
+use super::{FORMAT_MAJOR, FORMAT_MINOR, ZSTD_LEVEL, ZSTD_MIN_WORKERS};
 use crate::observation::CaseObservation;
 use crate::report::ReportContext;
 use crate::spec::catalog::{FileTree, Suite};
@@ -22,6 +22,9 @@ pub struct PackOptions {
     /// The bundle the run directory was unpacked from (`bundle pack --from`), when the directory
     /// has no `bundle unpack` marker: the result names it in `rejudged_from`.
     pub from: Option<PathBuf>,
+    /// Threads for hashing and zstd workers (`--jobs`) [default: one per core]. The bytes do not
+    /// depend on it.
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug)]
@@ -330,12 +333,12 @@ pub fn render_reports(
     out
 }
 
-/// Hash files on two threads (the machine budget is two cores), largest files first and each
-/// worker taking the next file when it is free, so one large log does not leave a core idle.
-fn hash_files(files: &[(&String, &DiskFile)]) -> Result<Vec<String>, BundleError> {
+/// Hash files on `workers` threads, largest files first and each worker taking the next file
+/// when it is free, so one large log does not leave a core idle.
+fn hash_files(files: &[(&String, &DiskFile)], workers: usize) -> Result<Vec<String>, BundleError> {
     let mut results: Vec<Option<Result<String, BundleError>>> =
         (0..files.len()).map(|_| None).collect();
-    let workers = 2usize;
+    let workers = workers.clamp(1, files.len().max(1));
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(files[i].1.size));
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -418,7 +421,11 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
     let (_suite, _obs, verdicts) = judge_files(&parsed, &suite_name, scoring)?;
 
     let listed: Vec<(&String, &DiskFile)> = files.iter().collect();
-    let hashes = hash_files(&listed)?;
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(super::default_jobs)
+        .max(ZSTD_MIN_WORKERS);
+    let hashes = hash_files(&listed, jobs as usize)?;
     let mut sums: BTreeMap<String, String> = BTreeMap::new();
     for ((rel, _), h) in listed.iter().zip(hashes) {
         sums.insert((*rel).clone(), h);
@@ -483,7 +490,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         .suffix(".tmp")
         .tempfile_in(parent)
         .map_err(|e| BundleError::io(parent.display(), e))?;
-    write_archive(tmp.as_file(), &entries, &sums)?;
+    write_archive(tmp.as_file(), &entries, &sums, jobs)?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| BundleError::io(out.display(), e))?;
@@ -639,6 +646,7 @@ fn write_archive(
     file: &std::fs::File,
     entries: &BTreeMap<String, Source>,
     sums: &BTreeMap<String, String>,
+    workers: u32,
 ) -> Result<(), BundleError> {
     let disk: Vec<(PathBuf, u64)> = entries
         .values()
@@ -652,7 +660,7 @@ fn write_archive(
     std::thread::scope(|scope| {
         scope.spawn(move || read_and_hash(disk, tx, free_rx));
         // `rx` and `free_tx` are dropped when this returns, which stops the reader thread.
-        write_entries(file, entries, sums, rx, free_tx)
+        write_entries(file, entries, sums, workers, rx, free_tx)
     })
 }
 
@@ -660,6 +668,7 @@ fn write_entries(
     file: &std::fs::File,
     entries: &BTreeMap<String, Source>,
     sums: &BTreeMap<String, String>,
+    workers: u32,
     rx: std::sync::mpsc::Receiver<Piece>,
     free: std::sync::mpsc::Sender<Vec<u8>>,
 ) -> Result<(), BundleError> {
@@ -670,10 +679,10 @@ fn write_entries(
         .map_err(|e| BundleError::io("zstd", e))?;
     enc.include_contentsize(false)
         .map_err(|e| BundleError::io("zstd", e))?;
-    // zstd's multi-threaded mode compresses on a worker thread while this one builds the tar.
+    // zstd's multi-threaded mode compresses on worker threads while this one builds the tar.
     // Its output is the same for any worker count ≥ 1 (but differs from single-threaded mode),
-    // so the worker count is part of the format: always ZSTD_WORKERS.
-    enc.multithread(ZSTD_WORKERS)
+    // so the mode is part of the format and the count only sets the speed.
+    enc.multithread(workers.max(ZSTD_MIN_WORKERS))
         .map_err(|e| BundleError::io("zstd", e))?;
     // Hand zstd large writes: tar writes 512-byte headers and small copies, and many small
     // writes keep the streaming compressor on a slower path. Buffering does not change the
