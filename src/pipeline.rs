@@ -818,16 +818,19 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
 }
 
 /// What `rerun --failed` runs: every case the bundle planned (its suite, narrowed by its
-/// `--only` selection) that is not Full — failed, `error`, `not-run`, or never recorded at all
-/// (an aborted run's bundle may hold no case) — in suite order.
+/// `--only` selection, without the harness smoke unless it was the `control` run) that is not
+/// Full — failed, `error`, `not-run`, or never recorded at all (an aborted run's bundle may hold
+/// no case) — in suite order.
 pub fn failed_cases(
     suite: &crate::spec::catalog::Suite,
     only: &[String],
+    control: bool,
     v: &Verdicts,
 ) -> Vec<String> {
     suite
         .cases
         .iter()
+        .filter(|lc| control || !lc.case.spec.is_harness())
         .map(|lc| lc.name())
         .filter(|name| only.is_empty() || only.iter().any(|o| o == name))
         .filter(|name| {
@@ -1006,7 +1009,14 @@ pub fn rerun_failed(
     let inputs = inputs_from_bundle(original)?;
     let catalog = Catalog::new(inputs.dir.path());
     let (suite, _) = catalog.suite(&inputs.request.suite)?;
-    let failed = failed_cases(&suite, &inputs.request.only, &inputs.verdicts);
+    let control = catalog
+        .select_mesh(&inputs.request.mesh)?
+        .value
+        .spec
+        .install
+        .method
+        == crate::spec::mesh::InstallMethod::None;
+    let failed = failed_cases(&suite, &inputs.request.only, control, &inputs.verdicts);
     if failed.is_empty() {
         return Ok(None);
     }

@@ -163,6 +163,22 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             });
         }
     }
+    let control = mesh.value.spec.install.method == crate::spec::mesh::InstallMethod::None;
+    if let Some(lc) = (!control)
+        .then(|| {
+            req.only
+                .iter()
+                .filter_map(|o| suite.case(o))
+                .find(|lc| lc.case.spec.is_harness())
+        })
+        .flatten()
+    {
+        return Err(SpecError::Invalid(format!(
+            "case `{}` is the harness's data-path smoke: it runs only in the control run \
+             (--mesh none), since under a mesh its calls depend on policy",
+            lc.name()
+        )));
+    }
     check_names(catalog, &mesh, &workload, &suite, &req.suite)?;
     let timeouts = Timeouts::default().scaled(req.timeout_scale);
     let mut warnings = unaddressed(&mesh.value, &suite, &req.only);
@@ -238,6 +254,10 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
     let mut cases = Vec::new();
     for lc in &suite.cases {
         if !req.only.is_empty() && !req.only.iter().any(|o| o == lc.name()) {
+            continue;
+        }
+        // The harness smoke runs in the control run only (its calls would meet mesh policy).
+        if lc.case.spec.is_harness() && !control {
             continue;
         }
         cases.push(case_plan(lc, &req.suite, &m.spec.smi, &timeouts));
@@ -445,6 +465,10 @@ fn case_plan(
 ) -> CasePlan {
     let spec = &lc.case.spec;
     let (variant, note) = match spec.pick_variant(served) {
+        Some(v) if spec.is_harness() => (
+            v.name.clone(),
+            "uses no SMI API (the harness's data-path smoke, control run only)".to_string(),
+        ),
         Some(v) => (v.name.clone(), "served by the mesh pin".to_string()),
         None => (
             spec.variants[0].name.clone(),

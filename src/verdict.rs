@@ -1112,7 +1112,11 @@ fn eval_metrics(
 
 fn rollup(cases: &[CaseVerdict]) -> Vec<SpecRollup> {
     let mut by: BTreeMap<String, (SpecRollup, bool)> = BTreeMap::new();
-    for c in cases.iter().filter(|c| !c.smi_spec.is_empty()) {
+    // Harness smoke cases test meshproof, not an SMI specification: no rollup.
+    for c in cases
+        .iter()
+        .filter(|c| !c.smi_spec.is_empty() && c.smi_spec != crate::spec::case::HARNESS_SPEC)
+    {
         let (r, finished) = by.entry(c.smi_spec.clone()).or_insert_with(|| {
             let r = SpecRollup {
                 smi_spec: c.smi_spec.clone(),

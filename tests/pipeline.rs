@@ -264,12 +264,35 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
     .unwrap();
     assert_eq!(outcome.status, RunStatus::Complete);
     assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
-    assert_eq!(outcome.verdicts.cases.len(), 4);
+    assert_eq!(outcome.verdicts.cases.len(), 5);
+    // Every SMI case stops at its precondition (no CRDs), so none shows the data path...
     assert!(outcome
         .verdicts
         .cases
         .iter()
+        .filter(|c| c.name != "smoke")
         .all(|c| c.capability == Some(Capability::None)));
+    // ...which the harness smoke exercises: the probes called each other through the driver,
+    // each call answered by the app it was sent to.
+    let smoke = outcome
+        .verdicts
+        .cases
+        .iter()
+        .find(|c| c.name == "smoke")
+        .expect("the control run plans the smoke");
+    assert_eq!(smoke.status, CaseStatus::Passed, "{:?}", smoke.steps);
+    assert_eq!(smoke.capability, Some(Capability::Full));
+    assert_eq!((smoke.behaviour.pass, smoke.behaviour.total), (3, 3));
+    assert_eq!(
+        p.backend.traffic_calls, 3,
+        "the smoke's three checks, nothing else"
+    );
+    // A harness case is no SMI specification: no rollup.
+    assert!(outcome
+        .verdicts
+        .specs
+        .iter()
+        .all(|r| r.smi_spec != "harness"));
     // The guard ran: exactly one teardown, after the evidence.
     let calls = &p.calls;
     assert_eq!(
@@ -291,7 +314,7 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
         ]
     );
     // Every case namespace the run made is deleted after its evidence.
-    assert_eq!(p.backend.created.len(), 4);
+    assert_eq!(p.backend.created.len(), 5);
     assert_eq!(p.backend.created, p.backend.deleted);
     // The bundle holds the inputs, the kind config, evidence and resolved pins; no temp dir is left.
     let files =
@@ -316,7 +339,7 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
     assert_eq!(manifest["run"]["status"], "complete");
     assert_eq!(
         manifest["run"]["phases"].as_array().unwrap().len(),
-        10,
+        11,
         "{}",
         manifest["run"]["phases"]
     );
@@ -847,7 +870,10 @@ fn reproduce_of_the_committed_fixture_reaches_preflight_with_the_bundles_exact_i
             planned.insert(format!("inputs/suite/{rel}"), f.sha256.clone());
         }
     }
-    assert_eq!(planned, manifest.inputs);
+    // The bundle records the suite tree whole; the harness smoke is not planned under a mesh.
+    let mut recorded = manifest.inputs.clone();
+    recorded.retain(|k, _| !k.starts_with("inputs/suite/smoke/"));
+    assert_eq!(planned, recorded);
     assert_eq!(plan.cluster.name, manifest.run.selection["cluster"]);
     assert_eq!(plan.mesh.id, manifest.run.selection["mesh"]);
     assert_eq!((plan.forced, plan.blocked), (None, None));

@@ -564,12 +564,17 @@ fn in_a_real_browser_the_matrix_filters_and_links_to_bundle_and_log_pages() {
         dom.contains("id=\"shown\">2 of 2 rows shown</span>"),
         "{dom}"
     );
+    // The control run's harness smoke (column `smoke`, first by name) passed; no mesh row plans it.
     assert_eq!(
         row_cells(&dom, "none", "kind-v0.32.0"),
-        ["None", "None", "None", "None"]
+        ["Full", "None", "None", "None", "None"]
     );
     let osm = row_cells(&dom, "osm", "kind-v0.21.0-k8s-1.24");
-    assert_eq!(osm.len(), 4);
+    assert_eq!(
+        osm.len(),
+        4,
+        "the smoke is not planned under a mesh: no badge"
+    );
     // The regressed run is the newest of its row.
     assert!(osm.iter().any(|c| c != "Full"), "{osm:?}");
     browser.screenshot(&url(&index), &tmp.path().join("matrix.png"));

@@ -147,6 +147,11 @@ pub const HTTP_METHODS: [&str; 9] = [
     "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
 ];
 
+/// The `smiSpec` of a case that tests the harness, not an SMI specification: the data-path smoke
+/// of the control run. Such a case uses no SMI API, runs only when no mesh is installed (under a
+/// mesh its calls would depend on policy), and is left out of the SMI rollups.
+pub const HARNESS_SPEC: &str = "harness";
+
 /// The SMI specifications a case may test, in report order.
 pub const SMI_SPECS: [&str; 4] = [
     "traffic-access",
@@ -166,9 +171,17 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
         "must be a lowercase DNS label",
     );
     v.check(
-        SMI_SPECS.contains(&s.smi_spec.as_str()),
+        SMI_SPECS.contains(&s.smi_spec.as_str()) || s.smi_spec == HARNESS_SPEC,
         "spec.smiSpec",
-        format!("expected one of {}", SMI_SPECS.join(", ")),
+        format!(
+            "expected one of {} (or `{HARNESS_SPEC}` for a smoke test of the harness)",
+            SMI_SPECS.join(", ")
+        ),
+    );
+    v.check(
+        s.smi_spec != HARNESS_SPEC || s.variants.iter().all(|var| var.apis.is_empty()),
+        "spec.variants",
+        "a harness case uses no SMI API: its variants name no `apis`",
     );
     v.check(
         !s.variants.is_empty(),
@@ -361,6 +374,11 @@ impl Step {
 }
 
 impl CaseSpec {
+    /// A smoke test of the harness ([`HARNESS_SPEC`]), not of an SMI specification.
+    pub fn is_harness(&self) -> bool {
+        self.smi_spec == HARNESS_SPEC
+    }
+
     /// The first variant whose APIs are all served; `None` when none is.
     pub fn pick_variant(&self, served: &BTreeMap<String, Vec<String>>) -> Option<&Variant> {
         self.variants.iter().find(|v| {

@@ -514,10 +514,13 @@ pub fn observe_case(lc: &LoadedCase, mesh: MeshModel) -> CaseObservation {
     )
 }
 
+/// Observations of the cases a run plans for the model: the harness smoke only for `NoMesh`
+/// (the control run), as `plan` does.
 pub fn observe_suite(suite: &Suite, mesh: MeshModel) -> BTreeMap<String, CaseObservation> {
     suite
         .cases
         .iter()
+        .filter(|lc| mesh == MeshModel::NoMesh || !lc.case.spec.is_harness())
         .map(|lc| (lc.name().to_string(), observe_case(lc, mesh)))
         .collect()
 }
