@@ -429,6 +429,7 @@ fn reproduce_command(
     let opts = rerun_options(catalog, args);
     let mut platform =
         KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    platform.interrupt_on(Arc::clone(&cancel));
     let (outcome, diff) = pipeline::reproduce(
         bundle,
         &opts,
@@ -467,6 +468,7 @@ fn rerun_command(
     let opts = rerun_options(catalog, args);
     let mut platform =
         KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    platform.interrupt_on(Arc::clone(&cancel));
     let outcome = pipeline::rerun_failed(
         bundle,
         &opts,
@@ -502,6 +504,22 @@ fn summary_writer<'a>(
     }
 }
 
+/// Say at once that Ctrl-C was seen and what happens next (the run itself stops within a
+/// moment: the request in flight is dropped and no new phase starts).
+fn announce_interrupt(cancel: Arc<AtomicBool>) {
+    std::thread::spawn(move || {
+        while !cancel.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\ninterrupted: stopping now (no new phase starts); collecting evidence, tearing down \
+             and writing an aborted bundle. Press Ctrl-C again to exit at once (a kind cluster \
+             may be left; `meshproof gc` removes it)"
+        );
+    });
+}
+
 /// The Ctrl-C / SIGTERM flag (a second signal exits at once) and the progress reporter.
 fn run_env(
     output: OutputMode,
@@ -516,6 +534,7 @@ fn run_env(
                 AppError::Infrastructure(format!("cannot install signal handlers: {e}"))
             })?;
     }
+    announce_interrupt(Arc::clone(&cancel));
     let progress: Box<dyn Progress> = match (output, quiet) {
         (OutputMode::Jsonl, _) => Box::new(JsonlProgress::new(std::io::stdout())),
         (_, true) => Box::new(QuietProgress),
@@ -554,8 +573,15 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
         sign_key: args.sign_key,
         probe_image: None,
     };
+    let (probe_image, context) = match check_external(&req, args.probe_image)? {
+        Some((image, context)) => (Some(image), Some(context)),
+        None => (None, req.context.clone()),
+    };
+    // The context is resolved once (the file's current-context when none was given), so the
+    // bundle and the summary name it.
     let req = pipeline::RunRequest {
-        probe_image: check_external(&req, args.probe_image)?,
+        probe_image,
+        context,
         ..req
     };
     check_mesh_artifacts(catalog, &req)?;
@@ -563,6 +589,7 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
     let (cancel, mut progress) = run_env(output, args.quiet)?;
     let mut platform =
         KindPlatform::new(catalog.clone(), req.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    platform.interrupt_on(Arc::clone(&cancel));
     let outcome = pipeline::run(
         catalog,
         &req,
@@ -578,10 +605,11 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
 
 /// `--kubeconfig`: the file, its context and the probe image the cluster must pull are checked
 /// before anything touches the cluster or writes a file (exit 2 naming what is wrong).
+/// Returns the probe image and the context used.
 fn check_external(
     req: &pipeline::RunRequest,
     flag: Option<String>,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<(String, String)>, AppError> {
     let Some(kubeconfig) = &req.kubeconfig else {
         return Ok(None);
     };
@@ -611,7 +639,7 @@ fn check_external(
         "cluster: external, context {} ({}); probe image {image}",
         target.context, target.server
     );
-    Ok(Some(image))
+    Ok(Some((image, target.context)))
 }
 
 /// An image reference as the distribution reference grammar defines it (`[domain[:port]/]path`

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use meshproof_cluster::guard::{ClusterGuard, TeardownOutcome};
 use meshproof_cluster::kind::{
@@ -29,6 +31,67 @@ fn infra(e: impl std::fmt::Display) -> InfraError {
     InfraError(e.to_string())
 }
 
+/// Ctrl-C while a request or wait is in flight: it is dropped at once instead of waited for
+/// (the run then stops; evidence, namespace cleanup and teardown are never interrupted).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Option<Arc<AtomicBool>>);
+
+/// What an interrupted request returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C)")
+    }
+}
+
+impl From<Interrupted> for HarnessError {
+    fn from(i: Interrupted) -> Self {
+        HarnessError::fatal(i.to_string())
+    }
+}
+
+impl From<Interrupted> for InfraError {
+    fn from(i: Interrupted) -> Self {
+        infra(i)
+    }
+}
+
+impl Interrupt {
+    /// How often an in-flight request looks at the flag.
+    const POLL: Duration = Duration::from_millis(100);
+
+    pub fn new(flag: Arc<AtomicBool>) -> Self {
+        Interrupt(Some(flag))
+    }
+
+    /// Run `f` to completion, or until the flag is set (then `Interrupted`, `f` dropped).
+    pub fn run<F: std::future::Future>(
+        &self,
+        handle: &tokio::runtime::Handle,
+        f: F,
+    ) -> Result<F::Output, Interrupted> {
+        let Some(flag) = self.0.clone() else {
+            return Ok(handle.block_on(f));
+        };
+        if flag.load(Ordering::SeqCst) {
+            return Err(Interrupted);
+        }
+        handle.block_on(async move {
+            let watch = async {
+                while !flag.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Self::POLL).await;
+                }
+            };
+            tokio::select! {
+                out = f => Ok(out),
+                () = watch => Err(Interrupted),
+            }
+        })
+    }
+}
+
 /// The suite backend over kube-rs.
 #[derive(Debug)]
 pub struct KubeBackend {
@@ -37,6 +100,8 @@ pub struct KubeBackend {
     port: u16,
     /// The run's timeouts (`Platform::use_timeouts`), scaled by `--timeout-scale`.
     timeouts: Timeouts,
+    /// Ctrl-C drops the request in flight (not `delete_namespace`: cleanup runs to its end).
+    interrupt: Interrupt,
 }
 
 impl KubeBackend {
@@ -58,10 +123,12 @@ fn harness(e: impl std::fmt::Display, transient: bool) -> HarnessError {
 impl SuiteBackend for KubeBackend {
     fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
         let k = self.kube()?.clone();
-        self.handle.block_on(k.served_smi()).map_err(|e| {
-            let t = e.is_transient();
-            harness(e, t)
-        })
+        self.interrupt
+            .run(&self.handle, k.served_smi())?
+            .map_err(|e| {
+                let t = e.is_transient();
+                harness(e, t)
+            })
     }
 
     fn create_namespace(
@@ -71,8 +138,11 @@ impl SuiteBackend for KubeBackend {
         annotations: &BTreeMap<String, String>,
     ) -> Result<(), HarnessError> {
         let k = self.kube()?.clone();
-        self.handle
-            .block_on(k.ensure_namespace(namespace, labels, annotations))
+        self.interrupt
+            .run(
+                &self.handle,
+                k.ensure_namespace(namespace, labels, annotations),
+            )?
             .map_err(|e| {
                 let t = e.is_transient();
                 harness(e, t)
@@ -96,9 +166,10 @@ impl SuiteBackend for KubeBackend {
         objects: &[Value],
     ) -> Result<Vec<ObjectResult>, HarnessError> {
         let k = self.kube()?.clone();
-        let out = self
-            .handle
-            .block_on(k.apply(objects, Some(namespace), self.timeouts.apply()));
+        let out = self.interrupt.run(
+            &self.handle,
+            k.apply(objects, Some(namespace), self.timeouts.apply()),
+        )?;
         Ok(out
             .into_iter()
             .map(|o| ObjectResult {
@@ -120,8 +191,11 @@ impl SuiteBackend for KubeBackend {
         let mut out = Vec::new();
         for o in objects {
             let d = self
-                .handle
-                .block_on(k.delete(o, Some(namespace), self.timeouts.delete()))
+                .interrupt
+                .run(
+                    &self.handle,
+                    k.delete(o, Some(namespace), self.timeouts.delete()),
+                )?
                 .map_err(|e| {
                     let t = e.is_transient();
                     harness(e, t)
@@ -138,8 +212,8 @@ impl SuiteBackend for KubeBackend {
 
     fn lookup(&mut self, namespace: &str, object: &Value) -> Result<Option<Value>, HarnessError> {
         let k = self.kube()?.clone();
-        self.handle
-            .block_on(k.get(object, Some(namespace)))
+        self.interrupt
+            .run(&self.handle, k.get(object, Some(namespace)))?
             .map_err(|e| {
                 let t = e.is_transient();
                 harness(e, t)
@@ -159,8 +233,11 @@ impl SuiteBackend for KubeBackend {
             meshproof_kube::probe_call_request(url, &check.method, check.count, budget.per_call);
         let selector = format!("app={}", check.from);
         let answer = self
-            .handle
-            .block_on(k.call_probe(namespace, &selector, self.port, &request, budget.batch))
+            .interrupt
+            .run(
+                &self.handle,
+                k.call_probe(namespace, &selector, self.port, &request, budget.batch),
+            )?
             .map_err(|e| {
                 let t = e.is_transient();
                 harness(e, t)
@@ -170,7 +247,7 @@ impl SuiteBackend for KubeBackend {
 
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         let k = self.kube()?.clone();
-        Ok(match self.handle.block_on(k.raw_get(path)) {
+        Ok(match self.interrupt.run(&self.handle, k.raw_get(path))? {
             Ok((status, body)) => MetricsObservation {
                 check: 0,
                 path: path.to_string(),
@@ -255,6 +332,8 @@ pub struct KindPlatform {
     scratch: tempfile::TempDir,
     /// The probe image an external cluster pulls (`--probe-image`, `MESHPROOF_PROBE_IMAGE`).
     probe_image: Option<String>,
+    /// Ctrl-C drops the request or wait in flight (`KindPlatform::interrupt_on`).
+    interrupt: Interrupt,
 }
 
 impl KindPlatform {
@@ -269,6 +348,7 @@ impl KindPlatform {
             kube: None,
             port: 9091,
             timeouts: Timeouts::default(),
+            interrupt: Interrupt::default(),
         };
         Ok(KindPlatform {
             rt,
@@ -288,7 +368,15 @@ impl KindPlatform {
             inputs: None,
             scratch: tempfile::tempdir().map_err(infra)?,
             probe_image: None,
+            interrupt: Interrupt::default(),
         })
+    }
+
+    /// Once `flag` is set (Ctrl-C), requests and waits in flight end at once instead of
+    /// running to their timeouts.
+    pub fn interrupt_on(&mut self, flag: Arc<AtomicBool>) {
+        self.interrupt = Interrupt::new(flag);
+        self.backend.interrupt = self.interrupt.clone();
     }
 
     fn engine(&mut self) -> Result<&Engine, InfraError> {
@@ -314,7 +402,10 @@ impl KindPlatform {
             .rt
             .block_on(Kube::from_kubeconfig(path, context))
             .map_err(infra)?;
-        let v = self.rt.block_on(k.server_version()).map_err(infra)?;
+        let v = self
+            .interrupt
+            .run(self.rt.handle(), k.server_version())?
+            .map_err(infra)?;
         self.backend.kube = Some(k);
         self.server_version = Some(v.clone());
         Ok(v)
@@ -481,9 +572,15 @@ impl KindPlatform {
         let k = self.kube()?;
         let kube_version = match &self.server_version {
             Some(v) => v.clone(),
-            None => self.rt.block_on(k.server_version()).map_err(infra)?,
+            None => self
+                .interrupt
+                .run(self.rt.handle(), k.server_version())?
+                .map_err(infra)?,
         };
-        let served = self.rt.block_on(k.served_api_versions()).map_err(infra)?;
+        let served = self
+            .interrupt
+            .run(self.rt.handle(), k.served_api_versions())?
+            .map_err(infra)?;
         Ok(crate::install::helm::Capabilities {
             kube_version,
             api_versions: served.versions,
@@ -641,7 +738,11 @@ impl Platform for KindPlatform {
         context: Option<&str>,
     ) -> Result<ClusterFacts, InfraError> {
         let server = self.connect(kubeconfig, context)?;
-        let nodes = self.rt.block_on(self.kube()?.node_info()).map_err(infra)?;
+        let k = self.kube()?;
+        let nodes = self
+            .interrupt
+            .run(self.rt.handle(), k.node_info())?
+            .map_err(infra)?;
         let mut facts = BTreeMap::new();
         facts.insert("kubernetes_server".into(), json!(server));
         facts.insert("nodes".into(), json!(nodes));
@@ -682,10 +783,11 @@ impl Platform for KindPlatform {
             .block_on(meshproof_cluster::nodes::list_nodes(&engine, &cluster))
             .map_err(infra)?;
         let report = self
-            .rt
-            .block_on(meshproof_cluster::images::load_image_archive(
-                &engine, &nodes, &archive,
-            ))
+            .interrupt
+            .run(
+                self.rt.handle(),
+                meshproof_cluster::images::load_image_archive(&engine, &nodes, &archive),
+            )?
             .map_err(infra)?;
         if !report.all_ok() {
             return Err(infra(format!(
@@ -751,13 +853,17 @@ impl Platform for KindPlatform {
         let k = self.kube()?;
         for (name, recorded, docs, namespace) in steps {
             if let Some(ns) = &namespace {
-                self.rt
-                    .block_on(k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()))
+                self.interrupt
+                    .run(
+                        self.rt.handle(),
+                        k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()),
+                    )?
                     .map_err(infra)?;
             }
-            let outcomes = self
-                .rt
-                .block_on(k.apply(&docs, namespace.as_deref(), timeouts.apply()));
+            let outcomes = self.interrupt.run(
+                self.rt.handle(),
+                k.apply(&docs, namespace.as_deref(), timeouts.apply()),
+            )?;
             if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
                 return Err(infra(format!(
                     "installing {} ({name}): {} rejected: {}",
@@ -770,8 +876,8 @@ impl Platform for KindPlatform {
         }
         for r in &mesh.spec.readiness {
             let cond = readiness_condition(r).map_err(|e| infra(format!("{}: {e}", mesh.id())))?;
-            self.rt
-                .block_on(k.wait(&cond, timeouts.assert()))
+            self.interrupt
+                .run(self.rt.handle(), k.wait(&cond, timeouts.assert()))?
                 .map_err(infra)?;
         }
         Ok(facts)
@@ -787,8 +893,13 @@ impl Platform for KindPlatform {
 
     fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
         let k = self.kube()?;
-        let served = self.rt.block_on(k.served_smi()).map_err(infra)?;
-        let running = self.rt.block_on(k.running_mesh(&mesh.spec.namespaces));
+        let served = self
+            .interrupt
+            .run(self.rt.handle(), k.served_smi())?
+            .map_err(infra)?;
+        let running = self
+            .interrupt
+            .run(self.rt.handle(), k.running_mesh(&mesh.spec.namespaces))?;
         Ok(installed_mesh_facts(mesh, served, running))
     }
 
@@ -997,5 +1108,37 @@ mod tests {
             .as_str()
             .unwrap()
             .starts_with("no pod found in the mesh namespaces"));
+    }
+
+    /// Ctrl-C ends a request that would otherwise wait forever; without a flag, or before it is
+    /// set, requests run to completion.
+    #[test]
+    fn an_interrupt_drops_the_request_in_flight() {
+        // As `KindPlatform` builds it: worker threads drive the timer under `Handle::block_on`.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        assert_eq!(Interrupt::default().run(rt.handle(), async { 7 }), Ok(7));
+        let flag = Arc::new(AtomicBool::new(false));
+        let i = Interrupt::new(Arc::clone(&flag));
+        assert_eq!(i.run(rt.handle(), async { 7 }), Ok(7));
+        let setter = Arc::clone(&flag);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            setter.store(true, Ordering::SeqCst);
+        });
+        // A stalled request: it never answers; only the interrupt ends it.
+        assert_eq!(
+            i.run(rt.handle(), std::future::pending::<()>()),
+            Err(Interrupted)
+        );
+        t.join().unwrap();
+        // Once set, nothing new starts.
+        assert_eq!(i.run(rt.handle(), async { 7 }), Err(Interrupted));
+        let e: HarnessError = Interrupted.into();
+        assert_eq!(e.message, "interrupted (Ctrl-C)");
+        assert!(!e.transient);
     }
 }

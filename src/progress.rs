@@ -301,3 +301,26 @@ impl Drop for TerminalProgress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bar's prefix follows the phases: `[phase]` before the cases, then `case i/n`.
+    #[test]
+    fn the_terminal_bar_counts_cases_by_phase() {
+        let mut p = TerminalProgress::default();
+        p.run_planned(&["traffic-access".into(), "traffic-split".into()]);
+        p.phase_started("mesh");
+        assert_eq!(p.prefix(), "[mesh]");
+        p.phase_finished("mesh", 1200, true, "");
+        p.phase_started("case traffic-access");
+        assert_eq!(p.prefix(), "[case traffic-access] case 1/2");
+        p.phase_finished("case traffic-access", 10, true, "");
+        p.phase_started("case traffic-split");
+        assert_eq!(p.prefix(), "[case traffic-split] case 2/2");
+        p.phase_finished("case traffic-split", 10, true, "");
+        assert_eq!(p.bar.as_ref().unwrap().position(), 2);
+        assert_eq!(p.bar.as_ref().unwrap().length(), Some(2));
+    }
+}

@@ -384,4 +384,26 @@ fn jsonl_stdout_is_only_json_lines_and_the_summary_goes_to_stderr() {
         "summary on stderr: {err}"
     );
     assert!(err.contains(&format!("bundle: {}", out.display())), "{err}");
+    // An external cluster is named by its context and server version, not by a kind pin, and
+    // recorded as found.
+    assert!(
+        err.contains("cluster external fake (Kubernetes v1.29.2)"),
+        "{err}"
+    );
+    let files =
+        meshproof::bundle::read::read_selected(&out, &Default::default(), |_| true).unwrap();
+    let cluster: Value = serde_json::from_slice(&files["resolved/cluster.json"]).unwrap();
+    assert_eq!(cluster["external"], true);
+    assert_eq!(cluster["kubernetes_server"], "v1.29.2");
+    assert_eq!(cluster["nodes"], json!([]));
+    let mesh: Value = serde_json::from_slice(&files["resolved/mesh.json"]).unwrap();
+    assert_eq!(mesh["requested_pin"], "osm@1.2.4");
+    assert_eq!(mesh["running_images"], json!({}));
+    assert!(
+        mesh["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("no pod found in the mesh namespaces"),
+        "{mesh}"
+    );
 }
