@@ -170,18 +170,27 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     (lines, verified.report)
                 }
             };
+            // The reader calls the archive itself "(archive)": name the file instead.
+            let detail = |d: &str| match d.strip_prefix("(archive)") {
+                Some(rest) => format!("{}{rest}", bundle.display()),
+                None => d.to_string(),
+            };
             for l in &lines {
                 writeln!(
                     out,
                     "{} {:<15} {}",
                     if l.ok { "ok  " } else { "FAIL" },
                     l.name,
-                    l.detail
+                    detail(&l.detail)
                 )
                 .map_err(io)?;
             }
             if let Some(p) = lines.iter().find(|l| !l.ok) {
-                return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
+                return Err(AppError::VerifyFailed(format!(
+                    "{}: {}",
+                    p.name,
+                    detail(&p.detail)
+                )));
             }
             if let Some(r) = report
                 .manifest

@@ -361,6 +361,13 @@ fn diff_names_the_corrupt_side() {
     let e = stderr(&a);
     assert!(e.contains(&junk.display().to_string()), "{e}");
     assert!(!e.contains("(archive)"), "{e}");
+    // verify and show name it too.
+    for cmd in ["verify", "show"] {
+        let a = bin().arg(cmd).arg(&junk).assert().code(3);
+        let all = format!("{}{}", stdout(&a), stderr(&a));
+        assert!(all.contains(&junk.display().to_string()), "{cmd}: {all}");
+        assert!(!all.contains("(archive)"), "{cmd}: {all}");
+    }
 }
 
 #[test]
