@@ -730,6 +730,8 @@ fn traffic_records(
                     error_detail: None,
                     backend: Some(b),
                     latency_us: rng.range(400, 30_000),
+                    source_pod: Some(source_pod(&check.from)),
+                    ..CallRecord::default()
                 },
                 None if rng.chance(50) => CallRecord {
                     source: check.from.clone(),
@@ -740,6 +742,9 @@ fn traffic_records(
                     error_detail: None,
                     backend: None,
                     latency_us: rng.range(300, 9_000),
+                    body: Some("RBAC: access denied".into()),
+                    source_pod: Some(source_pod(&check.from)),
+                    ..CallRecord::default()
                 },
                 None => CallRecord {
                     source: check.from.clone(),
@@ -750,6 +755,8 @@ fn traffic_records(
                     error_detail: Some("connection reset by peer (os error 104)".into()),
                     backend: None,
                     latency_us: rng.range(300, 9_000),
+                    source_pod: Some(source_pod(&check.from)),
+                    ..CallRecord::default()
                 },
             }
         })
@@ -926,6 +933,17 @@ fn observation(rng: &mut Rng, lc: &LoadedCase, ns: &str) -> CaseObservation {
                 objects: snapshots,
                 traffic,
                 metrics,
+                pods: step.data_plane.then(|| {
+                    ["app-a", "app-b", "app-c"]
+                        .iter()
+                        .map(|app| meshproof::observation::PodObservation {
+                            name: source_pod(app).name,
+                            app: Some(app.to_string()),
+                            containers: source_pod(app).containers,
+                            ready: true,
+                        })
+                        .collect()
+                }),
             });
         }
         steps.push(StepObservation {
@@ -1517,4 +1535,12 @@ fn run_bench(args: &Args, repo: &Path, work: &Path, bin: &Path) -> Res<()> {
         return Err("bundle bytes differ between runs or worker counts".into());
     }
     Ok(())
+}
+
+/// A workload pod of the OSM pin the bundles record: the probe and OSM's `envoy` sidecar.
+fn source_pod(app: &str) -> meshproof::observation::SourcePod {
+    meshproof::observation::SourcePod {
+        name: format!("{app}-7c9f8d6b5-q2x4z"),
+        containers: vec!["envoy".into(), "probe".into()],
+    }
 }

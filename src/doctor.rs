@@ -420,7 +420,7 @@ mod tests {
     #[test]
     fn a_cli_pin_needs_a_download_for_this_platform() {
         let text = format!(
-            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo, sha256: {}}}\n      render: [{{args: [install], namespace: demo}}]\n  sources: [test]\n",
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo, sha256: {}}}\n      render: [{{args: [install], namespace: demo}}]\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [test]\n",
             "a".repeat(64)
         );
         let m = crate::spec::mesh::load("meshes/demo/1.0.0.yaml", &text).unwrap();

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod bringup;
 pub mod bundle;
+pub mod calls;
 pub mod cli;
 pub mod diff;
 pub mod doctor;

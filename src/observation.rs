@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the observation file format (bumped on incompatible change).
-pub const OBSERVATION_FORMAT: u32 = 1;
+/// Version of the observation file format (bumped on incompatible change). 2: call records
+/// carry the response headers and body snippet of answers outside 200–399 and the calling pod's
+/// containers; attempts may carry the workload pods (`pods`) a data-plane check looked at.
+pub const OBSERVATION_FORMAT: u32 = 2;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -81,6 +83,24 @@ pub struct Attempt {
     pub traffic: Vec<TrafficObservation>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricsObservation>,
+    /// The workload pods as listed for a data-plane check (`dataPlane: true` steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pods: Option<Vec<PodObservation>>,
+}
+
+/// A pod of the case namespace as the API server listed it: enough to tell whether it carries the
+/// mesh's data plane.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PodObservation {
+    pub name: String,
+    /// The pod's `app` label (the workload app it runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// Names of its containers and init containers, sorted.
+    pub containers: Vec<String>,
+    /// Phase `Running`, condition `Ready` and not being deleted.
+    pub ready: bool,
 }
 
 /// `Kind/name` of an object in a file, with what the API server answered.
@@ -116,7 +136,7 @@ pub struct TrafficObservation {
 }
 
 /// One request made by a probe, exactly as the probe's `/call` reported it.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct CallRecord {
     pub source: String,
@@ -130,6 +150,24 @@ pub struct CallRecord {
     /// Which backend answered (the probe's `x-meshproof-backend` header).
     pub backend: Option<String>,
     pub latency_us: u64,
+    /// Response headers (lowercase names) of an answer outside 200–399, bounded by the probe.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The start of the body of an answer outside 200–399 (lossy UTF-8, bounded by the probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The pod that made the call, as the driver found it (added by the driver, not the probe).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_pod: Option<SourcePod>,
+}
+
+/// The probe pod a call was made from and the containers it ran.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SourcePod {
+    pub name: String,
+    /// Names of its containers and init containers, sorted.
+    pub containers: Vec<String>,
 }
 
 impl CallRecord {

@@ -485,7 +485,12 @@ pub fn run(
                 let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
                 // The same judge `pack` and `verify` run: progress shows every check's verdict.
                 let one = BTreeMap::from([(lc.name().to_string(), obs.clone())]);
-                let judged = crate::verdict::judge(&suite, &one, req.plan.scoring);
+                let judged = crate::verdict::judge(
+                    &suite,
+                    &one,
+                    req.plan.scoring,
+                    &crate::calls::Semantics::of(ctx.mesh),
+                );
                 let mut d = format!("variant {}", obs.variant);
                 if let Some(c) = judged.cases.first() {
                     progress.case_judged(c);

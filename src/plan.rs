@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::spec::catalog::{Catalog, LoadedCase};
-use crate::spec::mesh::InstallMethod;
+use crate::spec::mesh::{InstallMethod, Mesh};
 use crate::spec::SpecError;
 use crate::timeouts::Timeouts;
 use crate::verdict::{check_specs, CheckKind, Scoring};
@@ -79,10 +79,58 @@ pub struct MeshPlan {
     pub expected: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// How the mesh denies, one line per declared signature (or what is unknown).
+    pub denial: Vec<String>,
+    /// What proves a workload pod joined the mesh.
+    pub data_plane: String,
     /// The lock file next to the pin, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<InputFile>,
     pub file: InputFile,
+}
+
+/// The pin's denial signatures in words (`envoy-rbac: 403, body "RBAC: access denied"`).
+fn denial_words(m: &Mesh) -> Vec<String> {
+    let mut out: Vec<String> = m
+        .spec
+        .denial
+        .signatures
+        .iter()
+        .map(|s| {
+            let mut w = match (&s.error, s.status) {
+                (Some(e), _) => e.clone(),
+                (None, Some(st)) => st.to_string(),
+                (None, None) => "?".to_string(),
+            };
+            if let Some(h) = &s.header {
+                w.push_str(&format!(" with header {h}"));
+            }
+            if let Some(b) = &s.body_contains {
+                w.push_str(&format!(", body {b:?}"));
+            }
+            format!("{}: {w}", s.name)
+        })
+        .collect();
+    if let Some(u) = &m.spec.denial.unknown {
+        out.push(format!(
+            "unknown: {}",
+            u.split_whitespace().collect::<Vec<_>>().join(" ")
+        ));
+    }
+    out
+}
+
+/// The pin's data-plane signature in words.
+fn data_plane_words(m: &Mesh) -> String {
+    let dp = &m.spec.data_plane;
+    match (&dp.container, &dp.node_proxy) {
+        (Some(c), _) => format!("injected container {c}"),
+        (None, Some(np)) => format!(
+            "node proxy DaemonSet {}/{} reached through *.{}",
+            np.daemon_set.namespace, np.daemon_set.name, np.dns_suffix
+        ),
+        (None, None) => "none (no mesh)".to_string(),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -216,6 +264,8 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
     }
     let install = install_steps(m, lock.as_ref().map(|l| &l.value));
     let mesh_plan = MeshPlan {
+        denial: denial_words(m),
+        data_plane: data_plane_words(m),
         id: m.id(),
         project: m.spec.project.name.clone(),
         status: m.spec.project.status.as_str().to_string(),
@@ -454,6 +504,12 @@ pub fn install_steps(
             v.push(format!("wait for {} {} to be established", r.kind, r.name));
         }
     }
+    if let Some(i) = &m.spec.data_plane.injector {
+        v.push(format!(
+            "wait for the sidecar injector Service {}/{} to have a ready endpoint",
+            i.namespace, i.name
+        ));
+    }
     v
 }
 
@@ -555,6 +611,13 @@ pub fn render(p: &RunPlan) -> String {
     }
     if let Some(k) = &p.mesh.kubernetes_versions {
         let _ = writeln!(out, "         known to work on Kubernetes {k}");
+    }
+    let _ = writeln!(out, "         data plane {}", p.mesh.data_plane);
+    if p.mesh.denial.is_empty() {
+        let _ = writeln!(out, "         denies nothing (no denial signature)");
+    }
+    for d in &p.mesh.denial {
+        let _ = writeln!(out, "         denies with {d}");
     }
     if !p.mesh.upstreams.is_empty() {
         let _ = writeln!(

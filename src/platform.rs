@@ -17,7 +17,7 @@ use meshproof_cluster::Engine;
 use meshproof_kube::{Condition, Kube};
 use serde_json::{json, Value};
 
-use crate::observation::{CallRecord, MetricsObservation, ObjectResult};
+use crate::observation::{CallRecord, MetricsObservation, ObjectResult, PodObservation, SourcePod};
 use crate::pipeline::{ClusterFacts, ImageFacts, InfraError, MeshFacts, Platform};
 use crate::plan::RunPlan;
 use crate::spec::case::TrafficCheck;
@@ -242,7 +242,33 @@ impl SuiteBackend for KubeBackend {
                 let t = e.is_transient();
                 harness(e, t)
             })?;
-        records_from_answer(&check.from, &answer, check.count)
+        let mut records = records_from_answer(&check.from, &answer.answer, check.count)?;
+        // Which pod called, and whether it runs the mesh's data plane, is the driver's to say.
+        let source = SourcePod {
+            name: answer.pod.name.clone(),
+            containers: answer.pod.containers.clone(),
+        };
+        for r in &mut records {
+            r.source_pod = Some(source.clone());
+        }
+        Ok(records)
+    }
+
+    fn pods(&mut self, namespace: &str) -> Result<Vec<PodObservation>, HarnessError> {
+        let k = self.kube()?.clone();
+        let pods = self.handle.block_on(k.pods(namespace, "")).map_err(|e| {
+            let t = e.is_transient();
+            harness(e, t)
+        })?;
+        Ok(pods
+            .into_iter()
+            .map(|p| PodObservation {
+                name: p.name,
+                app: p.app,
+                containers: p.containers,
+                ready: p.ready,
+            })
+            .collect())
     }
 
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
@@ -879,6 +905,22 @@ impl Platform for KindPlatform {
             self.interrupt
                 .run(self.rt.handle(), k.wait(&cond, timeouts.assert()))?
                 .map_err(infra)?;
+        }
+        // Proof of onboarding starts here: a pod created before the injector answers may run
+        // without its sidecar (Linkerd's webhook fails open), so no case starts until it can.
+        if let Some(inj) = &mesh.spec.data_plane.injector {
+            let cond = Condition::ServiceEndpointsReady {
+                namespace: inj.namespace.clone(),
+                name: inj.name.clone(),
+            };
+            self.rt
+                .block_on(k.wait(&cond, timeouts.assert()))
+                .map_err(|e| {
+                    infra(format!(
+                        "{}: the sidecar injector is not ready: {e}",
+                        mesh.id()
+                    ))
+                })?;
         }
         Ok(facts)
     }

@@ -8,15 +8,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::calls::Semantics;
 use crate::observation::{
-    Attempt, CallRecord, CaseObservation, MetricsObservation, StepObservation, StepStatus,
+    Attempt, CallRecord, CaseObservation, MetricsObservation, PodObservation, StepObservation,
+    StepStatus,
 };
 use crate::spec::case::{Expect, MetricsCheck, Step, TrafficCheck};
 use crate::spec::catalog::{LoadedCase, Suite};
 
 /// Version of `verdicts.json`. 2: cases that did not finish have a status (`error`, `not-run`)
-/// and no capability (`null`); the summary counts cases by status.
-pub const VERDICT_FORMAT: u32 = 2;
+/// and no capability (`null`); the summary counts cases by status. 3: calls are judged by outcome
+/// class (a denial holds only on the mesh's declared denials; inconclusive calls and missing data
+/// planes make the step an error); `mesh` names the pin whose signatures judged them.
+pub const VERDICT_FORMAT: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
 pub enum Capability {
@@ -290,6 +294,8 @@ pub struct Verdicts {
     pub format: u32,
     pub scoring: Scoring,
     pub suite: String,
+    /// The mesh pin whose denial and data-plane signatures classified the calls.
+    pub mesh: String,
     pub cases: Vec<CaseVerdict>,
     pub specs: Vec<SpecRollup>,
     pub summary: Summary,
@@ -348,7 +354,17 @@ pub struct CheckEval {
     pub kind: CheckKind,
     pub expected: String,
     pub holds: bool,
+    /// The check does not hold and the harness cannot tell why: inconclusive calls, a pod without
+    /// the mesh's data plane. When the decisive attempt has one, the step is an error.
+    pub inconclusive: bool,
     pub observed: String,
+}
+
+impl CheckEval {
+    /// Inconclusive and counted (an informational check never decides a step).
+    pub fn blocks(&self) -> bool {
+        !self.holds && self.inconclusive && self.kind != CheckKind::Informational
+    }
 }
 
 /// Judge a suite's observations. Total: any observation set gives verdicts.
@@ -356,12 +372,13 @@ pub fn judge(
     suite: &Suite,
     observations: &BTreeMap<String, CaseObservation>,
     scoring: Scoring,
+    sem: &Semantics,
 ) -> Verdicts {
     let mut cases = Vec::new();
     // Suite order first, then unknown observations by name.
     for lc in &suite.cases {
         if let Some(obs) = observations.get(lc.name()) {
-            cases.push(judge_case(lc, obs));
+            cases.push(judge_case(lc, obs, sem));
         }
     }
     for (name, obs) in observations {
@@ -379,6 +396,7 @@ pub fn judge(
         format: VERDICT_FORMAT,
         scoring,
         suite: suite.name.clone(),
+        mesh: sem.mesh.clone(),
         cases,
         specs,
         summary,
@@ -402,7 +420,7 @@ fn problem_case(name: &str, variant: &str, problem: &str) -> CaseVerdict {
     }
 }
 
-fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
+fn judge_case(lc: &LoadedCase, obs: &CaseObservation, sem: &Semantics) -> CaseVerdict {
     let spec = &lc.case.spec;
     let Some(variant) = spec.variants.iter().find(|v| v.name == obs.variant) else {
         let mut c = problem_case(
@@ -420,7 +438,7 @@ fn judge_case(lc: &LoadedCase, obs: &CaseObservation) -> CaseVerdict {
     let mut unrun = false;
     for (i, step) in spec.steps.iter().enumerate() {
         let step_obs = obs.steps.iter().find(|s| s.name == step.name);
-        let sv = judge_step(lc, obs, i, step, step_obs, blocked.as_deref());
+        let sv = judge_step(lc, obs, sem, i, step, step_obs, blocked.as_deref());
         unrun |= blocked.is_none() && sv.outcome == Outcome::Skipped;
         if !step.is_behavioural() && sv.outcome != Outcome::Pass && blocked.is_none() {
             blocked = Some(format!("step {} `{}` did not pass", i + 1, step.name));
@@ -512,6 +530,7 @@ fn meshery_case(steps: &[StepVerdict]) -> MesheryCase {
 fn judge_step(
     lc: &LoadedCase,
     obs: &CaseObservation,
+    sem: &Semantics,
     index: usize,
     step: &Step,
     step_obs: Option<&StepObservation>,
@@ -566,7 +585,7 @@ fn judge_step(
     let evals: Vec<Vec<CheckEval>> = so
         .attempts
         .iter()
-        .map(|a| evaluate_attempt(lc, obs, index, a))
+        .map(|a| evaluate_attempt(lc, obs, index, a, sem))
         .collect();
     // The decisive attempt: the first one where every check held, else the last one (the state
     // after waiting out the timeout). Checks are judged on it, so a check cannot pass on a stale
@@ -579,6 +598,8 @@ fn judge_step(
         .iter()
         .all(|c| c.holds || c.kind == CheckKind::Informational);
     let passed_at = counted_held.then_some(decisive_at);
+    // Still inconclusive after the step's timeout: the harness could not tell, not a verdict.
+    let inconclusive = passed_at.is_none() && decisive.iter().any(CheckEval::blocks);
     let checks = specs
         .iter()
         .zip(decisive)
@@ -587,11 +608,17 @@ fn judge_step(
             kind: *kind,
             outcome: if ev.holds {
                 Outcome::Pass
+            } else if ev.inconclusive {
+                Outcome::Error
             } else {
                 Outcome::Fail
             },
             expected: expected.clone(),
-            observed: ev.observed.clone(),
+            observed: if ev.inconclusive && !ev.holds {
+                format!("inconclusive: {}", ev.observed)
+            } else {
+                ev.observed.clone()
+            },
         })
         .collect();
     StepVerdict {
@@ -600,6 +627,8 @@ fn judge_step(
         description: step.description.clone(),
         outcome: if passed_at.is_some() {
             Outcome::Pass
+        } else if inconclusive {
+            Outcome::Error
         } else {
             Outcome::Fail
         },
@@ -642,6 +671,13 @@ pub fn check_specs(step: &Step) -> Vec<(String, CheckKind, String)> {
             ));
         }
     }
+    if step.data_plane {
+        out.push((
+            "data-plane".to_string(),
+            CheckKind::Precondition,
+            "every workload pod carries the mesh's data plane".to_string(),
+        ));
+    }
     for (i, t) in step.traffic.iter().enumerate() {
         let kind = if t.informational {
             CheckKind::Informational
@@ -673,7 +709,9 @@ fn describe_traffic(t: &TrafficCheck) -> String {
     );
     let what = match &t.expect {
         Expect::Allowed => "all succeed (HTTP 2xx/3xx)".to_string(),
-        Expect::Denied => "all denied (HTTP error status or transport error)".to_string(),
+        Expect::Denied => {
+            "all denied the way the mesh denies (its pin's denial signatures)".to_string()
+        }
         Expect::Any => "sent (no expectation)".to_string(),
         Expect::Only(b) => format!("all succeed and are answered by {b}"),
         Expect::Spread(bs) => format!("all succeed and each of {} answers some", bs.join(", ")),
@@ -708,12 +746,18 @@ pub fn evaluate_attempt(
     obs: &CaseObservation,
     index: usize,
     attempt: &Attempt,
+    sem: &Semantics,
 ) -> Vec<CheckEval> {
     let step = &lc.case.spec.steps[index];
     let specs = check_specs(step);
     let mut out = Vec::with_capacity(specs.len());
     for (id, kind, expected) in specs {
-        let (holds, observed) = if id == "apply" {
+        let mut inconclusive = false;
+        let (holds, observed) = if id == "data-plane" {
+            let (holds, observed) = data_plane(sem, attempt.pods.as_deref());
+            inconclusive = !holds;
+            (holds, observed)
+        } else if id == "apply" {
             objects_ok(lc, obs, &step.apply, &attempt.applied, "accepted")
         } else if id == "delete" {
             objects_ok(lc, obs, &step.delete, &attempt.deleted, "deleted")
@@ -730,7 +774,9 @@ pub fn evaluate_attempt(
                 .iter()
                 .find(|t| t.check == i)
                 .map(|t| t.records.as_slice());
-            eval_traffic(&step.traffic[i], records)
+            let t = eval_traffic(&step.traffic[i], records, sem);
+            inconclusive = t.inconclusive;
+            (t.holds, t.observed)
         } else {
             let i: usize = id
                 .strip_prefix("metrics-")
@@ -745,6 +791,7 @@ pub fn evaluate_attempt(
             kind,
             expected,
             holds,
+            inconclusive: inconclusive && !holds,
             observed,
         });
     }
@@ -949,42 +996,73 @@ fn tally<'a>(items: impl Iterator<Item = String> + 'a) -> String {
         .join(", ")
 }
 
-fn eval_traffic(check: &TrafficCheck, records: Option<&[CallRecord]>) -> (bool, String) {
+/// A traffic check's evaluation on one attempt.
+struct TrafficEval {
+    holds: bool,
+    inconclusive: bool,
+    observed: String,
+}
+
+fn eval_traffic(
+    check: &TrafficCheck,
+    records: Option<&[CallRecord]>,
+    sem: &Semantics,
+) -> TrafficEval {
     let Some(records) = records else {
-        return (false, "no requests recorded".to_string());
+        return TrafficEval {
+            holds: false,
+            inconclusive: false,
+            observed: "no requests recorded".to_string(),
+        };
     };
     let n = records.len();
-    let ok = records.iter().filter(|r| r.succeeded()).count();
+    let t = sem.tally(records);
+    let success = |r: &CallRecord| sem.classify(r).0 == crate::calls::CallClass::Success;
     let outcomes = tally(records.iter().map(|r| r.outcome()));
+    let classes = tally(
+        records
+            .iter()
+            .map(|r| sem.classify(r).0.as_str().to_string()),
+    );
     let backends = tally(
         records
             .iter()
-            .filter(|r| r.succeeded())
+            .filter(|r| success(r))
             .map(|r| r.backend.clone().unwrap_or_else(|| "unknown".into())),
     );
-    let mut observed = format!("{n} request(s): {outcomes}");
+    let mut observed = format!("{n} request(s): {outcomes} ({classes})");
     if !backends.is_empty() {
         observed.push_str(&format!("; answered by {backends}"));
     }
+    if !t.inconclusive_why.is_empty() {
+        observed.push_str(&format!(
+            "; inconclusive calls from {} to {}: {}",
+            check.from,
+            records.first().map(|r| r.url.as_str()).unwrap_or("?"),
+            t.inconclusive_why.join("; ")
+        ));
+    }
     if n < check.count as usize {
-        return (
-            false,
-            format!(
+        return TrafficEval {
+            holds: false,
+            inconclusive: false,
+            observed: format!(
                 "only {n} of {} request(s) recorded; {observed}",
                 check.count
             ),
-        );
+        };
     }
+    let ok = t.success;
     let by = |b: &str| {
         records
             .iter()
-            .filter(|r| r.succeeded() && r.backend.as_deref() == Some(b))
+            .filter(|r| success(r) && r.backend.as_deref() == Some(b))
             .count()
     };
     let holds = match &check.expect {
         Expect::Any => true,
         Expect::Allowed => ok == n,
-        Expect::Denied => ok == 0,
+        Expect::Denied => t.denied == n,
         Expect::Only(b) => ok == n && by(b) == n,
         Expect::Spread(bs) => ok == n && bs.iter().all(|b| by(b) > 0),
         Expect::Greater(bs) => match bs.as_slice() {
@@ -992,7 +1070,56 @@ fn eval_traffic(check: &TrafficCheck, records: Option<&[CallRecord]>) -> (bool, 
             _ => false,
         },
     };
-    (holds, observed)
+    // A denial the mesh did not give in its declared way, with nothing let through, is not a
+    // statement about the mesh; neither is any expectation met or missed on inconclusive calls.
+    let inconclusive = !holds
+        && match &check.expect {
+            Expect::Any => false,
+            Expect::Denied => ok == 0 && (t.inconclusive > 0 || t.failed > 0),
+            _ => t.inconclusive > 0,
+        };
+    TrafficEval {
+        holds,
+        inconclusive,
+        observed,
+    }
+}
+
+/// Every listed workload pod runs the pin's injected container (node-proxy meshes and the control
+/// inject nothing: their pods only have to be listed).
+fn data_plane(sem: &Semantics, pods: Option<&[PodObservation]>) -> (bool, String) {
+    let Some(pods) = pods else {
+        return (false, "workload pods not listed".to_string());
+    };
+    if pods.is_empty() {
+        return (false, "no workload pod in the namespace".to_string());
+    }
+    let Some(container) = &sem.data_plane.container else {
+        let what = match &sem.data_plane.node_proxy {
+            Some(np) => format!(
+                "node proxy {}/{} (no container injected)",
+                np.daemon_set.namespace, np.daemon_set.name
+            ),
+            None => "no mesh, no data plane".to_string(),
+        };
+        return (true, format!("{} pod(s) listed; {what}", pods.len()));
+    };
+    let missing: Vec<String> = pods
+        .iter()
+        .filter(|p| !p.containers.iter().any(|c| c == container))
+        .map(|p| format!("{} (containers: {})", p.name, p.containers.join(", ")))
+        .collect();
+    if missing.is_empty() {
+        (
+            true,
+            format!("{} pod(s), each with a {container} container", pods.len()),
+        )
+    } else {
+        (
+            false,
+            format!("no {container} container in pod {}", missing.join(", pod ")),
+        )
+    }
 }
 
 /// A metric value as TrafficMetrics carries it: a number or a quantity string (`"12"`, `"1500m"`).

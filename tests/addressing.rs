@@ -149,6 +149,12 @@ impl SuiteBackend for Recording {
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         SuiteBackend::metrics(&mut self.world, path)
     }
+    fn pods(
+        &mut self,
+        ns: &str,
+    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
+        SuiteBackend::pods(&mut self.world, ns)
+    }
 }
 
 #[test]
@@ -165,8 +171,11 @@ fn the_runner_calls_local_upstreams_and_cannot_call_an_unaddressed_service() {
             timeouts: model_timeouts(),
             cancel: &cancel,
         };
+        let mut world = World::new(MeshModel::Conformant);
+        // The pods carry Consul's injected sidecar, so app-ready's data-plane check holds.
+        world.sidecar = "consul-connect-envoy-sidecar";
         let mut b = Recording {
-            world: World::new(MeshModel::Conformant),
+            world,
             urls: Vec::new(),
         };
         let obs = run_case(

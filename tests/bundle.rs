@@ -368,7 +368,38 @@ fn tampered_bundles_fail_verification_naming_the_file() {
         &p,
         "case `traffic-access` step 5 `allowed`: recorded pass [",
     );
-    expect_verify_fails(&p, "re-judged fail [traffic-1 fail: 3 request(s): 503×3]");
+    expect_verify_fails(
+        &p,
+        "re-judged fail [traffic-1 fail: 3 request(s): 503×3 (failed×3)]",
+    );
+}
+
+#[test]
+fn bundles_from_before_outcome_classes_fail_verification_naming_their_format() {
+    // A 1.1 bundle's observations are format 1: no response headers, bodies or calling pods, so
+    // they cannot be classified. `verify` says so instead of re-judging them differently.
+    let tmp = tempfile::tempdir().unwrap();
+    let good = packed(tmp.path(), MeshModel::Conformant);
+    let mut f = files_of(&good);
+    let text = String::from_utf8(f["observations/traffic-access.json"].clone()).unwrap();
+    f.insert(
+        "observations/traffic-access.json".into(),
+        text.replacen("\"format\": 2", "\"format\": 1", 1)
+            .into_bytes(),
+    );
+    let p = tmp.path().join("old.tar.zst");
+    raw_bundle(&p, &f, true);
+    expect_verify_fails(
+        &p,
+        "observations/traffic-access.json: observation format 1 is not supported (this meshproof \
+         reads format 2; format 1 predates outcome classes",
+    );
+    // A bundle whose mesh pin is gone cannot be judged either: the pin's signatures classify calls.
+    let mut f = files_of(&good);
+    f.remove("inputs/mesh.yaml");
+    let p = tmp.path().join("nopin.tar.zst");
+    raw_bundle(&p, &f, true);
+    expect_verify_fails(&p, "inputs/mesh.yaml");
 }
 
 #[test]

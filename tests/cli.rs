@@ -333,7 +333,7 @@ fn bundle_pack_unpack_verify_show_and_diff() {
     })
     .unwrap();
     let m: serde_json::Value = serde_json::from_slice(&files["manifest.json"]).unwrap();
-    assert_eq!(m["format"]["minor"], 1);
+    assert_eq!(m["format"]["minor"], meshproof::bundle::FORMAT_MINOR);
     assert_eq!(
         m["rejudged_from"]["changed"],
         serde_json::json!(["observations/traffic-access.json"])

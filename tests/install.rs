@@ -178,7 +178,7 @@ fn local_catalog(dir: &Path, repo_url: &str, pin_digest: Option<&str>, lock_sha:
     std::fs::write(
         dir.join("meshes/demo/1.2.3.yaml"),
         format!(
-            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: a local chart\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: helm\n    helm:\n      repo: {repo_url}\n      chart: demo\n      version: \"1.2.3\"\n      release: demo\n      namespace: demo-system\n{digest}  namespaces: [demo-system]\n  readiness:\n    - {{kind: Deployment, namespace: demo-system, name: demo}}\n  sources: [\"test\"]\n"
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: a local chart\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: helm\n    helm:\n      repo: {repo_url}\n      chart: demo\n      version: \"1.2.3\"\n      release: demo\n      namespace: demo-system\n{digest}  namespaces: [demo-system]\n  readiness:\n    - {{kind: Deployment, namespace: demo-system, name: demo}}\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [\"test\"]\n"
         ),
     )
     .unwrap();
@@ -585,7 +585,7 @@ fn served_demo_chart() -> (meshproof::spec::mesh::Mesh, String) {
         ("/charts/demo-1.2.3.tgz".to_string(), tgz.clone()),
     ]));
     let pin = format!(
-        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: helm\n    helm:\n      repo: {base}\n      chart: demo\n      version: \"1.2.3\"\n      release: demo\n      namespace: demo-system\n      digest: {}\n  namespaces: [demo-system]\n  sources: [\"test\"]\n",
+        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: helm\n    helm:\n      repo: {base}\n      chart: demo\n      version: \"1.2.3\"\n      release: demo\n      namespace: demo-system\n      digest: {}\n  namespaces: [demo-system]\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [\"test\"]\n",
         sha(&tgz)
     );
     (meshproof::spec::mesh::load("demo.yaml", &pin).unwrap(), pin)
@@ -813,7 +813,7 @@ fn cli_pin(platforms: &[(&str, &str, &str)], extra: &str) -> String {
         .map(|(k, url, sha)| format!("        {k}: {{url: \"{url}\", sha256: \"{sha}\"}}\n"))
         .collect();
     format!(
-        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: a local CLI\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n{platforms}{extra}      render:\n        - {{args: [\"install\", \"--crds\"], namespace: demo-system}}\n        - {{args: [\"install\"], namespace: demo-system}}\n  namespaces: [demo-system]\n  readiness:\n    - {{kind: Deployment, namespace: demo-system, name: demo}}\n  sources: [\"test\"]\n"
+        "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: a local CLI\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n{platforms}{extra}      render:\n        - {{args: [\"install\", \"--crds\"], namespace: demo-system}}\n        - {{args: [\"install\"], namespace: demo-system}}\n  namespaces: [demo-system]\n  readiness:\n    - {{kind: Deployment, namespace: demo-system, name: demo}}\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [\"test\"]\n"
     )
 }
 
@@ -928,7 +928,7 @@ fn cli_pins_load_and_bad_fields_are_named() {
         e.contains("spec.install: method `cli` takes no helm, charts or manifests"),
         "{e}"
     );
-    let no_cli = "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {name: demo, version: \"1.2.3\", description: d}\nspec:\n  project: {name: Demo, url: https://example.invalid, status: active}\n  install: {method: cli}\n  sources: [test]\n";
+    let no_cli = "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {name: demo, version: \"1.2.3\", description: d}\nspec:\n  project: {name: Demo, url: https://example.invalid, status: active}\n  install: {method: cli}\n  denial: {unknown: test}\n  dataPlane: {container: demo-proxy, sources: [test]}\n  sources: [test]\n";
     let e = load_pin(no_cli).unwrap_err();
     assert!(
         e.contains("spec.install.cli: required when method is `cli`"),
@@ -1208,7 +1208,7 @@ fn cli_member_is_taken_out_of_a_tar_gz() {
     let e = meshproof::spec::mesh::load(
         "meshes/demo/1.0.0.yaml",
         &format!(
-            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo.tar.gz, sha256: {}, member: ../demo}}\n      render: [{{args: [install], namespace: demo}}]\n  sources: [test]\n",
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata: {{name: demo, version: \"1.0.0\", description: d}}\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: cli\n    cli:\n      name: demo\n      platforms:\n        linux-x86_64: {{url: https://cli.example.invalid/demo.tar.gz, sha256: {}, member: ../demo}}\n      render: [{{args: [install], namespace: demo}}]\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [test]\n",
             "a".repeat(64)
         ),
     )
@@ -1525,7 +1525,7 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     let m = meshproof::spec::mesh::load(
         "m.yaml",
         &format!(
-            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  sources: [\"test\"]\n",
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [\"test\"]\n",
             sha(&manifest)
         ),
     )
@@ -1620,7 +1620,7 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
     std::fs::write(
         tmp.path().join("meshes/demo/1.2.3.yaml"),
         format!(
-            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  sources: [\"test\"]\n",
+            "apiVersion: meshproof.dev/v1alpha1\nkind: Mesh\nmetadata:\n  name: demo\n  version: \"1.2.3\"\n  description: d\nspec:\n  project: {{name: Demo, url: https://example.invalid, status: active}}\n  install:\n    method: manifests\n    manifests:\n      - url: {base}/deploy.yaml\n        sha256: {}\n  denial: {{unknown: test}}\n  dataPlane: {{container: demo-proxy, sources: [test]}}\n  sources: [\"test\"]\n",
             sha(&manifest)
         ),
     )

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{observe_case, observe_suite, suite, MeshModel};
+use common::{observe_case, observe_suite, semantics, suite, MeshModel};
 use meshproof::observation::StepStatus;
 use meshproof::verdict::{judge, Capability, CaseStatus, Outcome, Scoring};
 
@@ -18,7 +18,7 @@ fn capabilities(v: &meshproof::verdict::Verdicts) -> Vec<(String, Capability)> {
 fn conformant_mesh_is_full_everywhere() {
     let s = suite();
     let obs = observe_suite(&s, MeshModel::Conformant);
-    let v = judge(&s, &obs, Scoring::Strict);
+    let v = judge(&s, &obs, Scoring::Strict, &semantics(MeshModel::Conformant));
     assert_eq!(v.cases.len(), 4);
     for c in &v.cases {
         assert_eq!(
@@ -46,7 +46,7 @@ fn conformant_mesh_is_full_everywhere() {
 fn no_mesh_is_none_on_access_split_and_spec() {
     let s = suite();
     let obs = observe_suite(&s, MeshModel::NoMesh);
-    let v = judge(&s, &obs, Scoring::Strict);
+    let v = judge(&s, &obs, Scoring::Strict, &semantics(MeshModel::NoMesh));
     for name in [
         "traffic-access",
         "traffic-split",
@@ -75,7 +75,12 @@ fn no_mesh_is_none_on_access_split_and_spec() {
 fn mesh_ignoring_http_route_groups_is_partial_on_traffic_spec() {
     let s = suite();
     let obs = observe_suite(&s, MeshModel::IgnoresHttpRouteGroup);
-    let v = judge(&s, &obs, Scoring::Strict);
+    let v = judge(
+        &s,
+        &obs,
+        Scoring::Strict,
+        &semantics(MeshModel::IgnoresHttpRouteGroup),
+    );
     let caps = capabilities(&v);
     assert!(
         caps.contains(&("traffic-spec".into(), Capability::Partial)),
@@ -113,6 +118,7 @@ fn meshery_scoring_reproduces_the_historical_formula() {
         &s,
         &observe_suite(&s, MeshModel::IgnoresHttpRouteGroup),
         Scoring::Meshery,
+        &semantics(MeshModel::IgnoresHttpRouteGroup),
     );
     let spec = v.cases.iter().find(|c| c.name == "traffic-spec").unwrap();
     let m = spec.meshery.as_ref().unwrap();
@@ -133,7 +139,12 @@ fn meshery_scoring_reproduces_the_historical_formula() {
     assert_eq!(v.summary.meshery_percent, "87.50");
 
     // No mesh: every case fails at step 1 → NONE, 0 of 24.
-    let v = judge(&s, &observe_suite(&s, MeshModel::NoMesh), Scoring::Meshery);
+    let v = judge(
+        &s,
+        &observe_suite(&s, MeshModel::NoMesh),
+        Scoring::Meshery,
+        &semantics(MeshModel::NoMesh),
+    );
     for c in v.cases.iter().filter(|c| c.meshery.is_some()) {
         let m = c.meshery.as_ref().unwrap();
         assert_eq!(
@@ -150,6 +161,7 @@ fn meshery_scoring_reproduces_the_historical_formula() {
         &s,
         &observe_suite(&s, MeshModel::Conformant),
         Scoring::Meshery,
+        &semantics(MeshModel::Conformant),
     );
     assert!(v
         .cases
@@ -160,7 +172,7 @@ fn meshery_scoring_reproduces_the_historical_formula() {
 }
 
 #[test]
-fn transport_errors_count_as_denied() {
+fn a_reset_is_a_denial_only_where_the_pin_declares_it() {
     let s = suite();
     let lc = s.case("traffic-access").unwrap();
     let obs = observe_case(lc, MeshModel::Conformant);
@@ -168,7 +180,12 @@ fn transport_errors_count_as_denied() {
     let rec = &deny.attempts[0].traffic[0].records[0];
     assert_eq!(rec.error.as_deref(), Some("reset"));
     assert_eq!(rec.status, None);
-    let v = judge(&s, &[(lc.name().to_string(), obs)].into(), Scoring::Strict);
+    let v = judge(
+        &s,
+        &[(lc.name().to_string(), obs)].into(),
+        Scoring::Strict,
+        &semantics(MeshModel::Conformant),
+    );
     let step = v.cases[0]
         .steps
         .iter()
@@ -176,10 +193,34 @@ fn transport_errors_count_as_denied() {
         .unwrap();
     assert_eq!(step.outcome, Outcome::Pass);
     assert!(
-        step.checks[0].observed.contains("reset×3"),
+        step.checks[0].observed.contains("reset×3 (mesh-denied×3)"),
         "{}",
         step.checks[0].observed
     );
+    // Judged with the control's semantics (no signature), the same resets deny nothing: the
+    // step cannot tell, so it is an error and the case claims no capability.
+    let obs = observe_case(lc, MeshModel::Conformant);
+    let v = judge(
+        &s,
+        &[(lc.name().to_string(), obs)].into(),
+        Scoring::Strict,
+        &semantics(MeshModel::NoMesh),
+    );
+    let step = v.cases[0]
+        .steps
+        .iter()
+        .find(|s| s.name == "default-deny")
+        .unwrap();
+    assert_eq!(step.outcome, Outcome::Error, "{:?}", step.checks);
+    assert!(
+        step.checks[0]
+            .observed
+            .starts_with("inconclusive: 3 request(s): reset×3 (failed×3)"),
+        "{}",
+        step.checks[0].observed
+    );
+    assert_eq!(v.cases[0].status, CaseStatus::Error);
+    assert_eq!(v.cases[0].capability, None);
 }
 
 #[test]
@@ -190,7 +231,12 @@ fn harness_errors_are_errors_not_mesh_failures() {
     let step = obs.steps.iter_mut().find(|s| s.name == "only-b").unwrap();
     step.status = StepStatus::HarnessError;
     step.error = Some("port-forward to app-a closed".into());
-    let v = judge(&s, &[(lc.name().to_string(), obs)].into(), Scoring::Strict);
+    let v = judge(
+        &s,
+        &[(lc.name().to_string(), obs)].into(),
+        Scoring::Strict,
+        &semantics(MeshModel::Conformant),
+    );
     let c = &v.cases[0];
     assert_eq!(c.status, CaseStatus::Error);
     // It claims no capability, and neither does its spec.
@@ -211,8 +257,9 @@ fn harness_errors_are_errors_not_mesh_failures() {
 fn judge_is_deterministic_and_total() {
     let s = suite();
     let obs = observe_suite(&s, MeshModel::Conformant);
-    let a = judge(&s, &obs, Scoring::Strict).to_json();
-    let b = judge(&s, &obs, Scoring::Strict).to_json();
+    let sem = semantics(MeshModel::Conformant);
+    let a = judge(&s, &obs, Scoring::Strict, &sem).to_json();
+    let b = judge(&s, &obs, Scoring::Strict, &sem).to_json();
     assert_eq!(a, b);
 
     // Malformed observation sets still give verdicts.
@@ -231,7 +278,7 @@ fn judge_is_deterministic_and_total() {
     let mut stray = broken["traffic-spec"].clone();
     stray.case = "traffic-unknown".into();
     broken.insert("traffic-unknown".into(), stray);
-    let v = judge(&s, &broken, Scoring::Strict);
+    let v = judge(&s, &broken, Scoring::Strict, &sem);
     let acc = v.cases.iter().find(|c| c.name == "traffic-access").unwrap();
     assert_eq!(acc.steps[0].outcome, Outcome::Error);
     assert!(acc.steps[1..].iter().all(|s| s.outcome == Outcome::Skipped));
@@ -247,7 +294,10 @@ fn judge_is_deterministic_and_total() {
         unknown.problem.as_deref(),
         Some("no such case in the suite")
     );
-    assert_eq!(judge(&s, &broken, Scoring::Strict).to_json(), v.to_json());
+    assert_eq!(
+        judge(&s, &broken, Scoring::Strict, &sem).to_json(),
+        v.to_json()
+    );
 }
 
 #[test]
@@ -255,7 +305,12 @@ fn split_weights_are_judged_from_the_answering_backend() {
     let s = suite();
     let lc = s.case("traffic-split").unwrap();
     let obs = observe_case(lc, MeshModel::Conformant);
-    let v = judge(&s, &[(lc.name().to_string(), obs)].into(), Scoring::Strict);
+    let v = judge(
+        &s,
+        &[(lc.name().to_string(), obs)].into(),
+        Scoring::Strict,
+        &semantics(MeshModel::Conformant),
+    );
     let c = &v.cases[0];
     let b_more = c.steps.iter().find(|s| s.name == "b-more").unwrap();
     assert_eq!(b_more.outcome, Outcome::Pass);

@@ -64,6 +64,24 @@ fn every_pin_loads_and_declares_what_a_run_needs() {
         ] {
             assert!(s.expected.contains_key(case), "{}: {case}", m.path);
         }
+        // Every pin but the control says how its mesh denies (or which fact is missing) and what
+        // proves a pod joined it, each with its upstream source; the control declares neither.
+        let (d, dp) = (&s.denial, &s.data_plane);
+        if s.install.method == InstallMethod::None {
+            assert!(d.signatures.is_empty() && dp.is_none(), "{}", m.path);
+        } else {
+            assert!(
+                !d.signatures.is_empty() || d.unknown.is_some(),
+                "{}: no denial signature",
+                m.path
+            );
+            assert!(
+                d.signatures.iter().all(|sig| !sig.source.trim().is_empty()),
+                "{}",
+                m.path
+            );
+            assert!(!dp.is_none() && !dp.sources.is_empty(), "{}", m.path);
+        }
         // No lock file ships: none was produced by resolving the real artifacts here.
         let lock = repo().join(meshproof::spec::mesh::Mesh::lock_path(&m.path));
         assert!(!lock.exists(), "{} must not be committed", lock.display());
@@ -88,6 +106,43 @@ fn every_pin_loads_and_declares_what_a_run_needs() {
     // Traefik Mesh is reached through its own DNS names.
     let t = catalog.select_mesh("traefik-mesh").unwrap().value;
     assert_eq!(t.host("app-b", "ns1"), "app-b.ns1.traefik.mesh");
+    // The denials the outcome classes rely on, as the pins declare them.
+    let osm = catalog.select_mesh("osm@1.2.4").unwrap().value;
+    let names: Vec<&str> = osm
+        .spec
+        .denial
+        .signatures
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "envoy-rbac",
+            "no-route",
+            "no-outbound-listener",
+            "no-filter-chain"
+        ]
+    );
+    // Egress off, so a caller without an allowed upstream is refused as OSM's e2e tests expect.
+    assert_eq!(
+        osm.spec.install.helm.as_ref().unwrap().values["osm"]["enableEgress"],
+        false
+    );
+    assert_eq!(osm.spec.data_plane.container.as_deref(), Some("envoy"));
+    assert_eq!(
+        l.spec.denial.signatures[0].header.as_deref(),
+        Some("l5d-proxy-error")
+    );
+    assert_eq!(
+        l.spec.data_plane.container.as_deref(),
+        Some("linkerd-proxy")
+    );
+    let np = t.spec.data_plane.node_proxy.as_ref().unwrap();
+    assert_eq!(
+        (np.daemon_set.name.as_str(), np.dns_suffix.as_str()),
+        ("traefik-mesh-proxy", "traefik.mesh")
+    );
     // NSM denies by default so TrafficTargets are enforced.
     let n = catalog.select_mesh("nginx-service-mesh").unwrap().value;
     assert_eq!(

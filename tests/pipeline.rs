@@ -102,6 +102,12 @@ impl SuiteBackend for Backend<'_> {
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         SuiteBackend::metrics(&mut self.world, path)
     }
+    fn pods(
+        &mut self,
+        ns: &str,
+    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
+        SuiteBackend::pods(&mut self.world, ns)
+    }
 }
 
 impl<'a> TestPlatform<'a> {

@@ -50,7 +50,7 @@ async fn probe_records_over_the_port_forward_client_become_observations() {
     );
     assert!(holds, "{observed}");
 
-    // Denied by a transport error: a refused connection counts as denied, and is recorded.
+    // A refused connection is recorded, but it is no denial: nothing decided it (issue 11).
     let answer = post(call(format!("http://{closed}/echo"), "GET", 2)).await;
     let records = records_from_answer("app-a", &answer, 2).unwrap();
     assert!(records
@@ -60,8 +60,11 @@ async fn probe_records_over_the_port_forward_client_become_observations() {
         &check("{from: app-a, to: app-b, path: /echo, count: 2, expect: denied}"),
         &records,
     );
-    assert!(holds, "{observed}");
-    assert!(observed.contains("connect-refused×2"), "{observed}");
+    assert!(!holds, "{observed}");
+    assert!(
+        observed.contains("connect-refused×2 (inconclusive×2)"),
+        "{observed}"
+    );
 
     // A short answer is a harness error, not a mesh failure.
     let e = records_from_answer("app-a", &answer, 5).unwrap_err();
@@ -98,7 +101,9 @@ fn eval(check: &TrafficCheck, records: &[meshproof::observation::CallRecord]) ->
         }],
         ..Attempt::default()
     };
-    let e = meshproof::verdict::evaluate_attempt(&lc, &obs, 2, &attempt);
+    // Loopback probes have no mesh: the control's semantics (no signature, no data plane).
+    let sem = meshproof::calls::Semantics::of(&common::none_pin());
+    let e = meshproof::verdict::evaluate_attempt(&lc, &obs, 2, &attempt, &sem);
     (e[0].holds, e[0].observed.clone())
 }
 

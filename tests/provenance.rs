@@ -152,7 +152,7 @@ fn keygen_attest_verify_show_round_trip() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout
-            .contains("PASSED (require full): 41 passed, 0 warned, 0 failed checks"),
+            .contains("PASSED (require full): 45 passed, 0 warned, 0 failed checks"),
         "{}",
         r.stdout
     );

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{model_timeouts, osm, suite, FakeClock, MeshModel, World};
-use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult, StepStatus};
+use meshproof::observation::{
+    CallRecord, MetricsObservation, ObjectResult, PodObservation, StepStatus,
+};
 use meshproof::spec::case::TrafficCheck;
 use meshproof::suite::{
     run_case, traffic_url, CaseContext, HarnessError, NoProgress, StepAt, StepProgress,
@@ -88,6 +90,9 @@ impl SuiteBackend for Probe<'_> {
     }
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         SuiteBackend::metrics(&mut self.world, path)
+    }
+    fn pods(&mut self, ns: &str) -> Result<Vec<PodObservation>, HarnessError> {
+        SuiteBackend::pods(&mut self.world, ns)
     }
 }
 
@@ -328,6 +333,7 @@ fn one_port_forward_error_mid_step_is_retried_and_the_step_completes() {
         &s,
         &BTreeMap::from([("traffic-access".to_string(), obs)]),
         meshproof::verdict::Scoring::Strict,
+        &common::semantics(MeshModel::Conformant),
     );
     assert_eq!(
         v.cases[0].status,
@@ -427,6 +433,9 @@ impl SuiteBackend for Flaky {
     }
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         SuiteBackend::metrics(&mut self.world, path)
+    }
+    fn pods(&mut self, ns: &str) -> Result<Vec<PodObservation>, HarnessError> {
+        SuiteBackend::pods(&mut self.world, ns)
     }
 }
 

@@ -88,6 +88,7 @@ fn verdict(kind: Upstream, suite: &Suite, case: &str, old_services: bool) -> Cas
         suite,
         &BTreeMap::from([(case.to_string(), obs)]),
         Scoring::Strict,
+        &meshproof::calls::Semantics::of(&mesh),
     );
     v.cases.into_iter().next().unwrap()
 }
@@ -352,6 +353,12 @@ impl meshproof::suite::SuiteBackend for LateCrds {
     ) -> Result<meshproof::observation::MetricsObservation, meshproof::suite::HarnessError> {
         self.inner.metrics(path)
     }
+    fn pods(
+        &mut self,
+        n: &str,
+    ) -> Result<Vec<meshproof::observation::PodObservation>, meshproof::suite::HarnessError> {
+        self.inner.pods(n)
+    }
 }
 
 /// traffic-split against OSM whose CRDs appear after the case started: the case-start snapshot
@@ -409,6 +416,7 @@ fn the_variant_follows_discovery_while_crd_present_waits_for_runtime_crds() {
         &suite,
         &BTreeMap::from([("traffic-split".to_string(), obs)]),
         Scoring::Strict,
+        &meshproof::calls::Semantics::of(&mesh),
     );
     let v = &v.cases[0];
     assert_eq!(

@@ -18,8 +18,10 @@ use crate::verdict::Scoring;
 
 /// Format version written by this meshproof; readers refuse other majors.
 pub const FORMAT_MAJOR: u32 = 1;
-/// 1: run status `incomplete`; `rejudged_from` in the manifest. 1.0 bundles are still read.
-pub const FORMAT_MINOR: u32 = 1;
+/// 1: run status `incomplete`; `rejudged_from` in the manifest. 2: observations format 2 and
+/// verdicts format 3 (outcome classes judged with the mesh pin's signatures); bundles of 1.0 and
+/// 1.1 are read, and `verify` names their older observation format instead of re-judging them.
+pub const FORMAT_MINOR: u32 = 2;
 
 /// Every path of the bundle format, in one place.
 pub mod paths {
@@ -350,7 +352,9 @@ pub fn parse_observation(
         return Err(BundleError::BadInput {
             file: file.to_string(),
             reason: format!(
-                "observation format {} is not supported (expected {})",
+                "observation format {} is not supported (this meshproof reads format {}; format \
+                 1 predates outcome classes: re-verify with the meshproof that wrote the bundle, \
+                 named in manifest.json `tool`)",
                 obs.format,
                 crate::observation::OBSERVATION_FORMAT
             ),

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::{paths, BundleError, FormatVersion, Manifest, Rejudged, RunInfo, Tool};
 use super::{FORMAT_MAJOR, FORMAT_MINOR, ZSTD_LEVEL, ZSTD_MIN_WORKERS};
+use crate::calls::Semantics;
 use crate::observation::CaseObservation;
 use crate::report::ReportContext;
 use crate::spec::catalog::{FileTree, Suite};
@@ -306,7 +307,8 @@ pub fn judge_files(
             observations.insert(obs.case.clone(), obs);
         }
     }
-    let verdicts = judge(&suite, &observations, scoring);
+    let sem = bundle_semantics(files)?;
+    let verdicts = judge(&suite, &observations, scoring, &sem);
     Ok((suite, observations, verdicts))
 }
 
@@ -331,6 +333,21 @@ pub fn render_reports(
         out.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
     }
     out
+}
+
+/// The recorded mesh pin's denial and data-plane signatures (`inputs/mesh.yaml`), which classify
+/// every call the judge reads.
+fn bundle_semantics(files: &BTreeMap<String, Vec<u8>>) -> Result<Semantics, BundleError> {
+    let bad = |reason: String| BundleError::BadInput {
+        file: paths::INPUT_MESH.to_string(),
+        reason,
+    };
+    let bytes = files.get(paths::INPUT_MESH).ok_or_else(|| {
+        bad("missing: the judge needs the mesh pin's denial and data-plane signatures".into())
+    })?;
+    let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+    let mesh = crate::spec::mesh::load(paths::INPUT_MESH, text).map_err(|e| bad(e.to_string()))?;
+    Ok(Semantics::of(&mesh))
 }
 
 /// Hash files on `workers` threads, largest files first and each worker taking the next file

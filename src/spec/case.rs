@@ -53,6 +53,10 @@ pub struct Step {
     pub traffic: Vec<TrafficCheck>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<MetricsCheck>,
+    /// Every workload pod must carry the mesh's data plane (the pin's `dataPlane`); a pod without
+    /// it is a harness error naming the pod, never a verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub data_plane: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

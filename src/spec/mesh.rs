@@ -38,7 +38,99 @@ pub struct MeshSpec {
     /// Capability per case that upstream documentation leads us to expect (reports only).
     #[serde(default)]
     pub expected: BTreeMap<String, Capability>,
+    /// How the mesh answers a request it does not allow: only calls matching one of these are
+    /// `mesh-denied` (`docs/specs.md`, outcome classes).
+    #[serde(default, skip_serializing_if = "Denial::is_empty")]
+    pub denial: Denial,
+    /// What proves a workload pod joined the mesh (injected container, or node proxy).
+    #[serde(default, skip_serializing_if = "DataPlane::is_empty")]
+    pub data_plane: DataPlane,
     pub sources: Vec<String>,
+}
+
+/// The ways a mesh denies, each with the upstream source it was read from.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Denial {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<DenialSignature>,
+    /// What could not be established from upstream (and so is left out rather than guessed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+impl Denial {
+    fn is_empty(&self) -> bool {
+        *self == Denial::default()
+    }
+}
+
+/// One way a mesh denies: an HTTP answer (status, optionally a header it carries and a text its
+/// body contains) or a transport error kind the probe records.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DenialSignature {
+    /// A short name for reports (`envoy-rbac`).
+    pub name: String,
+    /// The HTTP status the mesh answers with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// A response header the answer carries (lowercase name), e.g. `l5d-proxy-error`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    /// Text the response body contains, e.g. `RBAC: access denied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// A transport error kind of the probe (`reset`, `connect-refused`, ...) instead of a status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Where this was read: repository, file and tag.
+    pub source: String,
+}
+
+/// What a pod of the mesh carries: an injected container (sidecar meshes) or, for node-proxy
+/// meshes, a DaemonSet of proxies reached through a DNS suffix.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DataPlane {
+    /// Name of the container the mesh injects into every workload pod (`linkerd-proxy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Node-proxy meshes: the proxy DaemonSet and the DNS suffix clients call through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_proxy: Option<NodeProxy>,
+    /// The injector's webhook Service: the install waits until it has ready endpoints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injector: Option<ServiceRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+}
+
+impl DataPlane {
+    fn is_empty(&self) -> bool {
+        *self == DataPlane::default()
+    }
+
+    /// `true` for the control (no data plane at all).
+    pub fn is_none(&self) -> bool {
+        self.container.is_none() && self.node_proxy.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodeProxy {
+    pub daemon_set: ServiceRef,
+    /// The DNS suffix a client calls to go through the node proxy (`traefik.mesh`).
+    pub dns_suffix: String,
+}
+
+/// `namespace/name` of an object the pin names.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceRef {
+    pub namespace: String,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -561,6 +653,8 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
         "must contain `{service}`",
     );
     validate_addressing(&mut v, s);
+    validate_denial(&mut v, s);
+    validate_data_plane(&mut v, s);
     v.check(
         !s.sources.is_empty(),
         "spec.sources",
@@ -610,6 +704,135 @@ fn validate_addressing(v: &mut Validator<'_>, s: &MeshSpec) {
             "`{upstreams}` needs spec.addressing.mode `local-upstreams`",
         );
     }
+}
+
+/// Transport error kinds the probe records (`workloads/smi-apps/probe/src/record.rs`).
+pub const CALL_ERROR_KINDS: [&str; 7] = [
+    "dns",
+    "connect-refused",
+    "connect-timeout",
+    "reset",
+    "timeout",
+    "protocol",
+    "other",
+];
+
+fn validate_denial(v: &mut Validator<'_>, s: &MeshSpec) {
+    let d = &s.denial;
+    let control = s.install.method == InstallMethod::None;
+    if control {
+        v.check(
+            d.signatures.is_empty(),
+            "spec.denial.signatures",
+            "the control has no mesh, so nothing denies: declare none",
+        );
+    } else {
+        v.check(
+            !d.signatures.is_empty() || d.unknown.as_deref().is_some_and(|u| !u.trim().is_empty()),
+            "spec.denial",
+            "declare how the mesh denies (`signatures`, each with its upstream `source`), or say in \
+             `unknown` which fact is missing",
+        );
+    }
+    for (i, sig) in d.signatures.iter().enumerate() {
+        let at = format!("spec.denial.signatures[{i}]");
+        v.check(
+            super::is_dns_label(&sig.name),
+            &format!("{at}.name"),
+            "must be a lowercase DNS label",
+        );
+        match (sig.status, &sig.error) {
+            (Some(_), Some(_)) | (None, None) => v.problem(
+                &at,
+                "give either `status` (an HTTP answer) or `error` (a transport error kind)",
+            ),
+            (Some(st), None) => v.check(
+                (100..600).contains(&st) && !(200..400).contains(&st),
+                &format!("{at}.status"),
+                "must be an HTTP error status (400-599; 1xx-3xx are not denials)",
+            ),
+            (None, Some(e)) => {
+                v.check(
+                    CALL_ERROR_KINDS.contains(&e.as_str()),
+                    &format!("{at}.error"),
+                    format!("expected one of {}", CALL_ERROR_KINDS.join(", ")),
+                );
+                v.check(
+                    sig.header.is_none() && sig.body_contains.is_none(),
+                    &at,
+                    "`header` and `bodyContains` need an HTTP answer (`status`)",
+                );
+            }
+        }
+        if let Some(h) = &sig.header {
+            v.check(
+                !h.is_empty()
+                    && h.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'),
+                &format!("{at}.header"),
+                "must be a lowercase header name",
+            );
+        }
+        v.check(
+            !sig.source.trim().is_empty(),
+            &format!("{at}.source"),
+            "cite the upstream file and tag this was read from",
+        );
+    }
+}
+
+fn validate_data_plane(v: &mut Validator<'_>, s: &MeshSpec) {
+    let dp = &s.data_plane;
+    if s.install.method == InstallMethod::None {
+        v.check(
+            dp.is_empty(),
+            "spec.dataPlane",
+            "the control has no data plane: leave it out",
+        );
+        return;
+    }
+    match (&dp.container, &dp.node_proxy) {
+        (None, None) => v.problem(
+            "spec.dataPlane",
+            "declare the injected `container` (sidecar meshes) or the `nodeProxy` (DaemonSet and \
+             DNS suffix), so app-ready can prove every workload pod joined the mesh",
+        ),
+        (Some(_), Some(_)) => v.problem(
+            "spec.dataPlane",
+            "use either `container` or `nodeProxy`, not both",
+        ),
+        (Some(c), None) => v.check(
+            super::is_dns_label(c),
+            "spec.dataPlane.container",
+            "must be a container name (a lowercase DNS label)",
+        ),
+        (None, Some(np)) => {
+            v.check(
+                super::is_dns_label(&np.daemon_set.name)
+                    && super::is_dns_label(&np.daemon_set.namespace),
+                "spec.dataPlane.nodeProxy.daemonSet",
+                "namespace and name must be lowercase DNS labels",
+            );
+            v.check(
+                !np.dns_suffix.is_empty()
+                    && s.dns.template.ends_with(&format!(".{}", np.dns_suffix)),
+                "spec.dataPlane.nodeProxy.dnsSuffix",
+                "must be the suffix of spec.dns.template (the name clients call through the proxy)",
+            );
+        }
+    }
+    if let Some(w) = &dp.injector {
+        v.check(
+            super::is_dns_label(&w.name) && super::is_dns_label(&w.namespace),
+            "spec.dataPlane.injector",
+            "namespace and name must be lowercase DNS labels",
+        );
+    }
+    v.check(
+        !dp.sources.is_empty(),
+        "spec.dataPlane.sources",
+        "cite where the container name or node proxy comes from",
+    );
 }
 
 fn validate_cli(v: &mut Validator<'_>, cli: &Cli) {

@@ -13,9 +13,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
+use crate::calls::Semantics;
 use crate::observation::{
     Attempt, CallRecord, CaseObservation, MetricsObservation, ObjectResult, ObjectSnapshot,
-    RetriedError, StepObservation, StepStatus, TrafficObservation, OBSERVATION_FORMAT,
+    PodObservation, RetriedError, StepObservation, StepStatus, TrafficObservation,
+    OBSERVATION_FORMAT,
 };
 use crate::spec::case::{MetricsCheck, TrafficCheck};
 use crate::spec::catalog::LoadedCase;
@@ -88,6 +90,8 @@ pub trait SuiteBackend {
     ) -> Result<Vec<CallRecord>, HarnessError>;
     /// GET an API path (the SMI metrics API).
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError>;
+    /// The pods of the case namespace with their containers (data-plane checks).
+    fn pods(&mut self, namespace: &str) -> Result<Vec<PodObservation>, HarnessError>;
 }
 
 /// Time for the runner: real in a run, simulated in tests (no test ever sleeps).
@@ -389,9 +393,13 @@ fn run_step(
         retried: Vec::new(),
     });
     let what = doing(lc, index);
+    let sem = Semantics::of(ctx.mesh);
     let mut tries = 0usize;
     // The harness error of the latest try, while it is not followed by a completed attempt.
     let mut pending: Option<HarnessError>;
+    // Why the latest completed attempt was inconclusive (calls that never reached the mesh, a pod
+    // without the data plane); retried like any other attempt within the timeout.
+    let mut inconclusive: Option<String> = None;
     loop {
         tries += 1;
         progress.attempt(at, &what, tries);
@@ -405,11 +413,12 @@ fn run_step(
         match result {
             Ok(a) => {
                 pending = None;
-                let evals = evaluate_attempt(lc, obs, index, &a);
+                let evals = evaluate_attempt(lc, obs, index, &a, &sem);
                 obs.steps[index].attempts.push(a);
                 if evals.iter().all(|e| e.holds) {
                     return true;
                 }
+                inconclusive = inconclusive_reason(&evals);
             }
             Err(e) if e.transient => {
                 obs.steps[index].retried.push(RetriedError {
@@ -446,11 +455,26 @@ fn run_step(
             e.message,
             timeout / 1000
         ));
+    } else if let Some(why) = inconclusive {
+        // Still inconclusive when the time ran out: the harness could not tell, not the mesh.
+        let so = &mut obs.steps[index];
+        so.status = StepStatus::HarnessError;
+        so.error = Some(format!("inconclusive after the step's timeout: {why}"));
     }
     false
 }
 
-/// One attempt of step `index`: apply, delete, look up, send traffic, read metrics.
+/// What made the attempt's counted checks inconclusive, if anything did.
+fn inconclusive_reason(evals: &[crate::verdict::CheckEval]) -> Option<String> {
+    let why: Vec<String> = evals
+        .iter()
+        .filter(|e| e.blocks())
+        .map(|e| format!("{}: {}", e.id, e.observed))
+        .collect();
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// One attempt of step `index`: list pods, apply, delete, look up, send traffic, read metrics.
 fn attempt(
     lc: &LoadedCase,
     obs: &CaseObservation,
@@ -469,6 +493,11 @@ fn attempt(
         at_ms,
         ..Attempt::default()
     };
+    if step.data_plane {
+        let mut pods = backend.pods(namespace)?;
+        pods.sort_by(|x, y| x.name.cmp(&y.name));
+        a.pods = Some(pods);
+    }
     for f in &step.apply {
         let docs = objects(f)?;
         a.applied.extend(backend.apply(namespace, f, &docs)?);

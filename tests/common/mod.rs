@@ -69,6 +69,10 @@ pub struct World {
     visible: Objects,
     /// Every request so far: (from, backend, succeeded).
     sent: Vec<Sent>,
+    /// The injector skipped the pods (a webhook that failed open): they run without a sidecar.
+    pub unmeshed: bool,
+    /// The injected container's name (OSM's `envoy` unless a test plays another pin).
+    pub sidecar: &'static str,
 }
 
 const CRDS: [(&str, &str, &str, &str); 4] = [
@@ -96,6 +100,8 @@ impl World {
             objects: Objects::new(),
             visible: Objects::new(),
             sent: Vec::new(),
+            unmeshed: false,
+            sidecar: "envoy",
         }
     }
 
@@ -153,6 +159,24 @@ impl World {
                 "apiVersion": "v1", "kind": kind, "metadata": {"name": name, "uid": "u"}
             })),
             _ => self.objects.get(&object_ref(want)).cloned(),
+        }
+    }
+
+    /// The containers a workload pod runs: the probe, and OSM's `envoy` sidecar under a mesh.
+    pub fn containers(&self) -> Vec<String> {
+        if self.mesh == MeshModel::NoMesh || self.unmeshed {
+            vec!["probe".into()]
+        } else {
+            let mut c = vec![self.sidecar.to_string(), "probe".to_string()];
+            c.sort();
+            c
+        }
+    }
+
+    fn pod_of(&self, app: &str) -> SourcePod {
+        SourcePod {
+            name: format!("{app}-6d4cf56db6-x7k2p"),
+            containers: self.containers(),
         }
     }
 
@@ -269,38 +293,39 @@ impl World {
             let backend = backends[pick];
             let ok = self.allowed(from, backend, method, path);
             let url = format!("http://{to}.ns.svc.cluster.local:9091{path}");
+            let base = CallRecord {
+                source: from.into(),
+                url,
+                method: method.into(),
+                source_pod: Some(self.pod_of(from)),
+                ..CallRecord::default()
+            };
             let rec = if ok {
                 CallRecord {
-                    source: from.into(),
-                    url,
-                    method: method.into(),
                     status: Some(200),
-                    error: None,
-                    error_detail: None,
                     backend: Some(backend.into()),
                     latency_us: 800,
+                    ..base
                 }
             } else if self.mesh == MeshModel::IgnoresHttpRouteGroup {
+                // Envoy's RBAC filter (OSM's per-route policy): the pin's `envoy-rbac` signature.
                 CallRecord {
-                    source: from.into(),
-                    url,
-                    method: method.into(),
                     status: Some(403),
-                    error: None,
-                    error_detail: None,
-                    backend: None,
+                    headers: BTreeMap::from([
+                        ("content-length".to_string(), "19".to_string()),
+                        ("content-type".to_string(), "text/plain".to_string()),
+                    ]),
+                    body: Some("RBAC: access denied".into()),
                     latency_us: 300,
+                    ..base
                 }
             } else {
+                // The pin's `no-filter-chain` signature: the client's sidecar closes the connection.
                 CallRecord {
-                    source: from.into(),
-                    url,
-                    method: method.into(),
-                    status: None,
                     error: Some("reset".into()),
                     error_detail: Some("connection reset by peer".into()),
-                    backend: None,
                     latency_us: 200,
+                    ..base
                 }
             };
             self.sent.push((from.to_string(), rec.backend.clone(), ok));
@@ -451,6 +476,17 @@ impl SuiteBackend for World {
         self.visible = self.objects.clone();
         Ok(records)
     }
+    fn pods(&mut self, _: &str) -> Result<Vec<PodObservation>, HarnessError> {
+        Ok(["app-a", "app-b", "app-c"]
+            .iter()
+            .map(|app| PodObservation {
+                name: self.pod_of(app).name,
+                app: Some(app.to_string()),
+                containers: self.containers(),
+                ready: true,
+            })
+            .collect())
+    }
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         let parts: Vec<&str> = path.trim_end_matches("/edges").rsplit('/').collect();
         let resource = parts[0].to_string();
@@ -489,16 +525,47 @@ pub fn model_timeouts() -> Timeouts {
 }
 
 pub fn osm() -> meshproof::spec::mesh::Mesh {
-    Catalog::new(repo()).select_mesh("osm").unwrap().value
+    Catalog::new(repo()).select_mesh("osm@1.2.4").unwrap().value
+}
+
+pub fn none_pin() -> meshproof::spec::mesh::Mesh {
+    Catalog::new(repo()).select_mesh("none").unwrap().value
+}
+
+/// The pin a model plays: OSM 1.2.4 (its `envoy` sidecar and denial signatures), or the control.
+pub fn pin_of(mesh: MeshModel) -> meshproof::spec::mesh::Mesh {
+    if mesh == MeshModel::NoMesh {
+        none_pin()
+    } else {
+        osm()
+    }
+}
+
+/// The outcome-class semantics of the pin a model plays.
+pub fn semantics(mesh: MeshModel) -> meshproof::calls::Semantics {
+    meshproof::calls::Semantics::of(&pin_of(mesh))
 }
 
 /// Observations of one case played by the real runner against a mesh model.
 pub fn observe_case(lc: &LoadedCase, mesh: MeshModel) -> CaseObservation {
-    let mut world = World::new(mesh);
+    observe_case_in(lc, World::new(mesh))
+}
+
+/// Observations of one case played by the real runner against a prepared world.
+pub fn observe_case_in(lc: &LoadedCase, mut world: World) -> CaseObservation {
+    let pin = pin_of(world.mesh);
+    observe_case_with(lc, &pin, &mut world)
+}
+
+/// Observations of one case played by the real runner against any backend, with the pin it plays.
+pub fn observe_case_with(
+    lc: &LoadedCase,
+    pin: &meshproof::spec::mesh::Mesh,
+    backend: &mut dyn SuiteBackend,
+) -> CaseObservation {
     let cancel = AtomicBool::new(false);
-    let pin = osm();
     let ctx = CaseContext {
-        mesh: &pin,
+        mesh: pin,
         port: 9091,
         workload: vec![],
         timeouts: model_timeouts(),
@@ -508,7 +575,7 @@ pub fn observe_case(lc: &LoadedCase, mesh: MeshModel) -> CaseObservation {
         lc,
         &format!("mp-test-{}", lc.name()),
         &ctx,
-        &mut world,
+        backend,
         &FakeClock::default(),
         &mut NoProgress,
     )
@@ -529,7 +596,13 @@ pub fn observe_suite(suite: &Suite, mesh: MeshModel) -> BTreeMap<String, CaseObs
 pub fn write_run_dir(dir: &Path, mesh: MeshModel, mesh_selector: &str) {
     let suite = suite();
     let obs = observe_suite(&suite, mesh);
-    write_run_dir_with(dir, &obs, mesh_selector);
+    // The no-mesh model plays the control: its calls are judged by the `none` pin.
+    let selector = if mesh == MeshModel::NoMesh {
+        "none"
+    } else {
+        mesh_selector
+    };
+    write_run_dir_with(dir, &obs, selector);
 }
 
 pub fn write_run_dir_with(

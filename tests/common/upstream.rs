@@ -30,7 +30,9 @@
 
 use std::collections::BTreeMap;
 
-use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult};
+use meshproof::observation::{
+    CallRecord, MetricsObservation, ObjectResult, PodObservation, SourcePod,
+};
 use meshproof::spec::case::TrafficCheck;
 use meshproof::suite::{HarnessError, SuiteBackend};
 use meshproof::verdict::object_ref;
@@ -502,27 +504,46 @@ fn prefix_match(re: &str, path: &str) -> bool {
     regex::Regex::new(&format!("^(?:{re})")).is_ok_and(|r| r.is_match(rest))
 }
 
-fn record(from: &str, to: &str, method: &str, path: &str, a: Answer) -> CallRecord {
-    let url = format!("http://{to}:9091{path}");
-    let (status, error, detail, backend) = match a {
-        Answer::Backend(b) => (Some(200), None, None, Some(b)),
-        Answer::Status(s, why) => (Some(s), None, Some(why.to_string()), None),
+/// A call record as the probe reports it; `containers` are the calling pod's (the driver adds them).
+fn record(from: &str, url: &str, method: &str, a: Answer, containers: &[&str]) -> CallRecord {
+    let (status, error, detail, backend, body) = match a {
+        Answer::Backend(b) => (Some(200), None, None, Some(b), None),
+        // The text is the answer's body (Envoy's `RBAC: access denied`, Traefik's `Forbidden`).
+        Answer::Status(s, text) => (Some(s), None, None, None, Some(text.to_string())),
         Answer::Reset => (
             None,
             Some("reset".to_string()),
             Some("connection reset by peer".to_string()),
             None,
+            None,
         ),
     };
     CallRecord {
         source: from.to_string(),
-        url,
+        url: url.to_string(),
         method: method.to_string(),
         status,
         error,
         error_detail: detail,
         backend,
         latency_us: 500,
+        body,
+        source_pod: Some(SourcePod {
+            name: format!("{from}-0"),
+            containers: containers.iter().map(|c| c.to_string()).collect(),
+        }),
+        ..CallRecord::default()
+    }
+}
+
+impl UpstreamMesh {
+    /// The containers of a workload pod: OSM injects `envoy`; Traefik Mesh injects nothing (its
+    /// proxies are a DaemonSet).
+    fn containers(&self) -> Vec<&'static str> {
+        match self.kind {
+            Upstream::Osm => vec!["envoy", "probe"],
+            Upstream::Traefik => vec!["probe"],
+        }
     }
 }
 
@@ -634,17 +655,31 @@ impl SuiteBackend for UpstreamMesh {
         &mut self,
         _: &str,
         check: &TrafficCheck,
-        _url: &str,
+        url: &str,
     ) -> Result<Vec<CallRecord>, HarnessError> {
+        let containers = self.containers();
         let records = (0..check.count)
             .map(|_| {
                 let a = self.answer(&check.from, &check.to, &check.method, &check.path);
-                record(&check.from, &check.to, &check.method, &check.path, a)
+                record(&check.from, url, &check.method, a, &containers)
             })
             .collect();
         // The data plane catches up with the applied objects after each round of traffic.
         self.visible = self.objects.clone();
         Ok(records)
+    }
+    fn pods(&mut self, _: &str) -> Result<Vec<PodObservation>, HarnessError> {
+        let containers = self.containers();
+        Ok(self
+            .pods
+            .iter()
+            .map(|(name, p)| PodObservation {
+                name: format!("{name}-0"),
+                app: p.labels.get("app").cloned(),
+                containers: containers.iter().map(|c| c.to_string()).collect(),
+                ready: true,
+            })
+            .collect())
     }
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         // Neither mesh serves metrics.smi-spec.io (OSM: "in progress"; Traefik Mesh: none).

@@ -15,6 +15,7 @@
 //! - [`traffic`]: the traffic driver, the probe's `/call` through a pod port-forward.
 //! - [`external`]: a cluster meshproof did not create: the kubeconfig checked offline, its
 //!   nodes, and the images a user-installed mesh runs.
+//! - [`pods`]: pods as plain data (containers, readiness) for data-plane checks.
 //! - [`evidence`]: best-effort diagnostics (logs, events, object dumps, image ids) and [`redact`].
 
 pub mod apply;
@@ -23,6 +24,7 @@ pub mod discovery;
 pub mod evidence;
 pub mod external;
 pub mod namespace;
+pub mod pods;
 mod poll;
 pub mod traffic;
 pub mod wait;
@@ -37,7 +39,8 @@ pub use external::{
     check_kubeconfig, KubeconfigError, KubeconfigTarget, NodeInfo, NodesError, RunningMesh,
 };
 pub use namespace::NamespaceError;
-pub use traffic::{post_call, probe_call_request, TrafficError};
+pub use pods::PodSummary;
+pub use traffic::{post_call, probe_call_request, ProbeAnswer, TrafficError};
 pub use wait::{Condition, WaitError};
 
 /// The field manager meshproof's server-side applies are recorded under.

@@ -9,11 +9,21 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::pods::PodSummary;
 use crate::{describe, Kube};
+
+/// What a probe answered, and which pod it was (its containers say whether it is meshed).
+#[derive(Debug, Clone)]
+pub struct ProbeAnswer {
+    /// The pod the call went through.
+    pub pod: PodSummary,
+    /// The probe's JSON answer.
+    pub answer: Value,
+}
 
 /// Path of the probe's call endpoint.
 pub const CALL_PATH: &str = "/call";
@@ -230,9 +240,10 @@ impl Kube {
         port: u16,
         request: &Value,
         timeout: Duration,
-    ) -> Result<Value, TrafficError> {
+    ) -> Result<ProbeAnswer, TrafficError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let pod = self.ready_pod(&api, namespace, selector).await?;
+        let summary = self.ready_pod(namespace, selector).await?;
+        let pod = summary.name.clone();
         let pf_err = |message: String, transient: bool| TrafficError::PortForward {
             namespace: namespace.to_string(),
             pod: pod.clone(),
@@ -266,45 +277,22 @@ impl Kube {
             None => call.await,
         };
         forwarder.abort();
-        result
+        result.map(|answer| ProbeAnswer {
+            pod: summary,
+            answer,
+        })
     }
 
-    async fn ready_pod(
-        &self,
-        api: &Api<Pod>,
-        namespace: &str,
-        selector: &str,
-    ) -> Result<String, TrafficError> {
-        let pods = api
-            .list(&ListParams::default().labels(selector))
-            .await
-            .map_err(|e| TrafficError::ListPods {
-                namespace: namespace.to_string(),
-                selector: selector.to_string(),
-                message: describe(&e),
-                transient: crate::is_transient(&e),
-            })?
-            .items;
-        let mut ready: Vec<String> = Vec::new();
-        let mut others: Vec<String> = Vec::new();
-        for pod in &pods {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            let status = pod.status.as_ref();
-            let phase = status.and_then(|s| s.phase.as_deref()).unwrap_or("Unknown");
-            let is_ready = status
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
-            if phase == "Running" && is_ready && pod.metadata.deletion_timestamp.is_none() {
-                ready.push(name);
-            } else {
-                others.push(format!("{name} {phase}"));
-            }
-        }
-        ready.sort();
-        others.sort();
-        ready
-            .into_iter()
-            .next()
+    async fn ready_pod(&self, namespace: &str, selector: &str) -> Result<PodSummary, TrafficError> {
+        let pods = self.pods(namespace, selector).await?;
+        let others: Vec<String> = pods
+            .iter()
+            .filter(|p| !p.ready)
+            .map(|p| format!("{} {}", p.name, p.phase))
+            .collect();
+        // `pods` is sorted by name: the first ready pod, as before.
+        pods.into_iter()
+            .find(|p| p.ready)
             .ok_or_else(|| TrafficError::NoReadyPod {
                 namespace: namespace.to_string(),
                 selector: selector.to_string(),

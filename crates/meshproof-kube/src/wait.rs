@@ -6,7 +6,8 @@ use std::fmt;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService;
 use kube::api::{Api, ListParams};
@@ -62,6 +63,14 @@ pub enum Condition {
         /// The APIService's name (`<version>.<group>`).
         name: String,
     },
+    /// The Service has at least one ready endpoint in its EndpointSlices (e.g. a mesh's sidecar
+    /// injector: until then its webhook cannot answer and pods may start without a sidecar).
+    ServiceEndpointsReady {
+        /// The Service's namespace.
+        namespace: String,
+        /// The Service's name.
+        name: String,
+    },
 }
 
 impl fmt::Display for Condition {
@@ -84,6 +93,9 @@ impl fmt::Display for Condition {
                 selector,
             } => write!(f, "pods {selector} in {namespace} ready"),
             Condition::ApiServiceAvailable { name } => write!(f, "APIService {name} available"),
+            Condition::ServiceEndpointsReady { namespace, name } => {
+                write!(f, "Service {namespace}/{name} has a ready endpoint")
+            }
         }
     }
 }
@@ -169,6 +181,14 @@ impl Kube {
             Condition::ApiServiceAvailable { name } => {
                 let api: Api<APIService> = Api::all(self.client.clone());
                 poll(timeout, || api_service_available(&api, name)).await
+            }
+            Condition::ServiceEndpointsReady { namespace, name } => {
+                let services: Api<Service> = Api::namespaced(self.client.clone(), namespace);
+                let slices: Api<EndpointSlice> = Api::namespaced(self.client.clone(), namespace);
+                poll(timeout, || {
+                    service_endpoints_ready(&services, &slices, name)
+                })
+                .await
             }
         };
         result.map_err(|end| match end {
@@ -386,6 +406,41 @@ async fn api_service_available(api: &Api<APIService>, name: &str) -> Check<()> {
             c.message.as_deref(),
         )),
         None => Check::Pending("no Available condition yet".to_string()),
+    }
+}
+
+async fn service_endpoints_ready(
+    services: &Api<Service>,
+    slices: &Api<EndpointSlice>,
+    name: &str,
+) -> Check<()> {
+    match services.get_opt(name).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return Check::Pending("Service not found".to_string()),
+        Err(e) => return check_error(&e),
+    }
+    let selector = format!("kubernetes.io/service-name={name}");
+    let list = match slices.list(&ListParams::default().labels(&selector)).await {
+        Ok(l) => l.items,
+        Err(e) => return check_error(&e),
+    };
+    let (mut ready, mut not_ready) = (0usize, 0usize);
+    for slice in &list {
+        for ep in slice.endpoints.iter().flatten() {
+            // `ready` unset means ready (discovery.k8s.io/v1 EndpointConditions).
+            if ep.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true) {
+                ready += 1;
+            } else {
+                not_ready += 1;
+            }
+        }
+    }
+    if ready > 0 {
+        Check::Done(())
+    } else if list.is_empty() {
+        Check::Pending("no EndpointSlice for the Service yet".to_string())
+    } else {
+        Check::Pending(format!("0 ready endpoints ({not_ready} not ready)"))
     }
 }
 

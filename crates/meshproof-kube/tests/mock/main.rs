@@ -9,5 +9,6 @@ mod discovery;
 mod evidence;
 mod external;
 mod objects;
+mod pods;
 mod traffic;
 mod wait;

@@ -20,7 +20,9 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::error::CallRequestError;
 use crate::metrics::Metrics;
-use crate::record::{CallErrorKind, CallRecord, RespEntry};
+use crate::record::{
+    CallErrorKind, CallRecord, RespEntry, MAX_BODY_SNIPPET, MAX_HEADER_VALUE, MAX_RECORDED_HEADERS,
+};
 
 /// Header carrying the caller's name, as in the original app.
 pub const SERVICE_NAME_HEADER: &str = "ServiceName";
@@ -267,11 +269,15 @@ pub async fn perform(spec: &CallSpec, source: &str) -> CallRecord {
         error_detail: None,
         backend: None,
         latency_us,
+        headers: BTreeMap::new(),
+        body: None,
     };
     match outcome {
-        Ok((status, backend)) => {
-            rec.status = Some(status);
-            rec.backend = backend;
+        Ok(answer) => {
+            rec.status = Some(answer.status);
+            rec.backend = answer.backend;
+            rec.headers = answer.headers;
+            rec.body = answer.body;
         }
         Err(f) => {
             rec.error = Some(f.kind);
@@ -282,11 +288,39 @@ pub async fn perform(spec: &CallSpec, source: &str) -> CallRecord {
     rec
 }
 
-async fn attempt(
-    spec: &CallSpec,
-    source: &str,
-    deadline: Instant,
-) -> Result<(u16, Option<String>), Failure> {
+/// A complete answer: its status, backend, and for statuses outside 200–399 the headers and the
+/// start of the body (what a mesh's denial looks like).
+struct Answer {
+    status: u16,
+    backend: Option<String>,
+    headers: BTreeMap<String, String>,
+    body: Option<String>,
+}
+
+/// The first bytes of `s` up to `max`, cut at a character boundary.
+fn cut(s: &str, max: usize) -> String {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// Response headers as recorded: lowercase names, bounded count and value length.
+fn recorded_headers(h: &http::HeaderMap) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (k, v) in h {
+        if out.len() >= MAX_RECORDED_HEADERS {
+            break;
+        }
+        let value = String::from_utf8_lossy(v.as_bytes());
+        out.entry(k.as_str().to_string())
+            .or_insert_with(|| cut(&value, MAX_HEADER_VALUE));
+    }
+    out
+}
+
+async fn attempt(spec: &CallSpec, source: &str, deadline: Instant) -> Result<Answer, Failure> {
     // Resolve ourselves so a DNS failure is told apart from a connect failure.
     let addrs: Vec<SocketAddr> = match timeout_at(
         deadline,
@@ -391,7 +425,15 @@ async fn attempt(
             .headers()
             .get(crate::server::BACKEND_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-        // Drain the body without keeping it: only its completion matters.
+        // Denials are told apart by their headers and body: keep those of non-2xx/3xx answers.
+        let keep = !(200..400).contains(&status);
+        let headers = if keep {
+            recorded_headers(resp.headers())
+        } else {
+            BTreeMap::new()
+        };
+        let mut snippet: Vec<u8> = Vec::new();
+        // Drain the body, keeping at most MAX_BODY_SNIPPET bytes of a non-2xx/3xx answer.
         let mut body = resp.into_body();
         loop {
             match timeout_at(deadline, body.frame()).await {
@@ -405,7 +447,12 @@ async fn attempt(
                     })
                 }
                 Ok(None) => break,
-                Ok(Some(Ok(_))) => {}
+                Ok(Some(Ok(frame))) => {
+                    if let (true, Some(data)) = (keep, frame.data_ref()) {
+                        let room = MAX_BODY_SNIPPET.saturating_sub(snippet.len());
+                        snippet.extend_from_slice(&data[..data.len().min(room)]);
+                    }
+                }
                 Ok(Some(Err(e))) => {
                     let mut f =
                         hyper_failure(&e, &format!("reading the body after status {status}"));
@@ -414,7 +461,13 @@ async fn attempt(
                 }
             }
         }
-        Ok((status, backend))
+        let body = keep.then(|| cut(&String::from_utf8_lossy(&snippet), MAX_BODY_SNIPPET));
+        Ok(Answer {
+            status,
+            backend,
+            headers,
+            body,
+        })
     }
     .await;
     drop(sender);
@@ -533,6 +586,8 @@ pub async fn perform_batch(
                 error_detail: Some("internal error: the call's worker task failed".to_string()),
                 backend: None,
                 latency_us: 0,
+                headers: BTreeMap::new(),
+                body: None,
             })
         })
         .collect()

@@ -21,5 +21,8 @@ pub mod server;
 pub use config::Config;
 pub use error::ProbeError;
 pub use metrics::{Metrics, DEFAULT_CAP};
-pub use record::{CallErrorKind, CallRecord, LogEntry, MetricsSnapshot, RespEntry};
+pub use record::{
+    CallErrorKind, CallRecord, LogEntry, MetricsSnapshot, RespEntry, MAX_BODY_SNIPPET,
+    MAX_HEADER_VALUE, MAX_RECORDED_HEADERS,
+};
 pub use server::{serve, spawn, ProbeHandle, BACKEND_HEADER, SENDER_HEADER};

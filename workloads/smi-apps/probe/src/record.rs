@@ -62,7 +62,23 @@ pub struct CallRecord {
     pub backend: Option<String>,
     /// Wall time from DNS lookup start to the end of the response body, in microseconds.
     pub latency_us: u64,
+    /// Response headers of an answer outside 200–399 (lowercase names; at most
+    /// [`MAX_RECORDED_HEADERS`], values cut at [`MAX_HEADER_VALUE`] bytes): how a mesh says it
+    /// denied (`l5d-proxy-error`, `server`, ...). Empty otherwise.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// The first [`MAX_BODY_SNIPPET`] bytes of the body of an answer outside 200–399 (lossy
+    /// UTF-8), e.g. Envoy's `RBAC: access denied`; `null` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
 }
+
+/// Most response headers recorded for one answer.
+pub const MAX_RECORDED_HEADERS: usize = 32;
+/// Longest header value recorded, in bytes.
+pub const MAX_HEADER_VALUE: usize = 256;
+/// Longest body snippet recorded, in bytes.
+pub const MAX_BODY_SNIPPET: usize = 512;
 
 impl CallRecord {
     /// True when the call got a 2xx or 3xx answer (the original app's "succeeded").

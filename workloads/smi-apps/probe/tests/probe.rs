@@ -300,6 +300,44 @@ async fn reset_and_early_close_are_classified_as_reset() {
 }
 
 #[tokio::test]
+async fn denial_answers_keep_their_headers_and_body_start_and_successes_do_not() {
+    let a = spawn("app-a", any_port(), DEFAULT_CAP).await.unwrap();
+    // A mesh-style denial: 403, a proxy error header, a body longer than the snippet.
+    let long = format!("RBAC: access denied{}", "x".repeat(2000));
+    let denier = raw_server(move |mut s| {
+        let long = long.clone();
+        async move {
+            read_head(&mut s).await;
+            let head = format!(
+                "HTTP/1.1 403 Forbidden\r\nL5d-Proxy-Error: unauthorized request\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                long.len()
+            );
+            let _ = s.write_all(head.as_bytes()).await;
+            let _ = s.write_all(long.as_bytes()).await;
+        }
+    })
+    .await;
+    let rec = call(
+        &a,
+        json!({"url": format!("http://{denier}/echo"), "method": "GET"}),
+    )
+    .await;
+    assert_eq!((rec.status, rec.error), (Some(403), None), "{rec:?}");
+    assert_eq!(
+        rec.headers.get("l5d-proxy-error").map(String::as_str),
+        Some("unauthorized request")
+    );
+    let body = rec.body.as_deref().unwrap();
+    assert!(body.starts_with("RBAC: access denied"), "{body}");
+    assert_eq!(body.len(), meshproof_probe::MAX_BODY_SNIPPET);
+    // A success records neither (the echo body and headers are not evidence of anything).
+    let (_, b, _) = three().await;
+    let rec = call(&a, json!({"url": b.url("/echo"), "method": "GET"})).await;
+    assert_eq!(rec.status, Some(200));
+    assert!(rec.headers.is_empty() && rec.body.is_none(), "{rec:?}");
+}
+
+#[tokio::test]
 async fn garbage_answer_is_protocol_and_silence_is_timeout() {
     let a = spawn("app-a", any_port(), DEFAULT_CAP).await.unwrap();
     let garbage = raw_server(|mut s| async move {
