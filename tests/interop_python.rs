@@ -182,7 +182,7 @@ fn python_verifiers_accept_meshproof_envelopes_and_reject_a_flipped_byte() {
     assert_eq!(summary["keyid"], keyid.as_str());
     assert_eq!(summary["accepted"], serde_json::json!([keyid]));
     assert_eq!(summary["result"], "PASSED");
-    assert_eq!(summary["passed"], 41);
+    assert_eq!(summary["passed"], 45);
     assert_eq!(
         summary["configuration"],
         serde_json::json!([
