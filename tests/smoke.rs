@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
-use common::{model_timeouts, osm, repo, suite, FakeClock, MeshModel, World};
+use common::{model_timeouts, repo, suite, FakeClock, MeshModel, World};
 use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult, StepStatus};
 use meshproof::plan::{plan, PlanRequest};
 use meshproof::spec::case::TrafficCheck;
@@ -92,12 +92,19 @@ impl SuiteBackend for Backend {
     fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
         SuiteBackend::metrics(&mut self.world, path)
     }
+    fn pods(
+        &mut self,
+        n: &str,
+    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
+        SuiteBackend::pods(&mut self.world, n)
+    }
 }
 
 fn smoke(mesh: MeshModel, port_forward_broken: bool) -> CaseVerdict {
     let s = suite();
     let lc = s.case("smoke").unwrap();
-    let pin = osm();
+    // The pin the model plays: the control for the no-mesh model (its calls are judged by it).
+    let pin = common::pin_of(mesh);
     let cancel = AtomicBool::new(false);
     let ctx = CaseContext {
         mesh: &pin,
@@ -125,6 +132,7 @@ fn smoke(mesh: MeshModel, port_forward_broken: bool) -> CaseVerdict {
         &s,
         &BTreeMap::from([("smoke".into(), obs)]),
         Scoring::Strict,
+        &meshproof::calls::Semantics::of(&pin),
     )
     .cases
     .remove(0)
