@@ -83,6 +83,19 @@ async fn served_smi_is_empty_without_smi_and_an_error_names_the_request() {
         err.to_string(),
         "cannot list the API groups the cluster serves (GET /apis): the server is currently unable to handle the request (503 ServiceUnavailable)"
     );
+    assert!(err.is_transient(), "a 503 is worth another try");
+
+    // A refusal is final: the runner ends the step at once instead of retrying it.
+    let api = start(|_| {
+        status(
+            403,
+            "Forbidden",
+            "forbidden: User \"viewer\" cannot list resource \"apis\"",
+            json!({}),
+        )
+    });
+    let err = api.kube.served_smi().await.unwrap_err();
+    assert!(!err.is_transient(), "{err}");
 }
 
 #[tokio::test]

@@ -174,6 +174,55 @@ async fn get_returns_the_live_object_or_none() {
         err.to_string(),
         "manifest object Service/<no name> is not usable: no apiVersion"
     );
+    assert!(!err.is_transient(), "a bad document stays bad");
+}
+
+/// A lookup that meets a struggling API server (500 on the object, 503 on discovery of its
+/// group) is transient; a forbidden one is not.
+#[tokio::test]
+async fn get_errors_say_whether_trying_again_may_help() {
+    let api = start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/apis/apps/v1") => json_reply(200, apps_v1_resources()),
+        ("GET", APP_A) => status(
+            500,
+            "InternalError",
+            "etcdserver: leader changed",
+            json!({}),
+        ),
+        ("GET", "/apis/access.smi-spec.io/v1alpha3") => status(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+            json!({}),
+        ),
+        _ => no_such_resource(),
+    });
+    let err = api
+        .kube
+        .get(&app_a_doc(), Some("smi-test"))
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    let tt = json!({"apiVersion": "access.smi-spec.io/v1alpha3", "kind": "TrafficTarget", "metadata": {"name": "t"}});
+    let err = api.kube.get(&tt, Some("smi-test")).await.unwrap_err();
+    assert!(err.is_transient(), "{err}");
+
+    let api = start(|req| match (req.method.as_str(), req.path.as_str()) {
+        ("GET", "/apis/apps/v1") => json_reply(200, apps_v1_resources()),
+        ("GET", APP_A) => status(
+            403,
+            "Forbidden",
+            "deployments.apps \"app-a\" is forbidden",
+            json!({}),
+        ),
+        _ => no_such_resource(),
+    });
+    let err = api
+        .kube
+        .get(&app_a_doc(), Some("smi-test"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_transient(), "{err}");
 }
 
 #[tokio::test]
