@@ -256,6 +256,21 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     .map_err(|e| AppError::Usage(format!("{}: {e}", bundle.display())))?,
             };
             write!(out, "{text}").map_err(io)?;
+            // The run's phase wall times, after the verdicts (not part of the re-rendered reports).
+            if matches!(format, ShowFormat::Table | ShowFormat::Markdown) {
+                match crate::timing::recorded(&manifest) {
+                    Ok(Some(p)) if !p.is_empty() => {
+                        let section = if matches!(format, ShowFormat::Table) {
+                            crate::timing::table(&p)
+                        } else {
+                            crate::timing::markdown(&p)
+                        };
+                        write!(out, "{section}").map_err(io)?;
+                    }
+                    Ok(_) => {}
+                    Err(e) => writeln!(out, "\nPhase wall times: unreadable ({e})").map_err(io)?,
+                }
+            }
             if let Some(c) = signed {
                 let line = provenance::signed_by(&c);
                 match format {

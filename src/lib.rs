@@ -27,6 +27,7 @@ pub mod site;
 pub mod spec;
 pub mod suite;
 pub mod timeouts;
+pub mod timing;
 pub mod verdict;
 pub mod yaml;
 

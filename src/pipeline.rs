@@ -225,18 +225,11 @@ fn not_run_observation(
     }
 }
 
-/// One phase's timing for the manifest.
-#[derive(Debug, Clone, serde::Serialize)]
-struct PhaseTiming {
-    phase: String,
-    duration_ms: u64,
-    ok: bool,
-}
-
+/// The phases' wall times, recorded in the manifest as `run.phases` (`crate::timing`).
 struct Phases<'a> {
     progress: &'a mut dyn Progress,
     clock: &'a dyn Clock,
-    timings: Vec<PhaseTiming>,
+    timings: Vec<crate::timing::PhaseTiming>,
     cancel: &'a AtomicBool,
 }
 
@@ -268,7 +261,7 @@ impl Phases<'_> {
             Err(e) => (false, e.0.clone()),
         };
         self.progress.phase_finished(phase, ms, ok, &detail);
-        self.timings.push(PhaseTiming {
+        self.timings.push(crate::timing::PhaseTiming {
             phase: phase.to_string(),
             duration_ms: ms,
             ok,
@@ -619,7 +612,7 @@ pub fn run(
         selection.insert("only".to_string(), req.plan.only.join(","));
     }
     let mut extra = BTreeMap::new();
-    extra.insert("phases".to_string(), json!(phases.timings));
+    extra.insert(crate::timing::PHASES.to_string(), json!(phases.timings));
     extra.insert(
         "cluster_mode".to_string(),
         json!(if req.kubeconfig.is_some() {

@@ -349,6 +349,15 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
         "{}",
         manifest["run"]["phases"]
     );
+    // `show` reads them back as typed records (the runner and the reader share one type).
+    let typed: meshproof::bundle::Manifest =
+        serde_json::from_slice(&files["manifest.json"]).unwrap();
+    let recorded = meshproof::timing::recorded(&typed)
+        .unwrap()
+        .expect("phases");
+    assert_eq!(recorded.len(), 10);
+    assert_eq!(recorded[0].phase, "preflight");
+    assert!(recorded.iter().all(|p| p.ok), "{recorded:?}");
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
         .filter_map(|e| e.ok())
