@@ -387,14 +387,14 @@ fn hostile_text_from_a_bundle_is_escaped_everywhere() {
 #[test]
 fn an_output_that_is_not_a_site_is_refused_and_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("docs");
+    let out = tmp.path().join("public");
     std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(out.join("README.md"), "mine\n").unwrap();
+    std::fs::write(out.join("NOTES.txt"), "mine\n").unwrap();
     site(&[&fixture()], &out)
         .code(2)
         .stderr(predicates::str::contains("is not a meshproof site"));
     assert_eq!(tree(&out).len(), 1);
-    assert_eq!(std::fs::read(out.join("README.md")).unwrap(), b"mine\n");
+    assert_eq!(std::fs::read(out.join("NOTES.txt")).unwrap(), b"mine\n");
     // A file is refused too; an empty directory is used.
     let file = tmp.path().join("file");
     std::fs::write(&file, "x").unwrap();
