@@ -319,7 +319,6 @@ fn entry(input: &Unique, d: &Detail, pins: &Pins, signature: Signature) -> Entry
         signature,
         cases,
         expected: mesh_pin.map(|p| p.spec.expected).unwrap_or_default(),
-        inputs: m.inputs.clone(),
         checks: d
             .checks
             .iter()

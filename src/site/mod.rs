@@ -140,7 +140,15 @@ pub fn build(inputs: &[PathBuf], out: &Path, opts: &SiteOptions) -> Result<SiteR
         keys: &opts.keys,
         require_signed: opts.require_signed,
     };
-    let loaded = par_map(&unique, opts.jobs, |u| load::load(u, &ctx));
+    // Each summary is copied on this thread as it arrives: the workers' allocator arenas then hold
+    // only what one bundle needs at a time, so memory beyond the index does not grow with the
+    // number of bundles.
+    let loaded = par_map_then(
+        &unique,
+        opts.jobs,
+        |u| load::load(u, &ctx),
+        |r| r.map(|e| copied_here(&e)),
+    );
     let mut entries: Vec<Entry> = Vec::new();
     for (u, r) in unique.iter().zip(loaded) {
         match r {
@@ -215,31 +223,45 @@ fn write_pages(
             )?;
         }
     }
-    put("index.json", &index_json(entries, rejected))?;
-    Ok(n)
+    staging.write_json("index.json", &index(entries, rejected))?;
+    Ok(n + 1)
+}
+
+/// One bundle in `index.json`: its summary, its page, and that it verified.
+#[derive(serde::Serialize)]
+struct IndexEntry<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry,
+    page: String,
+    verified: bool,
+}
+
+/// `index.json`, serialized straight from the summaries (no intermediate JSON tree).
+#[derive(serde::Serialize)]
+struct Index<'a> {
+    generator: &'static str,
+    format: u32,
+    meshproof: &'static str,
+    bundles: Vec<IndexEntry<'a>>,
+    rejected: &'a [Rejected],
 }
 
 /// The machine-readable index: one entry per verified bundle, and the rejected inputs.
-fn index_json(entries: &[Entry], rejected: &[Rejected]) -> Vec<u8> {
-    let bundles: Vec<serde_json::Value> = entries
-        .iter()
-        .map(|e| {
-            let mut v = serde_json::to_value(e).expect("entries serialize");
-            v["page"] = e.page().into();
-            v["verified"] = true.into();
-            v
-        })
-        .collect();
-    let index = serde_json::json!({
-        "generator": "meshproof site",
-        "format": INDEX_FORMAT,
-        "meshproof": crate::TOOL_VERSION,
-        "bundles": bundles,
-        "rejected": rejected,
-    });
-    let mut bytes = serde_json::to_vec_pretty(&index).expect("index serializes");
-    bytes.push(b'\n');
-    bytes
+fn index<'a>(entries: &'a [Entry], rejected: &'a [Rejected]) -> Index<'a> {
+    Index {
+        generator: "meshproof site",
+        format: INDEX_FORMAT,
+        meshproof: crate::TOOL_VERSION,
+        bundles: entries
+            .iter()
+            .map(|entry| IndexEntry {
+                entry,
+                page: entry.page(),
+                verified: true,
+            })
+            .collect(),
+        rejected,
+    }
 }
 
 fn count_files(dir: &Path) -> usize {
@@ -259,21 +281,45 @@ fn count_files(dir: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// A copy of an entry allocated by the calling thread (the original, made on a worker, is
+/// dropped by the caller).
+fn copied_here(e: &Entry) -> Entry {
+    e.clone()
+}
+
 /// `f` over `items` on `jobs` threads; results in the order of `items`.
 fn par_map<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    par_map_then(items, jobs, f, |r| r)
+}
+
+/// `f` over `items` on `jobs` threads, then `then` on the calling thread as each result arrives;
+/// results in the order of `items`.
+fn par_map_then<T: Sync, R: Send, S>(
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> R + Sync,
+    mut then: impl FnMut(R) -> S,
+) -> Vec<S> {
     let next = AtomicUsize::new(0);
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
+    let mut results: Vec<Option<S>> = (0..items.len()).map(|_| None).collect();
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, R)>();
     std::thread::scope(|s| {
         for _ in 0..jobs.clamp(1, items.len().max(1)) {
-            s.spawn(|| loop {
+            let tx = tx.clone();
+            let (next, f) = (&next, &f);
+            s.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 if i >= items.len() {
                     break;
                 }
-                let r = f(&items[i]);
-                slots.lock().expect("no worker panicked")[i] = Some(r);
+                if tx.send((i, f(&items[i]))).is_err() {
+                    break;
+                }
             });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            results[i] = Some(then(r));
         }
     });
     results

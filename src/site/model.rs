@@ -117,12 +117,16 @@ pub struct Entry {
     pub cases: BTreeMap<String, Cell>,
     /// Capability per case the recorded mesh pin expects.
     pub expected: BTreeMap<String, Capability>,
-    /// sha256 of every input file (from the verified manifest).
-    pub inputs: BTreeMap<String, String>,
     /// The `verify` checks, `name: detail`.
     pub checks: Vec<String>,
-    #[serde(skip)]
+    /// What `diff` compares; serialized as `inputs`, the sha256 of every input file (from the
+    /// verified manifest), kept once.
+    #[serde(rename = "inputs", serialize_with = "inputs_of")]
     pub facts: Facts,
+}
+
+fn inputs_of<S: serde::Serializer>(f: &Facts, s: S) -> Result<S::Ok, S::Error> {
+    f.inputs.serialize(s)
 }
 
 impl Entry {

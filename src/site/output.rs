@@ -82,6 +82,19 @@ impl Staging {
         std::fs::write(&p, bytes).map_err(|e| SiteError::io(&p, e))
     }
 
+    /// Write a JSON file of the site, streamed (pretty, with a final newline).
+    pub fn write_json<T: serde::Serialize>(&self, rel: &str, value: &T) -> Result<(), SiteError> {
+        use std::io::Write;
+        let p = self.dir.join(rel);
+        let file = std::fs::File::create(&p).map_err(|e| SiteError::io(&p, e))?;
+        let mut w = std::io::BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut w, value)
+            .map_err(|e| SiteError::io(&p, std::io::Error::other(e)))?;
+        w.write_all(b"\n")
+            .and_then(|()| w.flush())
+            .map_err(|e| SiteError::io(&p, e))
+    }
+
     /// Mark it as a site and move it into place (replacing a previous site or an empty
     /// directory, checked again just before).
     pub fn finish(mut self) -> Result<(), SiteError> {

@@ -307,7 +307,7 @@ fn inputs(e: &Entry) -> Markup {
         p { "Every input file the run used, with the sha256 the verified manifest records." }
         table.digests {
             thead { tr { th { "File" } th { "sha256" } } }
-            tbody { @for (p, sha) in &e.inputs { tr { td { code { (p) } } td { code { (sha) } } } } }
+            tbody { @for (p, sha) in &e.facts.inputs { tr { td { code { (p) } } td { code { (sha) } } } } }
         }
     }
 }
