@@ -16,7 +16,7 @@ use crate::bundle::{self, paths, Limits, Manifest};
 use crate::observation::CaseObservation;
 use crate::provenance::files as prov;
 use crate::provenance::TrustedKey;
-use crate::spec::catalog::{FileTree, Suite};
+use crate::spec::catalog::{FileTree, LoadedCase};
 use crate::verdict::Verdicts;
 
 /// Bytes of a log shown on its page; the rest stays in the bundle (the page says so).
@@ -31,8 +31,9 @@ pub struct Detail {
     pub verdicts: Verdicts,
     pub checks: Vec<CheckLine>,
     pub observations: BTreeMap<String, CaseObservation>,
-    /// The suite recorded in `inputs/suite/` (for the weights a TrafficSplit asked for).
-    pub suite: Option<Suite>,
+    /// The cases of the suite recorded in `inputs/suite/` that have charts (TrafficSplit weights,
+    /// metrics checks), by name.
+    pub cases: BTreeMap<String, LoadedCase>,
     /// `resolved/...` → bytes (the small ones) and sha256.
     pub resolved: BTreeMap<String, (String, Option<String>)>,
     pub logs: Vec<LogRef>,
@@ -79,7 +80,7 @@ fn load_inner(input: &Unique, ctx: &Context, folder: &Path) -> Result<Entry, Str
         verdicts,
         checks,
         observations: BTreeMap::new(),
-        suite: None,
+        cases: BTreeMap::new(),
         resolved: BTreeMap::new(),
         logs: Vec::new(),
     };
@@ -177,12 +178,20 @@ fn read_again(input: &Unique, folder: &Path, d: &mut Detail) -> Result<Pins, Str
     let mut pins = Pins::default();
     let mut logs = Vec::new();
     let log_prefix = format!("{}/", paths::LOGS);
+    // Only the recorded cases the charts need are read (their files, not the whole suite).
+    let charted: Vec<String> = d
+        .verdicts
+        .cases
+        .iter()
+        .filter(|c| CHARTED_SPECS.contains(&c.smi_spec.as_str()))
+        .map(|c| format!("{}/{}/", paths::INPUT_SUITE, c.name))
+        .collect();
     bundle::read::walk(&mut reader, &limits, |meta, r| {
         let p = meta.path.as_str();
         if p.starts_with(&log_prefix) {
             logs.push(write_log(input, folder, logs.len(), meta, r)?);
         } else if p.starts_with("observations/")
-            || p.starts_with("inputs/suite/")
+            || charted.iter().any(|c| p.starts_with(c.as_str()))
             || p == paths::INPUT_MESH
             || p == paths::INPUT_CLUSTER
             || p.starts_with("resolved/")
@@ -224,10 +233,35 @@ fn read_again(input: &Unique, folder: &Path, d: &mut Detail) -> Result<Pins, Str
             d.resolved.insert(path, (sha, text));
         }
     }
-    let suite_name = d.verdicts.suite.clone();
-    d.suite = Suite::from_tree(&suite_name, paths::INPUT_SUITE, &tree).ok();
+    d.cases = charted_cases(tree);
     d.logs = logs;
     Ok(pins)
+}
+
+/// SMI specifications whose cases get charts.
+const CHARTED_SPECS: [&str; 2] = ["traffic-split", "traffic-metrics"];
+
+/// The recorded cases (`<case>/case.yaml` and its files) as the suite loads them; a case that
+/// does not load gets no chart (`verify` already judged it from the same files).
+fn charted_cases(tree: FileTree) -> BTreeMap<String, LoadedCase> {
+    let mut by_case: BTreeMap<String, FileTree> = BTreeMap::new();
+    for (path, bytes) in tree {
+        if let Some((dir, rest)) = path.split_once('/') {
+            by_case
+                .entry(dir.to_string())
+                .or_default()
+                .insert(rest.to_string(), bytes);
+        }
+    }
+    by_case
+        .into_iter()
+        .filter_map(|(dir, files)| {
+            let shown = format!("{}/{dir}/case.yaml", paths::INPUT_SUITE);
+            let text = std::str::from_utf8(files.get("case.yaml")?).ok()?;
+            let case = crate::spec::case::load(&shown, text, &|p| files.contains_key(p)).ok()?;
+            (case.metadata.name == dir).then_some((dir, LoadedCase { case, files }))
+        })
+        .collect()
 }
 
 /// Stream one log into its text page (at most [`LOG_PAGE_BYTES`] shown).

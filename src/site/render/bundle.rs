@@ -148,7 +148,7 @@ fn case_index(e: &Entry, d: &Detail) -> Markup {
 
 fn case(e: &Entry, d: &Detail, i: usize, c: &CaseVerdict) -> Markup {
     let obs = d.observations.get(&c.name);
-    let lc = d.suite.as_ref().and_then(|s| s.case(&c.name));
+    let lc = d.cases.get(&c.name);
     let cell = e.cases.get(&c.name);
     html! {
         section.case id={ "case-" (i) } {
