@@ -109,6 +109,7 @@ fn generate(repo: &Path, work: &Path, out: &Path, i: usize) -> Res<()> {
             scoring: None,
             force: true,
             from: None,
+            jobs: None,
         },
     )?;
     std::fs::remove_dir_all(&run)?;
