@@ -110,6 +110,7 @@ fn generate(repo: &Path, work: &Path, out: &Path, i: usize) -> Res<()> {
             force: true,
             from: None,
             jobs: None,
+            tool: meshproof::tool(),
         },
     )?;
     std::fs::remove_dir_all(&run)?;

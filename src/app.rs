@@ -339,6 +339,7 @@ pub fn run(cli: Cli, out: &mut dyn Write) -> Result<(), AppError> {
                     force,
                     from,
                     jobs,
+                    tool: crate::tool(),
                 },
             )?;
             writeln!(

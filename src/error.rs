@@ -84,37 +84,4 @@ impl AppError {
     }
 }
 
-/// A bundle error that names `bundle` (the file the user passed), so `diff A B` and every other
-/// command say which archive was corrupt or unsafe instead of "(archive)".
-pub fn naming_bundle(bundle: &std::path::Path) -> impl Fn(BundleError) -> BundleError + '_ {
-    move |e| {
-        let name = |inner: &str| match inner {
-            "" | "(archive)" | "bundle" => bundle.display().to_string(),
-            other if other.starts_with(&bundle.display().to_string()) => other.to_string(),
-            other => format!("{}: {other}", bundle.display()),
-        };
-        match e {
-            BundleError::Io { path, source } => BundleError::Io {
-                path: name(&path),
-                source,
-            },
-            BundleError::Unsafe { entry, reason } => BundleError::Unsafe {
-                entry: name(&entry),
-                reason,
-            },
-            BundleError::Limit { entry, reason } => BundleError::Limit {
-                entry: name(&entry),
-                reason,
-            },
-            BundleError::Integrity { file, reason } => BundleError::Integrity {
-                file: name(&file),
-                reason,
-            },
-            BundleError::BadInput { file, reason } => BundleError::BadInput {
-                file: name(&file),
-                reason,
-            },
-            other => other,
-        }
-    }
-}
+pub use crate::bundle::naming_bundle;

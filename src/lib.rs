@@ -1,14 +1,19 @@
 //! meshproof: reproduce SMI conformance runs and make their results verifiable.
 //!
-//! The pure core (specs, plan, judge, bundle, reports) lives here and needs nothing running;
-//! the Docker/kind provider layer is the separate `meshproof-cluster` crate.
+//! This crate holds the effects and the command line: the run pipeline and its platform (kind,
+//! Docker, Kubernetes through `meshproof-cluster` and `meshproof-kube`), install effects,
+//! doctor, site. The pure core (specs, plan, judge, bundle, reports, diff, install model) is
+//! `meshproof-core`, re-exported here under the same paths (`meshproof::bundle`, …).
+
+pub use meshproof_core::{
+    bundle, calls, diff, observation, plan, provenance, report, sha256_file, sha256_hex, spec,
+    substitute, suite, timeouts, timing, verdict, yaml, NAMESPACE_PLACEHOLDER, TOOL_VERSION,
+    UNKNOWN_REVISION,
+};
 
 pub mod app;
 pub mod bringup;
-pub mod bundle;
-pub mod calls;
 pub mod cli;
-pub mod diff;
 pub mod doctor;
 pub mod env;
 pub mod error;
@@ -16,41 +21,10 @@ pub mod error;
 pub mod fuzzing;
 pub mod install;
 pub mod kind_binary;
-pub mod observation;
 pub mod pipeline;
-pub mod plan;
 pub mod platform;
 pub mod progress;
-pub mod provenance;
-pub mod report;
 pub mod site;
-pub mod spec;
-pub mod suite;
-pub mod timeouts;
-pub mod timing;
-pub mod verdict;
-pub mod yaml;
-
-/// The placeholder for the case namespace in suite files (kuttl used `<NAMESPACE>`).
-pub const NAMESPACE_PLACEHOLDER: &str = "{{namespace}}";
-
-/// Replace the namespace placeholder in a suite file's text.
-pub fn substitute(text: &str, namespace: &str) -> String {
-    text.replace(NAMESPACE_PLACEHOLDER, namespace)
-}
-
-/// sha256 of bytes as 64 lowercase hex digits.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
-/// The tool version recorded in bundles.
-pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The revision recorded when the tree meshproof was built from is not known (said explicitly,
-/// never left out).
-pub const UNKNOWN_REVISION: &str = "unknown";
 
 /// The revision this binary was built from, as `build.rs` found it: `MESHPROOF_GIT_REV` at build
 /// time, the git work tree's HEAD (`-dirty` when compiled-in files differ from it), a packaged
@@ -70,11 +44,33 @@ pub fn git_revision() -> String {
         .unwrap_or_else(|| build_revision().to_string())
 }
 
-/// sha256 of a file's bytes as 64 lowercase hex digits (streamed).
-pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    let mut f = std::fs::File::open(path)?;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f, &mut h)?;
-    Ok(hex::encode(h.finalize()))
+/// This meshproof as bundles record it: version, [`git_revision`], and `$MESHPROOF_FLAKE_REF`
+/// (`nix run github:…/<rev>`) when the flake's wrapper set it.
+pub fn tool() -> bundle::Tool {
+    let flake_ref = std::env::var(env::MESHPROOF_FLAKE_REF)
+        .ok()
+        .filter(|r| !r.is_empty());
+    bundle::Tool::new(git_revision(), flake_ref)
+}
+
+#[cfg(test)]
+mod tests {
+    /// Bundles record `meshproof_core::TOOL_VERSION`: it must be this package's version.
+    #[test]
+    fn the_core_crate_has_the_tool_version() {
+        assert_eq!(super::TOOL_VERSION, env!("CARGO_PKG_VERSION"));
+    }
+
+    /// The provider layer's default node image is the default cluster pin's.
+    #[test]
+    fn the_provider_layers_default_node_image_is_the_default_cluster_pin() {
+        let c = super::spec::catalog::Catalog::new(env!("CARGO_MANIFEST_DIR"));
+        let pin = c
+            .select_cluster(super::spec::catalog::DEFAULT_CLUSTER)
+            .unwrap();
+        assert_eq!(
+            meshproof_cluster::kind::DEFAULT_NODE_IMAGE,
+            pin.value.spec.node_image
+        );
+    }
 }

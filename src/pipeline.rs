@@ -662,7 +662,14 @@ pub fn run(
         &json_bytes(&json!({ "run": run_info })),
     )?;
 
-    let packed = bundle::write::pack(&dir, &out, &bundle::write::PackOptions::default())?;
+    let packed = bundle::write::pack(
+        &dir,
+        &out,
+        &bundle::write::PackOptions {
+            tool: crate::tool(),
+            ..Default::default()
+        },
+    )?;
     let report = bundle::verify::verify(&out, &bundle::Limits::default());
     if let Some(p) = report.first_problem() {
         return Err(AppError::VerifyFailed(format!(

@@ -8,9 +8,9 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use super::lock::{self, Lock};
 use super::{certs, cli, helm, manifests, InstallError};
 use crate::spec::mesh::{Generated, InstallMethod, Mesh};
+use meshproof_core::install::lock::{self, Lock};
 
 /// One rendered file, applied as a unit.
 #[derive(Debug, Clone, PartialEq, Eq)]

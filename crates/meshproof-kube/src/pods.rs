@@ -2,10 +2,6 @@
 //! needs to prove every workload pod carries the mesh's data plane and to say which pod called.
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
-
-use crate::traffic::TrafficError;
-use crate::{describe, Kube};
 
 /// One pod as the API server listed it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,35 +55,5 @@ impl PodSummary {
             ready,
             phase,
         }
-    }
-}
-
-impl Kube {
-    /// The pods of `namespace` matching `selector` (every pod when empty), sorted by name.
-    pub async fn pods(
-        &self,
-        namespace: &str,
-        selector: &str,
-    ) -> Result<Vec<PodSummary>, TrafficError> {
-        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let mut lp = ListParams::default();
-        if !selector.is_empty() {
-            lp = lp.labels(selector);
-        }
-        let mut pods: Vec<PodSummary> = api
-            .list(&lp)
-            .await
-            .map_err(|e| TrafficError::ListPods {
-                namespace: namespace.to_string(),
-                selector: selector.to_string(),
-                message: describe(&e),
-                transient: crate::is_transient(&e),
-            })?
-            .items
-            .iter()
-            .map(PodSummary::of)
-            .collect();
-        pods.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(pods)
     }
 }

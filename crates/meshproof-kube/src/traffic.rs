@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -302,5 +302,35 @@ impl Kube {
                     format!("not ready: {}", others.join(", "))
                 },
             })
+    }
+}
+
+impl Kube {
+    /// The pods of `namespace` matching `selector` (every pod when empty), sorted by name.
+    pub async fn pods(
+        &self,
+        namespace: &str,
+        selector: &str,
+    ) -> Result<Vec<PodSummary>, TrafficError> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let mut lp = ListParams::default();
+        if !selector.is_empty() {
+            lp = lp.labels(selector);
+        }
+        let mut pods: Vec<PodSummary> = api
+            .list(&lp)
+            .await
+            .map_err(|e| TrafficError::ListPods {
+                namespace: namespace.to_string(),
+                selector: selector.to_string(),
+                message: describe(&e),
+                transient: crate::is_transient(&e),
+            })?
+            .items
+            .iter()
+            .map(PodSummary::of)
+            .collect();
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(pods)
     }
 }

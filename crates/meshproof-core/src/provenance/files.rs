@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use meshproof_attest::{Envelope, PublicKey, SigningKey, Statement, TestResult};
 use zeroize::Zeroizing;
 
+use crate::staged::StagedFile;
+
 use super::{check, Facts, TrustedKey};
 use crate::bundle::verify::{CheckLine, VerifyReport};
 use crate::bundle::{self, paths, Limits};
@@ -290,15 +292,13 @@ pub fn attest(
 }
 
 /// A temporary file beside `path` holding `bytes` with `mode`.
-fn stage(path: &Path, bytes: &[u8], mode: u32) -> Result<tempfile::NamedTempFile, ProvenanceError> {
+fn stage(path: &Path, bytes: &[u8], mode: u32) -> Result<StagedFile, ProvenanceError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".meshproof-")
-        .tempfile_in(dir)
-        .map_err(|e| ProvenanceError::io(path, e))?;
+    let mut tmp =
+        StagedFile::new_in(dir, ".meshproof-").map_err(|e| ProvenanceError::io(path, e))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| ProvenanceError::io(path, e))?;
@@ -328,22 +328,22 @@ fn write_all_or_nothing(
     let mut placed: Vec<&Path> = Vec::new();
     for (path, tmp) in staged {
         let done = if force {
-            tmp.persist(path).map(|_| ())
+            tmp.persist(path)
         } else {
-            tmp.persist_noclobber(path).map(|_| ())
+            tmp.persist_noclobber(path)
         };
         if let Err(e) = done {
             for p in placed {
                 let _ = std::fs::remove_file(p);
             }
-            let reason = if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+            let reason = if e.kind() == std::io::ErrorKind::AlreadyExists {
                 return Err(ProvenanceError::bad(
                     path,
                     "output",
                     "already exists; pass --force to replace it",
                 ));
             } else {
-                e.error
+                e
             };
             return Err(ProvenanceError::io(path, reason));
         }
@@ -398,10 +398,10 @@ pub fn keygen(private: &Path) -> Result<KeyPair, ProvenanceError> {
     let public_tmp = stage(&public, key.public().to_pem().as_bytes(), 0o644)?;
     private_tmp
         .persist_noclobber(private)
-        .map_err(|e| ProvenanceError::io(private, e.error))?;
+        .map_err(|e| ProvenanceError::io(private, e))?;
     if let Err(e) = public_tmp.persist_noclobber(&public) {
         let _ = std::fs::remove_file(private);
-        return Err(ProvenanceError::io(&public, e.error));
+        return Err(ProvenanceError::io(&public, e));
     }
     Ok(KeyPair {
         private: private.to_path_buf(),

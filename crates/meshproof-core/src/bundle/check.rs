@@ -4,8 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::read::{Scanned, Sums};
-use super::{json, paths, BundleError, FormatVersion, Limits, Manifest, FORMAT_MAJOR};
+use super::{
+    json, paths, BundleError, FormatVersion, Limits, Manifest, Scanned, Sums, FORMAT_MAJOR,
+};
 
 /// Files the structural checks read (always kept in memory by a scan).
 pub fn is_structural(path: &str) -> bool {

@@ -16,6 +16,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::verdict::Scoring;
 
+/// Path → sha256 hex of every file in the archive.
+pub type Sums = BTreeMap<String, String>;
+
+/// One pass over a bundle: every file's sha256, the files kept in memory, the entry count.
+#[derive(Debug, Default)]
+pub struct Scanned {
+    pub sums: Sums,
+    pub files: BTreeMap<String, Vec<u8>>,
+    pub entries: u64,
+}
+
 /// Format version written by this meshproof; readers refuse other majors.
 pub const FORMAT_MAJOR: u32 = 1;
 /// 1: run status `incomplete`; `rejudged_from` in the manifest. 2: observations format 2 and
@@ -103,15 +114,22 @@ pub struct Tool {
 }
 
 impl Tool {
-    pub fn current() -> Tool {
+    /// This meshproof, built from `git_revision` (the caller knows it: build script, environment),
+    /// reproducible with `flake_ref` when built by the flake.
+    pub fn new(git_revision: String, flake_ref: Option<String>) -> Tool {
         Tool {
             name: "meshproof".into(),
             version: crate::TOOL_VERSION.into(),
-            git_revision: Some(crate::git_revision()),
-            flake_ref: std::env::var(crate::env::MESHPROOF_FLAKE_REF)
-                .ok()
-                .filter(|r| !r.is_empty()),
+            git_revision: Some(git_revision),
+            flake_ref,
         }
+    }
+}
+
+impl Default for Tool {
+    /// A writer that does not know its revision says so (`unknown`), never leaves it out.
+    fn default() -> Tool {
+        Tool::new(crate::UNKNOWN_REVISION.into(), None)
     }
 }
 
@@ -329,7 +347,7 @@ pub enum BundleError {
 }
 
 impl BundleError {
-    pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
+    pub fn io(path: impl std::fmt::Display, source: std::io::Error) -> Self {
         BundleError::Io {
             path: path.to_string(),
             source,
@@ -372,4 +390,39 @@ pub fn parse_observation(
         });
     }
     Ok(obs)
+}
+
+/// A bundle error that names `bundle` (the file the user passed), so `diff A B` and every other
+/// command say which archive was corrupt or unsafe instead of "(archive)".
+pub fn naming_bundle(bundle: &std::path::Path) -> impl Fn(BundleError) -> BundleError + '_ {
+    move |e| {
+        let name = |inner: &str| match inner {
+            "" | "(archive)" | "bundle" => bundle.display().to_string(),
+            other if other.starts_with(&bundle.display().to_string()) => other.to_string(),
+            other => format!("{}: {other}", bundle.display()),
+        };
+        match e {
+            BundleError::Io { path, source } => BundleError::Io {
+                path: name(&path),
+                source,
+            },
+            BundleError::Unsafe { entry, reason } => BundleError::Unsafe {
+                entry: name(&entry),
+                reason,
+            },
+            BundleError::Limit { entry, reason } => BundleError::Limit {
+                entry: name(&entry),
+                reason,
+            },
+            BundleError::Integrity { file, reason } => BundleError::Integrity {
+                file: name(&file),
+                reason,
+            },
+            BundleError::BadInput { file, reason } => BundleError::BadInput {
+                file: name(&file),
+                reason,
+            },
+            other => other,
+        }
+    }
 }

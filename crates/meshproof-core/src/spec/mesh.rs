@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{parse, Document, SpecError, Validator};
-use crate::verdict::Capability;
+use crate::vocab::Capability;
 use crate::yaml::YamlError;
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

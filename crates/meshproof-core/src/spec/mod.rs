@@ -167,6 +167,14 @@ fn short(v: &serde_json::Value) -> String {
     }
 }
 
+/// A relative path without `..`, absolute parts or empty segments.
+pub fn is_relative_file(p: &str) -> bool {
+    !p.is_empty()
+        && !p.starts_with('/')
+        && p.split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\'))
+}
+
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, as Kubernetes names (and our file names) require.
 pub fn is_dns_label(s: &str) -> bool {
     !s.is_empty()

@@ -5,7 +5,7 @@ use crate::bundle::Limits;
 use crate::verdict::{CaseVerdict, Scoring};
 
 fn fixture() -> (Manifest, Verdicts, BTreeMap<String, String>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
         .join("tests/fixtures/bundles/osm-model-conformant.tar.zst");
     let files = crate::bundle::read::read_selected(&path, &Limits::default(), |p| {
         p == paths::MANIFEST || p == paths::VERDICTS || p == paths::SHA256SUMS

@@ -226,7 +226,7 @@ pub fn load(file: &str, text: &str) -> Result<Workload, SpecError> {
         );
         for (i, m) in layout.manifests.iter().enumerate() {
             v.check(
-                super::catalog::is_relative_file(m),
+                super::is_relative_file(m),
                 &format!("{base}.manifests[{i}]"),
                 "must be a relative path inside the workload directory",
             );

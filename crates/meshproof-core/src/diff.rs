@@ -95,7 +95,7 @@ fn load(bundle: &Path, limits: &Limits) -> Result<Side, BundleError> {
             || p.starts_with("resolved/")
             || p.starts_with("inputs/")
     })
-    .map_err(crate::error::naming_bundle(bundle))?;
+    .map_err(crate::bundle::naming_bundle(bundle))?;
     let parse = |p: &str| -> Result<&Vec<u8>, BundleError> {
         files.get(p).ok_or_else(|| BundleError::Integrity {
             file: format!("{}: {p}", bundle.display()),

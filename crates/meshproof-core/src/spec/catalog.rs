@@ -18,13 +18,7 @@ pub const DEFAULT_WORKLOAD: &str = "smi-apps";
 pub const DEFAULT_SUITE: &str = "smi";
 pub const DEFAULT_MESH: &str = "none";
 
-/// A relative path without `..`, absolute parts or empty segments.
-pub fn is_relative_file(p: &str) -> bool {
-    !p.is_empty()
-        && !p.starts_with('/')
-        && p.split('/')
-            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && !seg.contains('\\'))
-}
+pub use super::is_relative_file;
 
 /// One case with the bytes of every file in its directory.
 #[derive(Debug, Clone)]
@@ -602,28 +596,5 @@ impl Catalog {
             .filter(|(k, _)| k.ends_with(".yaml"))
             .filter(|(k, _)| !k.contains('/'))
             .collect())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_provider_layers_default_node_image_is_the_default_cluster_pin() {
-        let c = Catalog::new(env!("CARGO_MANIFEST_DIR"));
-        let pin = c.select_cluster(DEFAULT_CLUSTER).unwrap();
-        assert_eq!(
-            meshproof_cluster::kind::DEFAULT_NODE_IMAGE,
-            pin.value.spec.node_image
-        );
-    }
-
-    #[test]
-    fn relative_file_paths() {
-        assert!(is_relative_file("a/b.yaml"));
-        for bad in ["", "/a", "a/../b", "./a", "a//b", "a\\b"] {
-            assert!(!is_relative_file(bad), "{bad}");
-        }
     }
 }

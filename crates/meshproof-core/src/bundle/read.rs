@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use super::{BundleError, Limits};
+pub use super::{Scanned, Sums};
 
 /// Longest path accepted (GNU long names included).
 const MAX_PATH: usize = 4096;
@@ -454,17 +455,6 @@ pub(crate) fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, Bun
     Ok(std::io::BufReader::with_capacity(1 << 20, f))
 }
 
-/// Path → sha256 hex of every file in the archive.
-pub type Sums = BTreeMap<String, String>;
-
-/// One pass over a bundle: every file's sha256, the files kept in memory, the entry count.
-#[derive(Debug, Default)]
-pub struct Scanned {
-    pub sums: Sums,
-    pub files: BTreeMap<String, Vec<u8>>,
-    pub entries: u64,
-}
-
 enum Msg {
     Start(String),
     Data(Vec<u8>, usize),
@@ -587,11 +577,7 @@ pub fn read_selected(
 
 /// Count an entry that is about to be read into memory against the parsed-size limits, before
 /// any of it is read.
-pub(crate) fn reserve(
-    meta: &EntryMeta,
-    limits: &Limits,
-    held: &mut u64,
-) -> Result<(), BundleError> {
+pub fn reserve(meta: &EntryMeta, limits: &Limits, held: &mut u64) -> Result<(), BundleError> {
     if meta.size > limits.max_parsed_file {
         return Err(BundleError::Limit {
             entry: meta.path.clone(),

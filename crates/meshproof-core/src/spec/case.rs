@@ -241,7 +241,7 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
         for (field, files) in lists {
             for (j, f) in files.iter().enumerate() {
                 let path = format!("{base}.{field}[{j}]");
-                if !super::catalog::is_relative_file(f) || f.contains('/') {
+                if !super::is_relative_file(f) || f.contains('/') {
                     v.problem(
                         &path,
                         "must be a file name in the variant or common directory",

@@ -26,6 +26,8 @@ pub struct PackOptions {
     /// Threads for hashing and zstd workers (`--jobs`) [default: one per core]. The bytes do not
     /// depend on it.
     pub jobs: Option<u32>,
+    /// The meshproof recorded in the manifest (`meshproof::tool()`: version, revision, flake).
+    pub tool: Tool,
 }
 
 #[derive(Debug)]
@@ -469,7 +471,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
             major: FORMAT_MAJOR,
             minor: FORMAT_MINOR,
         },
-        tool: Tool::current(),
+        tool: opts.tool.clone(),
         run,
         inputs,
         rejudged_from,
@@ -502,10 +504,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".meshproof-pack-")
-        .suffix(".tmp")
-        .tempfile_in(parent)
+    let tmp = crate::staged::StagedFile::new_in(parent, ".meshproof-pack-")
         .map_err(|e| BundleError::io(parent.display(), e))?;
     write_archive(tmp.as_file(), &entries, &sums, jobs)?;
     tmp.as_file()
@@ -525,7 +524,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
             .map_err(|e| BundleError::io(out.display(), e))?;
     }
     tmp.persist(out)
-        .map_err(|e| BundleError::io(out.display(), e.error))?;
+        .map_err(|e| BundleError::io(out.display(), e))?;
     Ok(Packed {
         path: out.to_path_buf(),
         files: count,
