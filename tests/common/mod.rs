@@ -638,10 +638,10 @@ pub fn write_run_dir_with(
             "osm@1.2.4"
         })
         .unwrap();
-    let (cluster, note) = catalog
+    let (cluster, fit) = catalog
         .select_cluster_for("kind-default", &mesh.value, false)
         .unwrap();
-    assert!(note.is_none(), "{note:?}");
+    assert_eq!(fit, meshproof::spec::catalog::ClusterFit::Compatible);
     std::fs::create_dir_all(dir.join("inputs")).unwrap();
     std::fs::copy(repo().join(&cluster.path), dir.join("inputs/cluster.yaml")).unwrap();
     std::fs::copy(repo().join(mesh_file), dir.join("inputs/mesh.yaml")).unwrap();

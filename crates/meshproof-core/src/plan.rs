@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::spec::catalog::{Catalog, LoadedCase};
+use crate::install::lock::Lock;
+use crate::spec::catalog::{Catalog, ClusterFit, LoadedCase, Sourced, Suite};
 use crate::spec::mesh::{InstallMethod, Mesh};
+use crate::spec::workload::Workload;
 use crate::spec::SpecError;
 use crate::timeouts::Timeouts;
 use crate::verdict::{check_specs, CheckKind, Scoring};
@@ -194,39 +196,11 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         )));
     }
     let mesh = catalog.select_mesh(&req.mesh)?;
-    let (cluster, forced) = catalog.select_cluster_for(&req.cluster, &mesh.value, req.force)?;
+    let (cluster, fit) = catalog.select_cluster_for(&req.cluster, &mesh.value, req.force)?;
     let workload = catalog.select_workload(&req.workload)?;
     let (suite, _tree) = catalog.suite(&req.suite)?;
-    for only in &req.only {
-        if suite.case(only).is_none() {
-            return Err(SpecError::NotFound {
-                what: "case",
-                name: only.clone(),
-                available: suite
-                    .cases
-                    .iter()
-                    .map(|c| c.name().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            });
-        }
-    }
-    let control = mesh.value.spec.install.method == crate::spec::mesh::InstallMethod::None;
-    if let Some(lc) = (!control)
-        .then(|| {
-            req.only
-                .iter()
-                .filter_map(|o| suite.case(o))
-                .find(|lc| lc.case.spec.is_harness())
-        })
-        .flatten()
-    {
-        return Err(SpecError::Invalid(format!(
-            "case `{}` is the harness's data-path smoke: it runs only in the control run \
-             (--mesh none), since under a mesh its calls depend on policy",
-            lc.name()
-        )));
-    }
+    let control = mesh.value.spec.install.method == InstallMethod::None;
+    check_selection(req, &suite, control)?;
     check_names(catalog, &mesh, &workload, &suite, &req.suite)?;
     let timeouts = Timeouts::default().scaled(req.timeout_scale);
     let mut warnings = unaddressed(&mesh.value, &suite, &req.only);
@@ -242,16 +216,74 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
     };
 
     let m = &mesh.value;
-    // A note that does not start with `--force` means no compatible pin exists: `run` refuses it.
-    let (forced, blocked) = match forced {
-        Some(n) if n.starts_with("--force") => (Some(n), None),
-        other => (None, other),
+    let (forced, blocked) = match fit {
+        ClusterFit::Compatible => (None, None),
+        ClusterFit::Forced(n) => (Some(n), None),
+        ClusterFit::Blocked(n) => (None, Some(n)),
     };
     for n in forced.iter().chain(blocked.iter()) {
         warnings.push(n.clone());
     }
     let lock = crate::install::lock::load_for(catalog, &mesh)?;
-    if let Some(l) = &lock {
+    warnings.extend(install_warnings(m, lock.as_ref()));
+    let mesh_plan = mesh_plan(&mesh, lock.as_ref());
+
+    let workload_plan = workload_plan(catalog, &workload)?;
+
+    let cases = planned_cases(&suite, req, control, &m.spec.smi, &timeouts);
+    Ok(RunPlan {
+        cluster: cluster_plan,
+        mesh: mesh_plan,
+        workload: workload_plan,
+        suite: req.suite.clone(),
+        scoring: req.scoring,
+        timeouts,
+        cases,
+        warnings,
+        forced,
+        blocked,
+    })
+}
+
+/// Every `--only` names a case of the suite, and the harness smoke only in the control run.
+fn check_selection(req: &PlanRequest, suite: &Suite, control: bool) -> Result<(), SpecError> {
+    for only in &req.only {
+        if suite.case(only).is_none() {
+            return Err(SpecError::NotFound {
+                what: "case",
+                name: only.clone(),
+                available: suite
+                    .cases
+                    .iter()
+                    .map(|c| c.name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    if let Some(lc) = (!control)
+        .then(|| {
+            req.only
+                .iter()
+                .filter_map(|o| suite.case(o))
+                .find(|lc| lc.case.spec.is_harness())
+        })
+        .flatten()
+    {
+        return Err(SpecError::Invalid(format!(
+            "case `{}` is the harness's data-path smoke: it runs only in the control run \
+             (--mesh none), since under a mesh its calls depend on policy",
+            lc.name()
+        )));
+    }
+    Ok(())
+}
+
+/// What `run` will refuse about the pin's install on this machine: a lock that contradicts the
+/// pin (exit 3), no CLI download for this platform (exit 2).
+fn install_warnings(m: &Mesh, lock: Option<&Sourced<Lock>>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Some(l) = lock {
         if let Err(e) = crate::install::lock::check(m, &l.value, &l.path) {
             warnings.push(format!("{e} (run refuses this with exit 3)"));
         }
@@ -262,8 +294,14 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             warnings.push(format!("{e} (run refuses this with exit 2)"));
         }
     }
-    let install = install_steps(m, lock.as_ref().map(|l| &l.value));
-    let mesh_plan = MeshPlan {
+    warnings
+}
+
+/// The mesh part of the plan: identity, install steps, onboarding, addressing, expectations.
+fn mesh_plan(mesh: &Sourced<Mesh>, lock: Option<&Sourced<Lock>>) -> MeshPlan {
+    let m = &mesh.value;
+    let install = install_steps(m, lock.map(|l| &l.value));
+    MeshPlan {
         denial: denial_words(m),
         data_plane: data_plane_words(m),
         id: m.id(),
@@ -286,21 +324,37 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
             .map(|(k, v)| (k.clone(), v.as_str().to_string()))
             .collect(),
         note: m.spec.project.note.clone(),
-        lock: lock.as_ref().map(|l| input(&l.path, &l.bytes)),
+        lock: lock.map(|l| input(&l.path, &l.bytes)),
         file: input(&mesh.path, &mesh.bytes),
-    };
+    }
+}
 
+/// The workload part of the plan: its image and every file with its digest.
+fn workload_plan(
+    catalog: &Catalog,
+    workload: &Sourced<Workload>,
+) -> Result<WorkloadPlan, SpecError> {
     let wtree = catalog.workload_tree(&workload.value.metadata.name)?;
     let wname = &workload.value.metadata.name;
-    let workload_plan = WorkloadPlan {
+    Ok(WorkloadPlan {
         name: wname.clone(),
         image: workload.value.spec.image.name.clone(),
         files: wtree
             .iter()
             .map(|(k, v)| input(&format!("workloads/{wname}/{k}"), v))
             .collect(),
-    };
+    })
+}
 
+/// The suite's cases this run plans, in suite order (`--only` filters; the harness smoke only in
+/// the control run).
+fn planned_cases(
+    suite: &Suite,
+    req: &PlanRequest,
+    control: bool,
+    smi: &BTreeMap<String, Vec<String>>,
+    timeouts: &Timeouts,
+) -> Vec<CasePlan> {
     let mut cases = Vec::new();
     for lc in &suite.cases {
         if !req.only.is_empty() && !req.only.iter().any(|o| o == lc.name()) {
@@ -310,20 +364,9 @@ pub fn plan(catalog: &Catalog, req: &PlanRequest) -> Result<RunPlan, SpecError> 
         if lc.case.spec.is_harness() && !control {
             continue;
         }
-        cases.push(case_plan(lc, &req.suite, &m.spec.smi, &timeouts));
+        cases.push(case_plan(lc, &req.suite, smi, timeouts));
     }
-    Ok(RunPlan {
-        cluster: cluster_plan,
-        mesh: mesh_plan,
-        workload: workload_plan,
-        suite: req.suite.clone(),
-        scoring: req.scoring,
-        timeouts,
-        cases,
-        warnings,
-        forced,
-        blocked,
-    })
+    cases
 }
 
 /// Names that cross files and that only a live run would otherwise reveal: traffic checks against
@@ -576,8 +619,17 @@ fn case_plan(
 
 /// Human-readable plan.
 pub fn render(p: &RunPlan) -> String {
-    use std::fmt::Write as _;
     let mut out = String::new();
+    render_cluster(&mut out, p);
+    render_mesh(&mut out, p);
+    render_workload_and_suite(&mut out, p);
+    render_phases(&mut out, p);
+    out
+}
+
+/// The cluster pin: name, versions, node image, file digest.
+fn render_cluster(out: &mut String, p: &RunPlan) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         out,
         "cluster  {} (Kubernetes {}, kind {})",
@@ -589,6 +641,11 @@ pub fn render(p: &RunPlan) -> String {
         "         {}  sha256:{}",
         p.cluster.file.path, p.cluster.file.sha256
     );
+}
+
+/// The mesh pin: files, install method, APIs, denial and data-plane signatures, addressing.
+fn render_mesh(out: &mut String, p: &RunPlan) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         out,
         "mesh     {} — {} ({})",
@@ -651,6 +708,11 @@ pub fn render(p: &RunPlan) -> String {
     if let Some(n) = &p.mesh.note {
         let _ = writeln!(out, "         note: {n}");
     }
+}
+
+/// The workload files, the suite with its scoring and timeouts, and the warnings.
+fn render_workload_and_suite(out: &mut String, p: &RunPlan) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         out,
         "workload {} (image {})",
@@ -675,6 +737,11 @@ pub fn render(p: &RunPlan) -> String {
     for w in &p.warnings {
         let _ = writeln!(out, "warning  {w}");
     }
+}
+
+/// The phases `run` goes through, every case step by step.
+fn render_phases(out: &mut String, p: &RunPlan) {
+    use std::fmt::Write as _;
     let _ = writeln!(out, "\nphases");
     let _ = writeln!(
         out,
@@ -720,5 +787,4 @@ pub fn render(p: &RunPlan) -> String {
         }
     }
     let _ = writeln!(out, "\n  6. evidence, judge, bundle, teardown");
-    out
 }

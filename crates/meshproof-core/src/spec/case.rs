@@ -193,21 +193,7 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
         "needs at least one variant",
     );
     v.check(!s.steps.is_empty(), "spec.steps", "needs at least one step");
-    for (i, var) in s.variants.iter().enumerate() {
-        v.check(
-            super::is_dns_label(&var.name) && var.name != "common",
-            &format!("spec.variants[{i}].name"),
-            "must be a lowercase DNS label other than `common`",
-        );
-        for (group, version) in &var.apis {
-            let at = format!("spec.variants[{i}].apis.{group}");
-            if !super::mesh::SMI_GROUPS.contains(&group.as_str()) {
-                v.problem(&at, "unknown SMI API group");
-            } else if let Some(p) = super::mesh::smi_version_problem(group, version) {
-                v.problem(&at, p);
-            }
-        }
-    }
+    validate_variants(&mut v, s);
     let mut seen = std::collections::BTreeSet::new();
     for (i, step) in s.steps.iter().enumerate() {
         let base = format!("spec.steps[{i}]");
@@ -231,73 +217,8 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
             &base,
             "a step needs apply, delete, assert, traffic or metrics",
         );
-        let assert = step.assert.clone().unwrap_or_default();
-        let lists: [(&str, &Vec<String>); 4] = [
-            ("apply", &step.apply),
-            ("delete", &step.delete),
-            ("assert.present", &assert.present),
-            ("assert.absent", &assert.absent),
-        ];
-        for (field, files) in lists {
-            for (j, f) in files.iter().enumerate() {
-                let path = format!("{base}.{field}[{j}]");
-                if !super::is_relative_file(f) || f.contains('/') {
-                    v.problem(
-                        &path,
-                        "must be a file name in the variant or common directory",
-                    );
-                    continue;
-                }
-                for var in &s.variants {
-                    if !exists(&format!("{}/{f}", var.name)) && !exists(&format!("common/{f}")) {
-                        v.problem(
-                            &path,
-                            format!("`{f}` found neither in `{}/` nor in `common/`", var.name),
-                        );
-                    }
-                }
-            }
-        }
-        for (j, t) in step.traffic.iter().enumerate() {
-            let path = format!("{base}.traffic[{j}]");
-            v.check(
-                (1..=1000).contains(&t.count),
-                &format!("{path}.count"),
-                "must be between 1 and 1000",
-            );
-            v.check(
-                t.path.starts_with('/'),
-                &format!("{path}.path"),
-                "must start with `/`",
-            );
-            v.check(
-                HTTP_METHODS.contains(&t.method.as_str()),
-                &format!("{path}.method"),
-                format!(
-                    "`{}` is not an HTTP method; expected one of {}",
-                    t.method,
-                    HTTP_METHODS.join(", ")
-                ),
-            );
-            v.check(
-                !(t.informational && t.expect == Expect::Any),
-                &format!("{path}.informational"),
-                "an `any` expectation has nothing to report",
-            );
-            match &t.expect {
-                Expect::Spread(b) => v.check(
-                    b.len() >= 2,
-                    &format!("{path}.expect.spread"),
-                    "needs at least two backends",
-                ),
-                Expect::Greater(b) => v.check(
-                    b.len() == 2,
-                    &format!("{path}.expect.greater"),
-                    "needs exactly two backends: [more, less]",
-                ),
-                _ => {}
-            }
-        }
+        validate_step_files(&mut v, s, step, &base, exists);
+        validate_traffic(&mut v, step, &base);
         for (j, m) in step.metrics.iter().enumerate() {
             if let Some(from) = &m.counts_from {
                 v.check(
@@ -312,6 +233,107 @@ pub fn load(file: &str, text: &str, exists: &dyn Fn(&str) -> bool) -> Result<Cas
     }
     v.finish()?;
     Ok(doc)
+}
+
+/// `spec.variants`: names and the SMI API versions each variant uses.
+fn validate_variants(v: &mut Validator<'_>, s: &CaseSpec) {
+    for (i, var) in s.variants.iter().enumerate() {
+        v.check(
+            super::is_dns_label(&var.name) && var.name != "common",
+            &format!("spec.variants[{i}].name"),
+            "must be a lowercase DNS label other than `common`",
+        );
+        for (group, version) in &var.apis {
+            let at = format!("spec.variants[{i}].apis.{group}");
+            if !super::mesh::SMI_GROUPS.contains(&group.as_str()) {
+                v.problem(&at, "unknown SMI API group");
+            } else if let Some(p) = super::mesh::smi_version_problem(group, version) {
+                v.problem(&at, p);
+            }
+        }
+    }
+}
+
+/// A step's apply, delete and assert files: plain file names found in every variant's directory
+/// or in `common/`.
+fn validate_step_files(
+    v: &mut Validator<'_>,
+    s: &CaseSpec,
+    step: &Step,
+    base: &str,
+    exists: &dyn Fn(&str) -> bool,
+) {
+    let assert = step.assert.clone().unwrap_or_default();
+    let lists: [(&str, &Vec<String>); 4] = [
+        ("apply", &step.apply),
+        ("delete", &step.delete),
+        ("assert.present", &assert.present),
+        ("assert.absent", &assert.absent),
+    ];
+    for (field, files) in lists {
+        for (j, f) in files.iter().enumerate() {
+            let path = format!("{base}.{field}[{j}]");
+            if !super::is_relative_file(f) || f.contains('/') {
+                v.problem(
+                    &path,
+                    "must be a file name in the variant or common directory",
+                );
+                continue;
+            }
+            for var in &s.variants {
+                if !exists(&format!("{}/{f}", var.name)) && !exists(&format!("common/{f}")) {
+                    v.problem(
+                        &path,
+                        format!("`{f}` found neither in `{}/` nor in `common/`", var.name),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A step's traffic checks: counts, paths, methods and expectations that can be judged.
+fn validate_traffic(v: &mut Validator<'_>, step: &Step, base: &str) {
+    for (j, t) in step.traffic.iter().enumerate() {
+        let path = format!("{base}.traffic[{j}]");
+        v.check(
+            (1..=1000).contains(&t.count),
+            &format!("{path}.count"),
+            "must be between 1 and 1000",
+        );
+        v.check(
+            t.path.starts_with('/'),
+            &format!("{path}.path"),
+            "must start with `/`",
+        );
+        v.check(
+            HTTP_METHODS.contains(&t.method.as_str()),
+            &format!("{path}.method"),
+            format!(
+                "`{}` is not an HTTP method; expected one of {}",
+                t.method,
+                HTTP_METHODS.join(", ")
+            ),
+        );
+        v.check(
+            !(t.informational && t.expect == Expect::Any),
+            &format!("{path}.informational"),
+            "an `any` expectation has nothing to report",
+        );
+        match &t.expect {
+            Expect::Spread(b) => v.check(
+                b.len() >= 2,
+                &format!("{path}.expect.spread"),
+                "needs at least two backends",
+            ),
+            Expect::Greater(b) => v.check(
+                b.len() == 2,
+                &format!("{path}.expect.greater"),
+                "needs exactly two backends: [more, less]",
+            ),
+            _ => {}
+        }
+    }
 }
 
 /// Names in the case's traffic checks that its workload layout does not define: `from` must be a

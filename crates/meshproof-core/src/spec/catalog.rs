@@ -20,6 +20,28 @@ pub const DEFAULT_MESH: &str = "none";
 
 pub use super::is_relative_file;
 
+/// How a chosen cluster pin fits a mesh's `spec.kubernetes.versions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClusterFit {
+    /// In range (or the mesh declares no range).
+    Compatible,
+    /// Out of range and used anyway (`--force`); the note says why.
+    Forced(String),
+    /// No compatible pin exists and `--force` was not given: `plan` renders the fallback,
+    /// `run` refuses it. The note says what to do.
+    Blocked(String),
+}
+
+impl ClusterFit {
+    /// The note of a forced or blocked choice.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            ClusterFit::Compatible => None,
+            ClusterFit::Forced(n) | ClusterFit::Blocked(n) => Some(n),
+        }
+    }
+}
+
 /// One case with the bytes of every file in its directory.
 #[derive(Debug, Clone)]
 pub struct LoadedCase {
@@ -400,7 +422,7 @@ impl Catalog {
             })
     }
 
-    /// The cluster for a mesh. `kind-default` → the newest pin whose Kubernetes version the mesh's
+    /// The cluster for a mesh and how it fits the mesh's Kubernetes range. `kind-default` → the newest pin whose Kubernetes version the mesh's
     /// `spec.kubernetes.versions` accepts (the newest pin when the mesh declares no range). An
     /// explicitly named pin outside the range is refused unless `force`; the returned note says
     /// why a forced or fallback choice was made.
@@ -409,9 +431,9 @@ impl Catalog {
         selector: &str,
         mesh: &Mesh,
         force: bool,
-    ) -> Result<(Sourced<Cluster>, Option<String>), SpecError> {
+    ) -> Result<(Sourced<Cluster>, ClusterFit), SpecError> {
         let Some(range) = mesh.spec.kubernetes.versions.as_deref() else {
-            return Ok((self.select_cluster(selector)?, None));
+            return Ok((self.select_cluster(selector)?, ClusterFit::Compatible));
         };
         let req = semver::VersionReq::parse(range).map_err(|e| {
             SpecError::Invalid(format!("mesh {}: spec.kubernetes.versions: {e}", mesh.id()))
@@ -433,9 +455,9 @@ impl Catalog {
                 })
                 .cloned();
             return match best {
-                Some(c) => Ok((c, None)),
-                // No compatible pin: fall back to the newest so `plan` still renders; the note
-                // starts with `--force` when forced, and `run` refuses it otherwise.
+                Some(c) => Ok((c, ClusterFit::Compatible)),
+                // No compatible pin: fall back to the newest so `plan` still renders; forced, or
+                // blocked (`run` refuses it).
                 None => {
                     let c = self.select_cluster(selector)?;
                     let note = format!(
@@ -451,13 +473,18 @@ impl Catalog {
                             "; `run` refuses this without --force (add a compatible pin under clusters/)"
                         }
                     );
-                    Ok((c, Some(note)))
+                    let fit = if force {
+                        ClusterFit::Forced(note)
+                    } else {
+                        ClusterFit::Blocked(note)
+                    };
+                    Ok((c, fit))
                 }
             };
         }
         let c = self.select_cluster(selector)?;
         if fits(&c) {
-            return Ok((c, None));
+            return Ok((c, ClusterFit::Compatible));
         }
         let what = format!(
             "cluster {} runs Kubernetes {}, but mesh {} is known to work on {range}",
@@ -466,7 +493,7 @@ impl Catalog {
             mesh.id()
         );
         if force {
-            Ok((c, Some(format!("--force: {what}"))))
+            Ok((c, ClusterFit::Forced(format!("--force: {what}"))))
         } else {
             Err(SpecError::Invalid(format!(
                 "{what}; choose a compatible --cluster (or omit it to pick one), or pass --force to run anyway"

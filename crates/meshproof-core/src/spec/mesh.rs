@@ -496,6 +496,35 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
         "must be a lowercase DNS label",
     );
     let s = &doc.spec;
+    validate_install(&mut v, s);
+    validate_readiness(&mut v, s);
+    validate_smi(&mut v, s);
+    if let Some(r) = &s.kubernetes.versions {
+        v.check(
+            semver::VersionReq::parse(r).is_ok(),
+            "spec.kubernetes.versions",
+            "must be a version range like `>=1.22.9, <1.25`",
+        );
+    }
+    v.check(
+        s.dns.template.contains("{service}"),
+        "spec.dns.template",
+        "must contain `{service}`",
+    );
+    validate_addressing(&mut v, s);
+    validate_denial(&mut v, s);
+    validate_data_plane(&mut v, s);
+    v.check(
+        !s.sources.is_empty(),
+        "spec.sources",
+        "cite where the pin's facts come from",
+    );
+    v.finish()?;
+    Ok(doc)
+}
+
+/// `spec.install`: the method and the fields it takes.
+fn validate_install(v: &mut Validator<'_>, s: &MeshSpec) {
     let unpinned_fields =
         s.install.helm.is_none() && s.install.charts.is_empty() && s.install.manifests.is_empty();
     if s.install.method != InstallMethod::Cli && s.install.cli.is_some() {
@@ -525,54 +554,7 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             );
         }
         InstallMethod::Helm => {
-            match (s.install.helm.is_some(), s.install.charts.is_empty()) {
-                (false, true) => v.problem(
-                    "spec.install.helm",
-                    "required when method is `helm` (or `charts`, a list of charts)",
-                ),
-                (true, false) => v.problem(
-                    "spec.install",
-                    "use either `helm` (one chart) or `charts` (a list), not both",
-                ),
-                _ => {}
-            }
-            let field = if s.install.helm.is_some() {
-                "spec.install.helm".to_string()
-            } else {
-                "spec.install.charts".to_string()
-            };
-            for (i, h) in s.install.helm_charts().into_iter().enumerate() {
-                let at = if s.install.helm.is_some() {
-                    field.clone()
-                } else {
-                    format!("{field}[{i}]")
-                };
-                v.check(
-                    is_fetchable_url(&h.repo),
-                    &format!("{at}.repo"),
-                    "must be an https URL",
-                );
-                v.check(
-                    semver::Version::parse(h.version.trim_start_matches('v')).is_ok(),
-                    &format!("{at}.version"),
-                    "must be an exact chart version (no ranges)",
-                );
-                v.check(
-                    super::is_dns_label(&h.release),
-                    &format!("{at}.release"),
-                    "must be a lowercase DNS label",
-                );
-                if let Some(d) = &h.digest {
-                    v.check(
-                        super::is_sha256_hex(d),
-                        &format!("{at}.digest"),
-                        "must be 64 lowercase hex digits",
-                    );
-                }
-            }
-            if s.install.reason.is_some() {
-                v.problem("spec.install.reason", "only for method `unpinned`");
-            }
+            validate_helm(v, s);
         }
         InstallMethod::Cli => {
             v.check(
@@ -585,29 +567,90 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             }
             match &s.install.cli {
                 None => v.problem("spec.install.cli", "required when method is `cli`"),
-                Some(cli) => validate_cli(&mut v, cli),
+                Some(cli) => validate_cli(v, cli),
             }
         }
         InstallMethod::Manifests => {
-            v.check(
-                !s.install.manifests.is_empty(),
-                "spec.install.manifests",
-                "required when method is `manifests`",
-            );
-            for (i, m) in s.install.manifests.iter().enumerate() {
-                v.check(
-                    is_fetchable_url(&m.url),
-                    &format!("spec.install.manifests[{i}].url"),
-                    "must be an https URL",
-                );
-                v.check(
-                    super::is_sha256_hex(&m.sha256),
-                    &format!("spec.install.manifests[{i}].sha256"),
-                    "must be 64 lowercase hex digits",
-                );
-            }
+            validate_manifests(v, s);
         }
     }
+}
+
+/// `spec.install.helm` or `spec.install.charts`: https repositories, exact versions, digests.
+fn validate_helm(v: &mut Validator<'_>, s: &MeshSpec) {
+    match (s.install.helm.is_some(), s.install.charts.is_empty()) {
+        (false, true) => v.problem(
+            "spec.install.helm",
+            "required when method is `helm` (or `charts`, a list of charts)",
+        ),
+        (true, false) => v.problem(
+            "spec.install",
+            "use either `helm` (one chart) or `charts` (a list), not both",
+        ),
+        _ => {}
+    }
+    let field = if s.install.helm.is_some() {
+        "spec.install.helm".to_string()
+    } else {
+        "spec.install.charts".to_string()
+    };
+    for (i, h) in s.install.helm_charts().into_iter().enumerate() {
+        let at = if s.install.helm.is_some() {
+            field.clone()
+        } else {
+            format!("{field}[{i}]")
+        };
+        v.check(
+            is_fetchable_url(&h.repo),
+            &format!("{at}.repo"),
+            "must be an https URL",
+        );
+        v.check(
+            semver::Version::parse(h.version.trim_start_matches('v')).is_ok(),
+            &format!("{at}.version"),
+            "must be an exact chart version (no ranges)",
+        );
+        v.check(
+            super::is_dns_label(&h.release),
+            &format!("{at}.release"),
+            "must be a lowercase DNS label",
+        );
+        if let Some(d) = &h.digest {
+            v.check(
+                super::is_sha256_hex(d),
+                &format!("{at}.digest"),
+                "must be 64 lowercase hex digits",
+            );
+        }
+    }
+    if s.install.reason.is_some() {
+        v.problem("spec.install.reason", "only for method `unpinned`");
+    }
+}
+
+/// `spec.install.manifests`: https URLs with their sha256.
+fn validate_manifests(v: &mut Validator<'_>, s: &MeshSpec) {
+    v.check(
+        !s.install.manifests.is_empty(),
+        "spec.install.manifests",
+        "required when method is `manifests`",
+    );
+    for (i, m) in s.install.manifests.iter().enumerate() {
+        v.check(
+            is_fetchable_url(&m.url),
+            &format!("spec.install.manifests[{i}].url"),
+            "must be an https URL",
+        );
+        v.check(
+            super::is_sha256_hex(&m.sha256),
+            &format!("spec.install.manifests[{i}].sha256"),
+            "must be 64 lowercase hex digits",
+        );
+    }
+}
+
+/// `spec.readiness`: known kinds, namespaces where the kind needs one.
+fn validate_readiness(v: &mut Validator<'_>, s: &MeshSpec) {
     for (i, r) in s.readiness.iter().enumerate() {
         let known = READINESS_KINDS.contains(&r.kind.as_str());
         v.check(
@@ -625,6 +668,10 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             format!("a {} needs its namespace (a DNS label)", r.kind),
         );
     }
+}
+
+/// `spec.smi`: known API groups and versions.
+fn validate_smi(v: &mut Validator<'_>, s: &MeshSpec) {
     for (group, versions) in &s.smi {
         v.check(
             SMI_GROUPS.contains(&group.as_str()),
@@ -640,28 +687,6 @@ pub fn load(file: &str, text: &str) -> Result<Mesh, SpecError> {
             }
         }
     }
-    if let Some(r) = &s.kubernetes.versions {
-        v.check(
-            semver::VersionReq::parse(r).is_ok(),
-            "spec.kubernetes.versions",
-            "must be a version range like `>=1.22.9, <1.25`",
-        );
-    }
-    v.check(
-        s.dns.template.contains("{service}"),
-        "spec.dns.template",
-        "must contain `{service}`",
-    );
-    validate_addressing(&mut v, s);
-    validate_denial(&mut v, s);
-    validate_data_plane(&mut v, s);
-    v.check(
-        !s.sources.is_empty(),
-        "spec.sources",
-        "cite where the pin's facts come from",
-    );
-    v.finish()?;
-    Ok(doc)
 }
 
 fn validate_addressing(v: &mut Validator<'_>, s: &MeshSpec) {
