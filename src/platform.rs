@@ -294,13 +294,14 @@ impl SuiteBackend for KubeBackend {
 
 /// The kube layer's wait condition for a pin's readiness entry.
 pub fn readiness_condition(r: &crate::spec::mesh::Readiness) -> Result<Condition, String> {
+    use crate::spec::mesh::ReadinessKind;
     let (namespace, name) = (r.namespace.clone(), r.name.clone());
-    Ok(match r.kind.as_str() {
-        "Deployment" => Condition::DeploymentAvailable { namespace, name },
-        "DaemonSet" => Condition::DaemonSetReady { namespace, name },
-        "StatefulSet" => Condition::StatefulSetReady { namespace, name },
-        "CustomResourceDefinition" => Condition::CrdEstablished { name },
-        other => {
+    Ok(match &r.kind {
+        ReadinessKind::Deployment => Condition::DeploymentAvailable { namespace, name },
+        ReadinessKind::DaemonSet => Condition::DaemonSetReady { namespace, name },
+        ReadinessKind::StatefulSet => Condition::StatefulSetReady { namespace, name },
+        ReadinessKind::CustomResourceDefinition => Condition::CrdEstablished { name },
+        ReadinessKind::Unknown(other) => {
             return Err(format!(
                 "readiness kind `{other}` is not supported ({})",
                 crate::spec::mesh::READINESS_KINDS.join(", ")
@@ -1056,7 +1057,9 @@ mod tests {
     #[test]
     fn every_readiness_kind_maps_to_its_wait_condition() {
         let r = |kind: &str, namespace: &str, name: &str| crate::spec::mesh::Readiness {
-            kind: kind.into(),
+            kind: kind
+                .parse()
+                .unwrap_or(crate::spec::mesh::ReadinessKind::Unknown(kind.into())),
             namespace: namespace.into(),
             name: name.into(),
         };

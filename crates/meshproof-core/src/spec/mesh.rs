@@ -352,8 +352,8 @@ pub fn is_archive_member(s: &str) -> bool {
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Readiness {
-    /// One of [`READINESS_KINDS`].
-    pub kind: String,
+    /// What is waited for (a pin naming another kind fails to load, naming the field).
+    pub kind: ReadinessKind,
     /// The object's namespace; required for namespaced kinds, ignored for a
     /// CustomResourceDefinition (cluster-scoped).
     #[serde(default)]
@@ -365,6 +365,76 @@ pub struct Readiness {
 /// wait conditions): a Deployment available, a DaemonSet or StatefulSet rolled out (node proxies
 /// such as Traefik Mesh's, SPIRE servers and agents), a CustomResourceDefinition established
 /// (CRDs a mesh creates at run time, such as OSM's SMI CRDs from osm-bootstrap).
+///
+/// A kind outside these loads as `Unknown` so the loader reports it with every other problem of
+/// the pin (file, line, field); a loaded pin never holds one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReadinessKind {
+    Deployment,
+    DaemonSet,
+    StatefulSet,
+    CustomResourceDefinition,
+    /// Not a readiness kind (refused by [`load`]).
+    Unknown(String),
+}
+
+impl<'de> Deserialize<'de> for ReadinessKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(s.parse().unwrap_or(ReadinessKind::Unknown(s)))
+    }
+}
+
+impl Serialize for ReadinessKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl ReadinessKind {
+    /// Every kind, in the order docs and errors list them.
+    pub const ALL: [ReadinessKind; 4] = [
+        ReadinessKind::Deployment,
+        ReadinessKind::DaemonSet,
+        ReadinessKind::StatefulSet,
+        ReadinessKind::CustomResourceDefinition,
+    ];
+
+    /// The Kubernetes kind, as written in pins.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ReadinessKind::Deployment => "Deployment",
+            ReadinessKind::DaemonSet => "DaemonSet",
+            ReadinessKind::StatefulSet => "StatefulSet",
+            ReadinessKind::CustomResourceDefinition => "CustomResourceDefinition",
+            ReadinessKind::Unknown(s) => s,
+        }
+    }
+}
+
+impl std::str::FromStr for ReadinessKind {
+    type Err = String;
+    /// A kind as written in pins; the error lists the kinds there are.
+    fn from_str(s: &str) -> Result<Self, String> {
+        ReadinessKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a readiness kind; expected one of {}",
+                    READINESS_KINDS.join(", ")
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for ReadinessKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds a readiness entry may name, as written in pins (the order of [`ReadinessKind::ALL`]).
 pub const READINESS_KINDS: [&str; 4] = [
     "Deployment",
     "DaemonSet",
@@ -375,7 +445,7 @@ pub const READINESS_KINDS: [&str; 4] = [
 impl Readiness {
     /// Whether the kind lives in a namespace (everything but a CustomResourceDefinition).
     pub fn namespaced(&self) -> bool {
-        self.kind != "CustomResourceDefinition"
+        self.kind != ReadinessKind::CustomResourceDefinition
     }
 }
 
@@ -652,7 +722,7 @@ fn validate_manifests(v: &mut Validator<'_>, s: &MeshSpec) {
 /// `spec.readiness`: known kinds, namespaces where the kind needs one.
 fn validate_readiness(v: &mut Validator<'_>, s: &MeshSpec) {
     for (i, r) in s.readiness.iter().enumerate() {
-        let known = READINESS_KINDS.contains(&r.kind.as_str());
+        let known = !matches!(r.kind, ReadinessKind::Unknown(_));
         v.check(
             known,
             &format!("spec.readiness[{i}].kind"),
