@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use super::reference::ImageRef;
+
 /// What a rewrite did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rewrite {
@@ -58,15 +60,19 @@ pub fn references(rendered: &str) -> Vec<String> {
 }
 
 /// Pod statuses name images as the runtime normalized them (`docker.io/library/nginx:1`); try
-/// the reference as written, then its normalized forms.
+/// the reference as written, then its normalized form ([`ImageRef::canonical`], the form the
+/// registry client resolves), then the Docker Hub prefixes alone.
 fn lookup<'a>(digests: &'a BTreeMap<String, String>, reference: &str) -> Option<&'a str> {
+    let canonical = ImageRef::parse(reference).ok().map(|r| r.canonical());
     [
-        reference.to_string(),
-        format!("docker.io/{reference}"),
-        format!("docker.io/library/{reference}"),
+        Some(reference.to_string()),
+        canonical,
+        Some(format!("docker.io/{reference}")),
+        Some(format!("docker.io/library/{reference}")),
     ]
-    .iter()
-    .find_map(|k| digests.get(k))
+    .into_iter()
+    .flatten()
+    .find_map(|k| digests.get(&k))
     .map(String::as_str)
 }
 
@@ -101,4 +107,32 @@ fn rewrite_line(line: &str, digests: &BTreeMap<String, String>, out: &mut Rewrit
     let pinned = format!("{}@{d}", repository(reference));
     out.pinned.insert(reference.to_string(), pinned.clone());
     format!("{indent}{dash}image: {quote}{pinned}{quote}{comment}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    /// A pod status names the image in the form the registry client resolves (registry, repository
+    /// and the implied `latest` tag): the manifest's short form still finds it.
+    #[test]
+    fn references_are_found_in_their_canonical_form() {
+        let digests = BTreeMap::from([
+            ("ghcr.io/team/app:latest".to_string(), D.to_string()),
+            ("docker.io/library/nginx:1.25".to_string(), D.to_string()),
+        ]);
+        let r = pin_images(
+            "      image: ghcr.io/team/app\n      image: nginx:1.25\n      image: other:1\n",
+            &digests,
+        );
+        assert_eq!(
+            r.text,
+            format!(
+                "      image: ghcr.io/team/app@{D}\n      image: nginx@{D}\n      image: other:1\n"
+            )
+        );
+        assert_eq!(r.unresolved, vec!["other:1".to_string()]);
+    }
 }

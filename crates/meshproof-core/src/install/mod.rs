@@ -1,5 +1,5 @@
-//! The install model: lock files (`lock`), image references and their pinning to digests
-//! (`images`), and what the Helm and CLI methods will do (`helm`, `cli`: arguments, planned
+//! The install model: lock files (`lock`), image references (`reference`) and their pinning to
+//! digests (`images`), and what the Helm and CLI methods will do (`helm`, `cli`: arguments, planned
 //! commands, hook filtering, redaction). Pure: the effects (downloads, `helm` and mesh CLI
 //! subprocesses, registries) are the `meshproof` crate's `install` module.
 
@@ -7,6 +7,7 @@ pub mod cli;
 pub mod helm;
 pub mod images;
 pub mod lock;
+pub mod reference;
 
 /// Errors of the install layer; every message names the artifact and what to do.
 #[derive(Debug, thiserror::Error)]
