@@ -21,6 +21,7 @@ use crate::spec::mesh::Mesh;
 use crate::spec::workload::Workload;
 use crate::suite::{self, CaseContext, Clock, SuiteBackend};
 use crate::timeouts::Timeouts;
+use crate::timing::Phase;
 use crate::verdict::{Capability, Verdicts};
 
 /// An infrastructure failure (not the mesh's): Docker, kind, the API server, an install timeout.
@@ -150,29 +151,13 @@ pub fn new_run_id() -> String {
     crate::sha256_hex(seed.as_bytes())[..16].to_string()
 }
 
-/// RFC 3339 UTC timestamp of a system time (seconds precision).
+/// RFC 3339 UTC timestamp of a system time (seconds precision): `2026-11-29T08:27:00Z`.
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    let at = time::OffsetDateTime::from(t);
+    at.replace_nanosecond(0)
+        .unwrap_or(at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("a system time between the years 0 and 9999")
 }
 
 /// Write `bytes` to `dir/rel`; `rel` must be plain relative segments (it may hold names a bundle
@@ -238,7 +223,7 @@ impl Phases<'_> {
     /// teardown use [`Phases::run`] and always do).
     fn work<T>(
         &mut self,
-        phase: &str,
+        phase: Phase,
         f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
     ) -> Result<T, InfraError> {
         if self.cancel.load(Ordering::SeqCst) {
@@ -249,10 +234,10 @@ impl Phases<'_> {
 
     fn run<T>(
         &mut self,
-        phase: &str,
+        phase: Phase,
         f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
     ) -> Result<T, InfraError> {
-        self.progress.phase_started(phase);
+        self.progress.phase_started(&phase);
         let start = self.clock.now_ms();
         let r = f(self.progress);
         let ms = self.clock.now_ms().saturating_sub(start);
@@ -260,9 +245,9 @@ impl Phases<'_> {
             Ok((_, d)) => (true, d.clone()),
             Err(e) => (false, e.0.clone()),
         };
-        self.progress.phase_finished(phase, ms, ok, &detail);
+        self.progress.phase_finished(&phase, ms, ok, &detail);
         self.timings.push(crate::timing::PhaseTiming {
-            phase: phase.to_string(),
+            phase,
             duration_ms: ms,
             ok,
         });
@@ -350,7 +335,7 @@ pub fn run(
     // Preflight: nothing is written when it fails.
     if req.kubeconfig.is_none() {
         phases
-            .run("preflight", |_| {
+            .run(Phase::Preflight, |_| {
                 platform.preflight(&plan).map(|()| ((), String::new()))
             })
             .map_err(|e| AppError::Infrastructure(e.0))?;
@@ -392,7 +377,7 @@ pub fn run(
     platform.use_timeouts(&plan.timeouts);
     let infra = (|| -> Result<(), InfraError> {
         let facts = match &req.kubeconfig {
-            Some(k) => phases.work("cluster", |_| {
+            Some(k) => phases.work(Phase::Cluster, |_| {
                 platform
                     .connect_external(k, req.context.as_deref())
                     .map(|f| {
@@ -400,7 +385,7 @@ pub fn run(
                         (f, d)
                     })
             })?,
-            None => phases.work("cluster", |_| {
+            None => phases.work(Phase::Cluster, |_| {
                 platform.cluster_up(&run_id, &plan).map(|f| {
                     let d = format!("{} ({})", f.name, plan.cluster.node_image);
                     (f, d)
@@ -408,7 +393,7 @@ pub fn run(
             })?,
         };
         cluster_facts = Some(facts);
-        let image = phases.work("workload image", |_| {
+        let image = phases.work(Phase::WorkloadImage, |_| {
             platform.load_workload_image(&workload).map(|i| {
                 let d = format!("{} ({})", i.reference, i.id);
                 (i, d)
@@ -422,13 +407,13 @@ pub fn run(
             platform.pin_images(&req.image_pins);
         }
         let mesh_facts = if req.mesh_installed {
-            phases.work("mesh", |_| {
+            phases.work(Phase::Mesh, |_| {
                 platform
                     .observe_installed_mesh(&mesh_pin.value)
                     .map(|m| (m, "already installed (recorded, not installed)".to_string()))
             })?
         } else {
-            phases.work("mesh", |_| {
+            phases.work(Phase::Mesh, |_| {
                 platform
                     .install_mesh(&mesh_pin.value, &plan.timeouts)
                     .map(|m| {
@@ -474,7 +459,7 @@ pub fn run(
                 timeouts: plan.timeouts,
                 cancel,
             };
-            let obs = phases.work(&format!("case {}", lc.name()), |progress| {
+            let obs = phases.work(Phase::Case(lc.name().to_string()), |progress| {
                 let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
                 // The same judge `pack` and `verify` run: progress shows every check's verdict.
                 let one = BTreeMap::from([(lc.name().to_string(), obs.clone())]);
@@ -538,7 +523,7 @@ pub fn run(
     // creation failed has no facts but may have retained nodes: their logs are the evidence.
     let kind_cluster = req.kubeconfig.is_none();
     if cluster_facts.is_some() || kind_cluster {
-        let _ = phases.run("evidence", |_| {
+        let _ = phases.run(Phase::Evidence, |_| {
             let mut f = Vec::new();
             if cluster_facts.is_some() {
                 f.extend(
@@ -558,7 +543,7 @@ pub fn run(
     }
     // Teardown: always, unless kept or external (also after a failed create).
     if cluster_facts.is_none() && kind_cluster {
-        if let Err(e) = phases.run("teardown", |_| {
+        if let Err(e) = phases.run(Phase::Teardown, |_| {
             platform
                 .teardown(req.keep)
                 .map(|note| ((), note.unwrap_or_default()))
@@ -568,7 +553,7 @@ pub fn run(
     }
     if let Some(facts) = &cluster_facts {
         if !facts.external {
-            match phases.run("teardown", |_| {
+            match phases.run(Phase::Teardown, |_| {
                 platform
                     .teardown(req.keep)
                     .map(|note| ((), note.unwrap_or_default()))
@@ -1028,4 +1013,19 @@ pub fn rerun_failed(
     let mut req = rerun_request(&inputs, original, opts, progress)?;
     req.plan.only = failed;
     run(&catalog, &req, platform, progress, clock, cancel).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// Manifest timestamps: UTC, whole seconds, `Z` (leap days and the epoch included).
+    #[test]
+    fn timestamps_are_rfc3339_utc_seconds() {
+        assert_eq!(super::rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+        let leap_day = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(super::rfc3339(leap_day), "2000-02-29T00:00:00Z");
+        let late = UNIX_EPOCH + Duration::new(1_796_199_999, 987_654_321);
+        assert_eq!(super::rfc3339(late), "2026-12-02T08:26:39Z");
+    }
 }

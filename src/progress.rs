@@ -8,13 +8,14 @@ use serde_json::json;
 
 use crate::observation::StepStatus;
 use crate::suite::{StepAt, StepProgress};
+use crate::timing::Phase;
 use crate::verdict::CaseVerdict;
 
 /// What the pipeline reports while it runs.
 pub trait Progress: StepProgress {
-    fn phase_started(&mut self, phase: &str);
+    fn phase_started(&mut self, phase: &Phase);
     /// `detail` is a short note (`kind-v0.32.0`, `3 images loaded`, the error).
-    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str);
+    fn phase_finished(&mut self, phase: &Phase, elapsed_ms: u64, ok: bool, detail: &str);
     /// A free-form note (where the bundle went, how to reach a kept cluster).
     fn note(&mut self, text: &str);
     /// A case finished and was judged (the same judge `verify` re-runs): its status, capability
@@ -44,7 +45,7 @@ fn step_line(at: StepAt<'_>, status: StepStatus, held: bool, attempts: usize) ->
 }
 
 /// `[phase] done in 1.2s: detail`
-fn phase_line(phase: &str, elapsed_ms: u64, ok: bool, detail: &str) -> String {
+fn phase_line(phase: &Phase, elapsed_ms: u64, ok: bool, detail: &str) -> String {
     format!(
         "[{phase}] {} in {}{}{}",
         if ok { "done" } else { "FAILED" },
@@ -100,10 +101,10 @@ impl<W: Write> StepProgress for TextProgress<W> {
 }
 
 impl<W: Write> Progress for TextProgress<W> {
-    fn phase_started(&mut self, phase: &str) {
+    fn phase_started(&mut self, phase: &Phase) {
         let _ = writeln!(self.out, "[{phase}] …");
     }
-    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+    fn phase_finished(&mut self, phase: &Phase, elapsed_ms: u64, ok: bool, detail: &str) {
         let _ = writeln!(self.out, "{}", phase_line(phase, elapsed_ms, ok, detail));
     }
     fn note(&mut self, text: &str) {
@@ -157,10 +158,10 @@ impl<W: Write> Progress for JsonlProgress<W> {
             "bundle": outcome.bundle, "failure": outcome.failure, "cases": cases,
         }));
     }
-    fn phase_started(&mut self, phase: &str) {
+    fn phase_started(&mut self, phase: &Phase) {
         self.emit(json!({"event": "phase-started", "phase": phase}));
     }
-    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+    fn phase_finished(&mut self, phase: &Phase, elapsed_ms: u64, ok: bool, detail: &str) {
         self.emit(json!({"event": "phase", "phase": phase, "elapsed_ms": elapsed_ms, "ok": ok, "detail": detail}));
     }
     fn note(&mut self, text: &str) {
@@ -196,8 +197,8 @@ impl StepProgress for QuietProgress {
 }
 
 impl Progress for QuietProgress {
-    fn phase_started(&mut self, _: &str) {}
-    fn phase_finished(&mut self, _: &str, _: u64, _: bool, _: &str) {}
+    fn phase_started(&mut self, _: &Phase) {}
+    fn phase_finished(&mut self, _: &Phase, _: u64, _: bool, _: &str) {}
     fn note(&mut self, _: &str) {}
 }
 
@@ -268,9 +269,9 @@ impl Progress for TerminalProgress {
         self.cases = cases.len();
         self.bar().set_length(cases.len() as u64);
     }
-    fn phase_started(&mut self, phase: &str) {
+    fn phase_started(&mut self, phase: &Phase) {
         self.phase = phase.to_string();
-        if phase.starts_with("case ") {
+        if matches!(phase, Phase::Case(_)) {
             self.case += 1;
         }
         let prefix = self.prefix();
@@ -278,9 +279,9 @@ impl Progress for TerminalProgress {
         b.set_prefix(prefix);
         b.set_message("");
     }
-    fn phase_finished(&mut self, phase: &str, elapsed_ms: u64, ok: bool, detail: &str) {
+    fn phase_finished(&mut self, phase: &Phase, elapsed_ms: u64, ok: bool, detail: &str) {
         self.println(&phase_line(phase, elapsed_ms, ok, detail));
-        if phase.starts_with("case ") {
+        if matches!(phase, Phase::Case(_)) {
             self.bar().inc(1);
         }
     }
@@ -311,15 +312,17 @@ mod tests {
     fn the_terminal_bar_counts_cases_by_phase() {
         let mut p = TerminalProgress::default();
         p.run_planned(&["traffic-access".into(), "traffic-split".into()]);
-        p.phase_started("mesh");
+        p.phase_started(&Phase::Mesh);
         assert_eq!(p.prefix(), "[mesh]");
-        p.phase_finished("mesh", 1200, true, "");
-        p.phase_started("case traffic-access");
+        p.phase_finished(&Phase::Mesh, 1200, true, "");
+        let access = Phase::Case("traffic-access".into());
+        p.phase_started(&access);
         assert_eq!(p.prefix(), "[case traffic-access] case 1/2");
-        p.phase_finished("case traffic-access", 10, true, "");
-        p.phase_started("case traffic-split");
+        p.phase_finished(&access, 10, true, "");
+        let split = Phase::Case("traffic-split".into());
+        p.phase_started(&split);
         assert_eq!(p.prefix(), "[case traffic-split] case 2/2");
-        p.phase_finished("case traffic-split", 10, true, "");
+        p.phase_finished(&split, 10, true, "");
         assert_eq!(p.bar.as_ref().unwrap().position(), 2);
         assert_eq!(p.bar.as_ref().unwrap().length(), Some(2));
     }

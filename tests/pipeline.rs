@@ -359,7 +359,7 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
         recorded.len(),
         manifest["run"]["phases"].as_array().unwrap().len()
     );
-    assert_eq!(recorded[0].phase, "preflight");
+    assert_eq!(recorded[0].phase, meshproof::timing::Phase::Preflight);
     assert!(recorded.iter().all(|p| p.ok), "{recorded:?}");
     let leftovers: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()

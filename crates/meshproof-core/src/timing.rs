@@ -8,12 +8,88 @@ use crate::bundle::Manifest;
 /// Key of the phase list in the manifest's `run` section.
 pub const PHASES: &str = "phases";
 
+/// A timed phase of a run: what progress lines and JSON events name, and what the manifest
+/// records. Written as its name (`preflight`, `cluster`, `workload image`, `mesh`,
+/// `case <name>`, `evidence`, `teardown`), the same strings bundles have always carried.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// The machine is checked (tools, Docker, the kind binary); nothing written yet.
+    Preflight,
+    /// The kind cluster is created, or the external one connected.
+    Cluster,
+    /// The workload image is loaded into the nodes (or named for an external cluster).
+    WorkloadImage,
+    /// The mesh is installed (or the installed one recorded).
+    Mesh,
+    /// One case of the suite.
+    Case(String),
+    /// Evidence of the mesh and the nodes, before anything is deleted.
+    Evidence,
+    /// The cluster is deleted (or kept).
+    Teardown,
+    /// A name this build does not know (a bundle from another build, or hostile input): kept
+    /// as written.
+    Other(String),
+}
+
+impl Phase {
+    /// The phase's recorded name.
+    pub fn name(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self {
+            Phase::Preflight => Cow::Borrowed("preflight"),
+            Phase::Cluster => Cow::Borrowed("cluster"),
+            Phase::WorkloadImage => Cow::Borrowed("workload image"),
+            Phase::Mesh => Cow::Borrowed("mesh"),
+            Phase::Case(name) => Cow::Owned(format!("case {name}")),
+            Phase::Evidence => Cow::Borrowed("evidence"),
+            Phase::Teardown => Cow::Borrowed("teardown"),
+            Phase::Other(name) => Cow::Borrowed(name),
+        }
+    }
+
+    /// The phase a recorded name stands for; every string is some phase (unknown ones are
+    /// [`Phase::Other`]), and `Phase::parse(&p.name()) == p`.
+    pub fn parse(name: &str) -> Phase {
+        match name {
+            "preflight" => Phase::Preflight,
+            "cluster" => Phase::Cluster,
+            "workload image" => Phase::WorkloadImage,
+            "mesh" => Phase::Mesh,
+            "evidence" => Phase::Evidence,
+            "teardown" => Phase::Teardown,
+            other => match other.strip_prefix("case ") {
+                Some(case) => Phase::Case(case.to_string()),
+                None => Phase::Other(other.to_string()),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+impl Serialize for Phase {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Phase {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Phase::parse(&name))
+    }
+}
+
 /// One phase of a run, in the order the phases started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PhaseTiming {
-    /// `preflight`, `cluster`, `workload image`, `mesh`, `case <name>`, `evidence`, `teardown`.
-    pub phase: String,
+    pub phase: Phase,
     /// Wall time from the phase's start to its end.
     pub duration_ms: u64,
     /// Whether the phase succeeded.
@@ -77,7 +153,7 @@ fn sum(phases: &[PhaseTiming]) -> u64 {
 pub fn table(phases: &[PhaseTiming]) -> String {
     let width = phases
         .iter()
-        .map(|p| plain(&p.phase).chars().count())
+        .map(|p| plain(&p.phase.name()).chars().count())
         .chain(["sum of phases".len()])
         .max()
         .unwrap_or(0);
@@ -85,7 +161,7 @@ pub fn table(phases: &[PhaseTiming]) -> String {
     for p in phases {
         out.push_str(&format!(
             "  {:<width$}  {:>9}  {}\n",
-            plain(&p.phase),
+            plain(&p.phase.name()),
             secs(p.duration_ms),
             word(p.ok)
         ));
@@ -104,11 +180,45 @@ pub fn markdown(phases: &[PhaseTiming]) -> String {
     for p in phases {
         out.push_str(&format!(
             "| {} | {} | {} |\n",
-            cell(&p.phase),
+            cell(&p.phase.name()),
             secs(p.duration_ms),
             word(p.ok)
         ));
     }
     out.push_str(&format!("| sum of phases | {} | |\n", secs(sum(phases))));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every phase is written as the name bundles have always recorded, and read back as the
+    /// same phase; names this build does not know survive unchanged.
+    #[test]
+    fn phases_keep_their_recorded_names() {
+        let named = [
+            (Phase::Preflight, "preflight"),
+            (Phase::Cluster, "cluster"),
+            (Phase::WorkloadImage, "workload image"),
+            (Phase::Mesh, "mesh"),
+            (Phase::Case("traffic-split".into()), "case traffic-split"),
+            (Phase::Evidence, "evidence"),
+            (Phase::Teardown, "teardown"),
+            (Phase::Other("warm-up".into()), "warm-up"),
+        ];
+        for (phase, name) in named {
+            assert_eq!(phase.to_string(), name);
+            assert_eq!(serde_json::to_value(&phase).unwrap(), name);
+            assert_eq!(serde_json::from_value::<Phase>(name.into()).unwrap(), phase);
+            assert_eq!(Phase::parse(name), phase);
+        }
+        let t: PhaseTiming =
+            serde_json::from_str(r#"{"phase": "a|b\n", "duration_ms": 1, "ok": true}"#).unwrap();
+        assert_eq!(t.phase, Phase::Other("a|b\n".into()));
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            r#"{"phase":"a|b\n","duration_ms":1,"ok":true}"#
+        );
+    }
 }
