@@ -452,8 +452,7 @@ fn reproduce_command(
 ) -> Result<(), AppError> {
     let (cancel, mut progress) = run_env(args.output, args.quiet)?;
     let opts = rerun_options(catalog, args);
-    let mut platform =
-        KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let mut platform = KindPlatform::new(catalog.clone()).map_err(pipeline::RunError::from)?;
     platform.interrupt_on(Arc::clone(&cancel));
     let (outcome, diff) = pipeline::reproduce(
         bundle,
@@ -491,8 +490,7 @@ fn rerun_command(
 ) -> Result<(), AppError> {
     let (cancel, mut progress) = run_env(args.output, args.quiet)?;
     let opts = rerun_options(catalog, args);
-    let mut platform =
-        KindPlatform::new(catalog.clone(), args.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let mut platform = KindPlatform::new(catalog.clone()).map_err(pipeline::RunError::from)?;
     platform.interrupt_on(Arc::clone(&cancel));
     let outcome = pipeline::rerun_failed(
         bundle,
@@ -612,8 +610,7 @@ fn run_command(catalog: &Catalog, args: RunArgs, out: &mut dyn Write) -> Result<
     check_mesh_artifacts(catalog, &req)?;
     let output = args.output;
     let (cancel, mut progress) = run_env(output, args.quiet)?;
-    let mut platform =
-        KindPlatform::new(catalog.clone(), req.keep).map_err(|e| AppError::Infrastructure(e.0))?;
+    let mut platform = KindPlatform::new(catalog.clone()).map_err(pipeline::RunError::from)?;
     platform.interrupt_on(Arc::clone(&cancel));
     let outcome = pipeline::run(
         catalog,
@@ -952,19 +949,10 @@ pub fn finish_run(
                 outcome.bundle.display()
             )))
         }
-        bundle::RunStatus::Aborted => {
-            return Err(AppError::Infrastructure(format!(
-                "run aborted ({}); the bundle {} holds what was recorded",
-                outcome.failure.as_deref().unwrap_or("interrupted"),
-                outcome.bundle.display()
-            )))
-        }
-        bundle::RunStatus::InfrastructureFailed => {
-            return Err(AppError::Infrastructure(format!(
-                "infrastructure failure: {}; the bundle {} holds what was recorded",
-                outcome.failure.as_deref().unwrap_or("unknown"),
-                outcome.bundle.display()
-            )))
+        bundle::RunStatus::Aborted | bundle::RunStatus::InfrastructureFailed => {
+            if let Some(e) = outcome.ended_early() {
+                return Err(e.into());
+            }
         }
     }
     match require {

@@ -37,6 +37,9 @@ pub enum AppError {
     NotAvailable(&'static str, &'static str),
     #[error("{0}")]
     Infrastructure(String),
+    /// A run that failed or was interrupted, with the platform error and its causes.
+    #[error(transparent)]
+    Run(#[from] crate::pipeline::RunError),
     /// Writing to stdout or stderr failed. A closed pipe (`meshproof plan | head -1`) is not an
     /// error: `main` exits 0 quietly.
     #[error("writing output")]
@@ -72,7 +75,7 @@ impl AppError {
             },
             AppError::VerifyFailed(_) => exit::VERIFY_FAILED,
             AppError::BelowRequired(_) | AppError::Differs => exit::BELOW_REQUIRED,
-            AppError::Infrastructure(_) => exit::INFRASTRUCTURE,
+            AppError::Infrastructure(_) | AppError::Run(_) => exit::INFRASTRUCTURE,
             AppError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
             AppError::Output(_) => exit::INFRASTRUCTURE,
         }

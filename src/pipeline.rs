@@ -1,33 +1,33 @@
 //! `meshproof run`: plan → preflight → cluster → workload image → mesh → cases → evidence →
-//! teardown → bundle (judge inside `pack`) → verify → summary, against a `Platform`.
+//! teardown → seal (bundle, judge inside `pack`, verify, attestation), against a `Platform`.
 //!
 //! The real platform (kind + Docker + kube-rs) and the tests' double implement the same trait.
 //! A run that fails for infrastructure reasons, or is interrupted, still writes a bundle with
 //! what it had (status `infrastructure-failed` / `aborted`); a failed preflight writes nothing.
+//! The phases themselves are in [`phases`]; [`run`] only orders them.
+
+mod error;
+pub mod phases;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+pub use error::{PlatformError, RunError};
+pub use phases::RunContext;
+
 use crate::bundle::{self, paths, RunStatus};
 use crate::error::AppError;
-use crate::observation::CaseObservation;
-use crate::plan::{self, PlanRequest, RunPlan};
+use crate::plan::{PlanRequest, RunPlan};
 use crate::progress::Progress;
 use crate::spec::catalog::{Catalog, FileTree, Sourced};
 use crate::spec::mesh::Mesh;
 use crate::spec::workload::Workload;
-use crate::suite::{self, CaseContext, Clock, SuiteBackend};
-use crate::timeouts::Timeouts;
-use crate::timing::Phase;
+use crate::suite::{Clock, SuiteBackend};
 use crate::verdict::{Capability, Verdicts};
-
-/// An infrastructure failure (not the mesh's): Docker, kind, the API server, an install timeout.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InfraError(pub String);
 
 /// What a platform knows about the cluster it brought up or connected to.
 #[derive(Debug, Clone, Default)]
@@ -59,38 +59,56 @@ pub struct MeshFacts {
     pub facts: BTreeMap<String, Value>,
 }
 
+/// What the run gives every platform call that needs it — passed as an argument, so no call
+/// depends on a setter having run first.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInputs<'a> {
+    /// The run id (a kind cluster is named `meshproof-<first 8>`).
+    pub run_id: &'a str,
+    /// The validated plan; its timeout table (scaled by `--timeout-scale`) bounds every apply,
+    /// delete, wait and probe call of the platform.
+    pub plan: &'a RunPlan,
+    /// The catalog this run's inputs come from (for `reproduce`/`rerun`, the bundle's own
+    /// inputs): pins and lock files are read from it, never from another checkout.
+    pub catalog: &'a Catalog,
+    /// Image reference → digest the mesh's manifests are rewritten to when installing:
+    /// `reproduce` installs exactly the bits the original run ran.
+    pub image_pins: &'a BTreeMap<String, String>,
+    /// The probe image an external cluster pulls (`run --kubeconfig --probe-image`).
+    pub probe_image: Option<&'a str>,
+    /// Keep the cluster after the run (`--keep`): the one place the platform learns it.
+    pub keep: bool,
+}
+
 /// Everything a run needs from the outside world.
 pub trait Platform {
     /// Check the machine before anything starts.
-    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError>;
-    /// Create an ephemeral cluster for `plan.cluster`.
-    fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError>;
+    fn preflight(&mut self, run: &RunInputs<'_>) -> Result<(), PlatformError>;
+    /// Create an ephemeral cluster for `run.plan.cluster` (kept after the run if `run.keep`).
+    fn cluster_up(&mut self, run: &RunInputs<'_>) -> Result<ClusterFacts, PlatformError>;
     /// Use an existing cluster instead (never created or deleted by meshproof).
     fn connect_external(
         &mut self,
         kubeconfig: &Path,
         context: Option<&str>,
-    ) -> Result<ClusterFacts, InfraError>;
-    /// Build or take the workload image and load it into every node (no registry).
+        run: &RunInputs<'_>,
+    ) -> Result<ClusterFacts, PlatformError>;
+    /// Build or take the workload image and load it into every node (no registry); an
+    /// external cluster pulls `run.probe_image`.
     fn load_workload_image(
         &mut self,
         workload: &Sourced<Workload>,
-    ) -> Result<ImageFacts, InfraError>;
-    /// The run's timeout table (scaled by `--timeout-scale`), before the cluster phase: every
-    /// apply, delete, wait and probe call of the platform is bounded by it.
-    fn use_timeouts(&mut self, _timeouts: &Timeouts) {}
-    /// Install the mesh and wait for its readiness checks.
-    fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError>;
-    /// Pin the mesh's images to these digests (image reference → image id) when installing:
-    /// `reproduce` installs exactly the bits the original run ran.
-    fn pin_images(&mut self, _digests: &BTreeMap<String, String>) {}
-    /// The catalog this run's inputs come from (for `reproduce`/`rerun`, the bundle's own
-    /// inputs): pins and lock files are read from it, never from another checkout.
-    fn use_inputs(&mut self, _catalog: &Catalog) {}
-    /// The probe image an external cluster pulls (`run --kubeconfig --probe-image`).
-    fn use_probe_image(&mut self, _reference: &str) {}
+        run: &RunInputs<'_>,
+    ) -> Result<ImageFacts, PlatformError>;
+    /// Install the mesh (its images pinned to `run.image_pins`) and wait for its readiness
+    /// checks.
+    fn install_mesh(
+        &mut self,
+        mesh: &Mesh,
+        run: &RunInputs<'_>,
+    ) -> Result<MeshFacts, PlatformError>;
     /// Record the already-installed mesh instead (`--mesh-installed`).
-    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError>;
+    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, PlatformError>;
     /// The suite backend on the cluster.
     fn backend(&mut self) -> &mut dyn SuiteBackend;
     /// Best-effort evidence of namespaces (pod logs, events, objects) into `dir`; returns failures.
@@ -99,8 +117,9 @@ pub trait Platform {
     fn collect_node_logs(&mut self, dir: &Path) -> Vec<String>;
     /// What the run pinned, for `resolved/<name>.json` (image digests from pod statuses, versions).
     fn resolved(&mut self) -> BTreeMap<String, Value>;
-    /// Delete the cluster unless `keep`; returns a note (how to reach a kept cluster).
-    fn teardown(&mut self, keep: bool) -> Result<Option<String>, InfraError>;
+    /// Delete the cluster `cluster_up` created, unless its run keeps it; returns a note (how to
+    /// reach a kept cluster).
+    fn teardown(&mut self) -> Result<Option<String>, PlatformError>;
 }
 
 /// A `run` request.
@@ -135,10 +154,34 @@ pub struct RunOutcome {
     pub status: RunStatus,
     pub bundle: PathBuf,
     pub verdicts: Verdicts,
-    /// The infrastructure error that ended the run early, if any.
-    pub failure: Option<String>,
+    /// The infrastructure error (or the interrupt) that ended the run early, if any.
+    pub failure: Option<Arc<PlatformError>>,
     /// The attestation written with `sign_key`, and the signing key's keyid.
     pub attestation: Option<(PathBuf, String)>,
+}
+
+impl RunOutcome {
+    /// Why the run ended early (status `aborted` or `infrastructure-failed`), with the platform
+    /// error and its causes; `None` for a run that got to its cases' end.
+    pub fn ended_early(&self) -> Option<RunError> {
+        let source = |fallback: &str| {
+            self.failure
+                .clone()
+                .unwrap_or_else(|| Arc::new(PlatformError::failed(fallback)))
+        };
+        let bundle = self.bundle.clone();
+        match self.status {
+            RunStatus::Aborted => Some(RunError::Aborted {
+                bundle,
+                source: source("interrupted"),
+            }),
+            RunStatus::InfrastructureFailed => Some(RunError::Infrastructure {
+                bundle,
+                source: source("unknown"),
+            }),
+            RunStatus::Complete | RunStatus::Incomplete => None,
+        }
+    }
 }
 
 /// A fresh run id: 16 hex digits from the clock and the process id.
@@ -177,109 +220,12 @@ fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
     b
 }
 
-/// The observation of a planned case the run never started: every step `not-run`, the first
-/// one saying why.
-fn not_run_observation(
-    lc: &crate::spec::catalog::LoadedCase,
-    namespace: &str,
-    why: &str,
-) -> CaseObservation {
-    let spec = &lc.case.spec;
-    CaseObservation {
-        format: crate::observation::OBSERVATION_FORMAT,
-        case: lc.name().to_string(),
-        variant: spec
-            .variants
-            .first()
-            .map(|v| v.name.clone())
-            .unwrap_or_default(),
-        namespace: namespace.to_string(),
-        served: BTreeMap::new(),
-        steps: spec
-            .steps
-            .iter()
-            .enumerate()
-            .map(|(i, st)| crate::observation::StepObservation {
-                name: st.name.clone(),
-                status: crate::observation::StepStatus::NotRun,
-                error: (i == 0).then(|| why.to_string()),
-                attempts: Vec::new(),
-                retried: Vec::new(),
-            })
-            .collect(),
-    }
-}
-
-/// The phases' wall times, recorded in the manifest as `run.phases` (`crate::timing`).
-struct Phases<'a> {
-    progress: &'a mut dyn Progress,
-    clock: &'a dyn Clock,
-    timings: Vec<crate::timing::PhaseTiming>,
-    cancel: &'a AtomicBool,
-}
-
-impl Phases<'_> {
-    /// A phase that does work towards the result: after Ctrl-C it does not start (evidence and
-    /// teardown use [`Phases::run`] and always do).
-    fn work<T>(
-        &mut self,
-        phase: Phase,
-        f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
-    ) -> Result<T, InfraError> {
-        if self.cancel.load(Ordering::SeqCst) {
-            return Err(InfraError(format!("interrupted (Ctrl-C) before {phase}")));
-        }
-        self.run(phase, f)
-    }
-
-    fn run<T>(
-        &mut self,
-        phase: Phase,
-        f: impl FnOnce(&mut dyn Progress) -> Result<(T, String), InfraError>,
-    ) -> Result<T, InfraError> {
-        self.progress.phase_started(&phase);
-        let start = self.clock.now_ms();
-        let r = f(self.progress);
-        let ms = self.clock.now_ms().saturating_sub(start);
-        let (ok, detail) = match &r {
-            Ok((_, d)) => (true, d.clone()),
-            Err(e) => (false, e.0.clone()),
-        };
-        self.progress.phase_finished(&phase, ms, ok, &detail);
-        self.timings.push(crate::timing::PhaseTiming {
-            phase,
-            duration_ms: ms,
-            ok,
-        });
-        r.map(|(t, _)| t)
-    }
-}
-
-/// `--out` must be a new file in an existing directory: refused (exit 2) before anything starts,
-/// not after the cluster phase.
-fn check_out(out: &Path) -> Result<(), AppError> {
-    if out.symlink_metadata().is_ok() {
-        return Err(AppError::Usage(format!(
-            "{}: already exists; choose another --out",
-            out.display()
-        )));
-    }
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !parent.is_dir() {
-        return Err(AppError::Usage(format!(
-            "--out {}: the directory {} does not exist; create it or choose another --out",
-            out.display(),
-            parent.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Run the suite end to end. Bad input is an error before anything starts; afterwards every
 /// outcome writes a bundle, and the cluster is torn down (unless kept) in every case.
+///
+/// The phases run in order; the work after preflight (cluster, workload image, mesh, each
+/// case) stops at the first failure or Ctrl-C — decided in one place, [`phases::work`] — and
+/// evidence, teardown and the seal always run.
 pub fn run(
     catalog: &Catalog,
     req: &RunRequest,
@@ -288,414 +234,22 @@ pub fn run(
     clock: &dyn Clock,
     cancel: &AtomicBool,
 ) -> Result<RunOutcome, AppError> {
-    // Plan: validated inputs, before anything touches Docker.
-    let plan = plan::plan(catalog, &req.plan)?;
-    // The plan resolved `kind-default` against the mesh's Kubernetes versions.
-    let cluster_pin = catalog.select_cluster(&plan.cluster.name)?;
-    let mesh_pin = catalog.select_mesh(&req.plan.mesh)?;
-    let workload = catalog.select_workload(&req.plan.workload)?;
-    let (suite, suite_tree) = catalog.suite(&req.plan.suite)?;
-    let run_id = new_run_id();
-    let out = req.out.clone().unwrap_or_else(|| {
-        PathBuf::from(format!(
-            "meshproof-{}-{}.tar.zst",
-            mesh_pin.value.id().replace('@', "-"),
-            &run_id[..8]
-        ))
-    });
-    check_out(&out)?;
-    // A key that cannot sign fails the run before it starts, not after it.
-    let signer = match &req.sign_key {
-        None => None,
-        Some(k) => {
-            let attestation = crate::provenance::files::attestation_path(&out);
-            if attestation.symlink_metadata().is_ok() {
-                return Err(AppError::Usage(format!(
-                    "{}: already exists; choose another --out",
-                    attestation.display()
-                )));
-            }
-            Some((crate::provenance::files::load_signing_key(k)?, attestation))
-        }
-    };
-    let started_at = rfc3339(std::time::SystemTime::now());
-    platform.use_inputs(catalog);
-    if let Some(image) = &req.probe_image {
-        platform.use_probe_image(image);
-    }
-    let mut phases = Phases {
-        progress,
-        clock,
-        timings: Vec::new(),
-        cancel,
-    };
-    let planned: Vec<String> = plan.cases.iter().map(|c| c.name.clone()).collect();
-    phases.progress.run_planned(&planned);
-
+    // Plan, pins, output and signing key: validated before anything touches Docker.
+    let mut cx = RunContext::new(catalog, req, progress, clock, cancel)?;
     // Preflight: nothing is written when it fails.
-    if req.kubeconfig.is_none() {
-        phases
-            .run(Phase::Preflight, |_| {
-                platform.preflight(&plan).map(|()| ((), String::new()))
-            })
-            .map_err(|e| AppError::Infrastructure(e.0))?;
-    }
-
+    phases::preflight(&mut cx, platform).map_err(RunError::from)?;
     // The run directory lives next to the output and becomes the bundle.
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let run_dir = tempfile::Builder::new()
-        .prefix(&format!(".meshproof-run-{}-", &run_id[..8]))
-        .tempdir_in(&parent)
-        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
-    let dir = run_dir.path().to_path_buf();
-    write(&dir, paths::INPUT_CLUSTER, &cluster_pin.bytes)?;
-    write(&dir, paths::INPUT_MESH, &mesh_pin.bytes)?;
-    let wname = &workload.value.metadata.name;
-    write(
-        &dir,
-        &format!("{}/workload.yaml", paths::INPUT_WORKLOAD),
-        &workload.bytes,
-    )?;
-    let wtree = catalog.workload_tree(wname)?;
-    for (k, v) in &wtree {
-        write(&dir, &format!("{}/{k}", paths::INPUT_WORKLOAD), v)?;
+    cx.open_run_dir()?;
+    let ended = cx
+        .work()
+        .into_iter()
+        .try_for_each(|unit| phases::work(&mut cx, platform, unit));
+    if let Err(e) = ended {
+        cx.fail(e);
     }
-    for (k, v) in &suite_tree {
-        write(&dir, &format!("{}/{k}", paths::INPUT_SUITE), v)?;
-    }
-
-    let mut status = RunStatus::Complete;
-    let mut failure: Option<String> = None;
-    let mut observations: BTreeMap<String, CaseObservation> = BTreeMap::new();
-    let mut cluster_facts: Option<ClusterFacts> = None;
-    let mut resolved: BTreeMap<String, Value> = BTreeMap::new();
-
-    platform.use_timeouts(&plan.timeouts);
-    let infra = (|| -> Result<(), InfraError> {
-        let facts = match &req.kubeconfig {
-            Some(k) => phases.work(Phase::Cluster, |_| {
-                platform
-                    .connect_external(k, req.context.as_deref())
-                    .map(|f| {
-                        let d = format!("external cluster {}", f.name);
-                        (f, d)
-                    })
-            })?,
-            None => phases.work(Phase::Cluster, |_| {
-                platform.cluster_up(&run_id, &plan).map(|f| {
-                    let d = format!("{} ({})", f.name, plan.cluster.node_image);
-                    (f, d)
-                })
-            })?,
-        };
-        cluster_facts = Some(facts);
-        let image = phases.work(Phase::WorkloadImage, |_| {
-            platform.load_workload_image(&workload).map(|i| {
-                let d = format!("{} ({})", i.reference, i.id);
-                (i, d)
-            })
-        })?;
-        resolved.insert(
-            "workload-image".into(),
-            json!({"reference": image.reference, "id": image.id}),
-        );
-        if !req.image_pins.is_empty() {
-            platform.pin_images(&req.image_pins);
-        }
-        let mesh_facts = if req.mesh_installed {
-            phases.work(Phase::Mesh, |_| {
-                platform
-                    .observe_installed_mesh(&mesh_pin.value)
-                    .map(|m| (m, "already installed (recorded, not installed)".to_string()))
-            })?
-        } else {
-            phases.work(Phase::Mesh, |_| {
-                platform
-                    .install_mesh(&mesh_pin.value, &plan.timeouts)
-                    .map(|m| {
-                        let d = match mesh_pin.value.spec.install.method {
-                            crate::spec::mesh::InstallMethod::None => {
-                                "no mesh (the control run)".to_string()
-                            }
-                            _ => format!("{} installed", mesh_pin.value.id()),
-                        };
-                        (m, d)
-                    })
-            })?
-        };
-        for (k, v) in &mesh_facts.rendered {
-            write(&dir, &format!("{}/{k}", paths::INPUT_MESH_RENDERED), v)
-                .map_err(|e| InfraError(e.to_string()))?;
-        }
-        resolved.insert("mesh".into(), json!(mesh_facts.facts));
-
-        for cp in &plan.cases {
-            if cancel.load(Ordering::SeqCst) {
-                return Err(InfraError("interrupted (Ctrl-C)".into()));
-            }
-            let lc = suite.case(&cp.name).expect("planned cases exist");
-            let layout = &workload.value.spec.layouts[&lc.case.spec.layout];
-            let mut docs = Vec::new();
-            for m in &layout.manifests {
-                let text = String::from_utf8_lossy(&wtree[m])
-                    .replace(&workload.value.spec.image.placeholder, &image.reference);
-                docs.extend(
-                    crate::yaml::documents(&format!("workloads/{wname}/{m}"), &text)
-                        .map_err(|e| InfraError(e.to_string()))?,
-                );
-            }
-            // Meshes whose pods opt in themselves (Consul's connect-inject, upstreams): checked by plan.
-            crate::spec::workload::onboard_pods(&mut docs, &mesh_pin.value)
-                .map_err(|e| InfraError(format!("onboarding the workload pods: {e}")))?;
-            let ns = suite::namespace_for(lc.name(), &run_id);
-            let ctx = CaseContext {
-                mesh: &mesh_pin.value,
-                port: workload.value.spec.port,
-                workload: docs,
-                timeouts: plan.timeouts,
-                cancel,
-            };
-            let obs = phases.work(Phase::Case(lc.name().to_string()), |progress| {
-                let obs = suite::run_case(lc, &ns, &ctx, platform.backend(), clock, progress);
-                // The same judge `pack` and `verify` run: progress shows every check's verdict.
-                let one = BTreeMap::from([(lc.name().to_string(), obs.clone())]);
-                let judged = crate::verdict::judge(
-                    &suite,
-                    &one,
-                    req.plan.scoring,
-                    &crate::calls::Semantics::of(ctx.mesh),
-                );
-                let mut d = format!("variant {}", obs.variant);
-                if let Some(c) = judged.cases.first() {
-                    progress.case_judged(c);
-                    d.push_str(&format!(
-                        ", {} ({})",
-                        judged.capability_word(c),
-                        c.status.as_str()
-                    ));
-                }
-                Ok((obs, d))
-            })?;
-            let failures =
-                platform.collect_evidence(std::slice::from_ref(&ns), &dir.join(paths::LOGS));
-            for f in failures {
-                phases.progress.note(&format!("evidence: {f}"));
-            }
-            // Only the namespaces this run made are removed.
-            if let Err(e) = platform.backend().delete_namespace(&ns) {
-                phases
-                    .progress
-                    .note(&format!("could not delete namespace {ns}: {e}"));
-            }
-            observations.insert(lc.name().to_string(), obs);
-            if cancel.load(Ordering::SeqCst) {
-                return Err(InfraError("interrupted (Ctrl-C)".into()));
-            }
-        }
-        Ok(())
-    })();
-    // Planned cases the run never started are recorded as not run, with the reason.
-    let mut unstarted: BTreeMap<String, CaseObservation> = BTreeMap::new();
-    if let Err(e) = infra {
-        status = if cancel.load(Ordering::SeqCst) {
-            RunStatus::Aborted
-        } else {
-            RunStatus::InfrastructureFailed
-        };
-        let why = match status {
-            RunStatus::Aborted => "the run was aborted before the case started".to_string(),
-            _ => format!("the run failed before the case started: {}", e.0),
-        };
-        for cp in &plan.cases {
-            if let (false, Some(lc)) = (observations.contains_key(&cp.name), suite.case(&cp.name)) {
-                let ns = suite::namespace_for(lc.name(), &run_id);
-                unstarted.insert(cp.name.clone(), not_run_observation(lc, &ns, &why));
-            }
-        }
-        failure = Some(e.0);
-    }
-
-    // Evidence of the mesh and the nodes, before anything is deleted. A kind cluster whose
-    // creation failed has no facts but may have retained nodes: their logs are the evidence.
-    let kind_cluster = req.kubeconfig.is_none();
-    if cluster_facts.is_some() || kind_cluster {
-        let _ = phases.run(Phase::Evidence, |_| {
-            let mut f = Vec::new();
-            if cluster_facts.is_some() {
-                f.extend(
-                    platform
-                        .collect_evidence(&mesh_pin.value.spec.namespaces, &dir.join(paths::LOGS)),
-                );
-            }
-            f.extend(platform.collect_node_logs(&dir.join(paths::LOGS).join("nodes")));
-            let d = if f.is_empty() {
-                String::new()
-            } else {
-                format!("{} item(s) missing: {}", f.len(), f.join("; "))
-            };
-            Ok(((), d))
-        });
-        resolved.extend(platform.resolved());
-    }
-    // Teardown: always, unless kept or external (also after a failed create).
-    if cluster_facts.is_none() && kind_cluster {
-        if let Err(e) = phases.run(Phase::Teardown, |_| {
-            platform
-                .teardown(req.keep)
-                .map(|note| ((), note.unwrap_or_default()))
-        }) {
-            phases.progress.note(&format!("teardown: {}", e.0));
-        }
-    }
-    if let Some(facts) = &cluster_facts {
-        if !facts.external {
-            match phases.run(Phase::Teardown, |_| {
-                platform
-                    .teardown(req.keep)
-                    .map(|note| ((), note.unwrap_or_default()))
-            }) {
-                Ok(()) => {}
-                Err(e) => {
-                    if failure.is_none() {
-                        status = RunStatus::InfrastructureFailed;
-                        failure = Some(format!("teardown: {}", e.0));
-                    }
-                }
-            }
-        }
-        if let Some(cfg) = &facts.kind_config {
-            write(&dir, paths::INPUT_KIND_CONFIG, cfg.as_bytes())?;
-        }
-        let mut cf = facts.facts.clone();
-        cf.insert("name".into(), json!(facts.name));
-        cf.insert("external".into(), json!(facts.external));
-        resolved.insert("cluster".into(), json!(cf));
-    }
-    let served: BTreeMap<&String, &BTreeMap<String, Vec<String>>> =
-        observations.iter().map(|(k, o)| (k, &o.served)).collect();
-    resolved.insert("served-smi".into(), json!(served));
-    for (name, v) in &resolved {
-        write(
-            &dir,
-            &format!("{}/{name}.json", paths::RESOLVED),
-            &json_bytes(v),
-        )?;
-    }
-    for (name, o) in observations.iter().chain(&unstarted) {
-        write(&dir, &paths::observation(name), &json_bytes(o))?;
-    }
-    let mut selection = BTreeMap::new();
-    selection.insert("cluster".to_string(), plan.cluster.name.clone());
-    selection.insert("mesh".to_string(), plan.mesh.id.clone());
-    selection.insert("workload".to_string(), plan.workload.name.clone());
-    selection.insert("suite".to_string(), plan.suite.clone());
-    if !req.plan.only.is_empty() {
-        selection.insert("only".to_string(), req.plan.only.join(","));
-    }
-    let mut extra = BTreeMap::new();
-    extra.insert(crate::timing::PHASES.to_string(), json!(phases.timings));
-    extra.insert(
-        "cluster_mode".to_string(),
-        json!(if req.kubeconfig.is_some() {
-            "external"
-        } else {
-            "kind"
-        }),
-    );
-    if let Some(f) = cluster_facts.as_ref().filter(|f| f.external) {
-        // What the summary names instead of the kind pin (which only a reproduction would use).
-        extra.insert(
-            "external_cluster".to_string(),
-            json!({
-                "context": f.name,
-                "server_version": f.facts.get("kubernetes_server"),
-            }),
-        );
-    }
-    extra.insert(
-        "mesh_installed_by_user".to_string(),
-        json!(req.mesh_installed),
-    );
-    extra.insert("timeout_scale".to_string(), json!(req.plan.timeout_scale));
-    if let Some(f) = &plan.forced {
-        extra.insert("force".to_string(), json!(true));
-        extra.insert("forced".to_string(), json!(f));
-    }
-    if let Some(f) = &failure {
-        extra.insert("failure".to_string(), json!(f));
-    }
-    if !req.overrides.is_empty() {
-        extra.insert("overrides".to_string(), json!(req.overrides));
-    }
-    let run_info = bundle::RunInfo {
-        id: run_id.clone(),
-        status,
-        started_at,
-        finished_at: rfc3339(std::time::SystemTime::now()),
-        scoring: req.plan.scoring,
-        selection,
-        parent: req.parent.clone(),
-        extra,
-    };
-    write(
-        &dir,
-        paths::MANIFEST,
-        &json_bytes(&json!({ "run": run_info })),
-    )?;
-
-    let packed = bundle::write::pack(
-        &dir,
-        &out,
-        &bundle::write::PackOptions {
-            tool: crate::tool(),
-            ..Default::default()
-        },
-    )?;
-    let report = bundle::verify::verify(&out, &bundle::Limits::default());
-    if let Some(p) = report.first_problem() {
-        return Err(AppError::VerifyFailed(format!(
-            "the bundle just written does not verify ({}: {})",
-            p.name, p.detail
-        )));
-    }
-    phases.progress.note(&format!(
-        "bundle {} ({} files, verified)",
-        out.display(),
-        packed.files
-    ));
-    let attestation = match signer {
-        None => None,
-        Some((key, path)) => {
-            let opts = crate::provenance::files::AttestOptions {
-                require: req.require.unwrap_or(Capability::Full),
-                url: None,
-                envelope: Some(path.clone()),
-                predicate: None,
-                force: false,
-            };
-            let done = crate::provenance::files::attest(&out, Some(&key), &opts)?;
-            phases.progress.note(&format!(
-                "attestation {} ({}, keyid {})",
-                path.display(),
-                done.statement.predicate.result.as_str(),
-                key.keyid()
-            ));
-            Some((path, key.keyid().to_string()))
-        }
-    };
-    Ok(RunOutcome {
-        run_id,
-        // `pack` makes a run with a case that did not finish `incomplete`.
-        status: packed.manifest.run.status,
-        bundle: out,
-        verdicts: packed.verdicts,
-        failure,
-        attestation,
-    })
+    phases::evidence(&mut cx, platform);
+    phases::teardown(&mut cx, platform);
+    phases::seal(cx)
 }
 
 /// A catalog rebuilt from a bundle's `inputs/`: the exact cluster pin, mesh pin, workload and

@@ -18,18 +18,13 @@ use meshproof_kube::{Condition, Kube};
 use serde_json::{json, Value};
 
 use crate::observation::{CallRecord, MetricsObservation, ObjectResult, PodObservation, SourcePod};
-use crate::pipeline::{ClusterFacts, ImageFacts, InfraError, MeshFacts, Platform};
-use crate::plan::RunPlan;
+use crate::pipeline::{ClusterFacts, ImageFacts, MeshFacts, Platform, PlatformError, RunInputs};
 use crate::spec::case::TrafficCheck;
 use crate::spec::catalog::{Catalog, Sourced};
 use crate::spec::mesh::{InstallMethod, Mesh};
 use crate::spec::workload::Workload;
 use crate::suite::{HarnessError, SuiteBackend};
 use crate::timeouts::Timeouts;
-
-fn infra(e: impl std::fmt::Display) -> InfraError {
-    InfraError(e.to_string())
-}
 
 /// Ctrl-C while a request or wait is in flight: it is dropped at once instead of waited for
 /// (the run then stops; evidence, namespace cleanup and teardown are never interrupted).
@@ -52,9 +47,9 @@ impl From<Interrupted> for HarnessError {
     }
 }
 
-impl From<Interrupted> for InfraError {
-    fn from(i: Interrupted) -> Self {
-        infra(i)
+impl From<Interrupted> for PlatformError {
+    fn from(_: Interrupted) -> Self {
+        PlatformError::Interrupted { before: None }
     }
 }
 
@@ -98,7 +93,8 @@ pub struct KubeBackend {
     handle: tokio::runtime::Handle,
     kube: Option<Kube>,
     port: u16,
-    /// The run's timeouts (`Platform::use_timeouts`), scaled by `--timeout-scale`.
+    /// The run's timeouts (from the plan when the cluster is connected), scaled by
+    /// `--timeout-scale`.
     timeouts: Timeouts,
     /// Ctrl-C drops the request in flight (not `delete_namespace`: cleanup runs to its end).
     interrupt: Interrupt,
@@ -336,8 +332,8 @@ pub fn records_from_answer(
 #[derive(Debug)]
 pub struct KindPlatform {
     rt: tokio::runtime::Runtime,
+    /// The user's catalog: the probe image's build context, and the cluster pins.
     catalog: Catalog,
-    keep: bool,
     /// The kind binary preflight chose (and provided) for the cluster pin.
     kind_choice: Option<crate::kind_binary::KindChoice>,
     kind_binary: Option<PathBuf>,
@@ -350,26 +346,19 @@ pub struct KindPlatform {
     backend: KubeBackend,
     images: BTreeMap<String, String>,
     server_version: Option<String>,
-    /// Image reference → digest to rewrite the mesh's manifests to (`reproduce`).
-    image_pins: BTreeMap<String, String>,
-    /// The run's inputs (the bundle's for `reproduce`/`rerun`): mesh pins and lock files are
-    /// read from here; `catalog` still supplies the probe image's build context.
-    inputs: Option<Catalog>,
     /// Temporary files (kind config, image archive) kept alive for the run.
     scratch: tempfile::TempDir,
-    /// The probe image an external cluster pulls (`--probe-image`, `MESHPROOF_PROBE_IMAGE`).
-    probe_image: Option<String>,
     /// Ctrl-C drops the request or wait in flight (`KindPlatform::interrupt_on`).
     interrupt: Interrupt,
 }
 
 impl KindPlatform {
-    pub fn new(catalog: Catalog, keep: bool) -> Result<Self, InfraError> {
+    pub fn new(catalog: Catalog) -> Result<Self, PlatformError> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(|e| infra(format!("cannot start the async runtime: {e}")))?;
+            .map_err(PlatformError::io("cannot start the async runtime"))?;
         let backend = KubeBackend {
             handle: rt.handle().clone(),
             kube: None,
@@ -380,7 +369,6 @@ impl KindPlatform {
         Ok(KindPlatform {
             rt,
             catalog,
-            keep,
             kind_choice: None,
             kind_binary: None,
             kind: None,
@@ -391,10 +379,8 @@ impl KindPlatform {
             backend,
             images: BTreeMap::new(),
             server_version: None,
-            image_pins: BTreeMap::new(),
-            inputs: None,
-            scratch: tempfile::tempdir().map_err(infra)?,
-            probe_image: None,
+            scratch: tempfile::tempdir()
+                .map_err(PlatformError::io("creating a scratch directory"))?,
             interrupt: Interrupt::default(),
         })
     }
@@ -406,33 +392,24 @@ impl KindPlatform {
         self.backend.interrupt = self.interrupt.clone();
     }
 
-    fn engine(&mut self) -> Result<&Engine, InfraError> {
+    fn engine(&mut self) -> Result<&Engine, PlatformError> {
         if self.engine.is_none() {
-            let e = self
-                .rt
-                .block_on(meshproof_cluster::connect())
-                .map_err(infra)?;
+            let e = self.rt.block_on(meshproof_cluster::connect())?;
             self.engine = Some(e);
         }
         Ok(self.engine.as_ref().expect("connected"))
     }
 
-    fn kube(&self) -> Result<Kube, InfraError> {
+    fn kube(&self) -> Result<Kube, PlatformError> {
         self.backend
             .kube
             .clone()
-            .ok_or_else(|| infra("no cluster connection"))
+            .ok_or_else(|| PlatformError::failed("no cluster connection"))
     }
 
-    fn connect(&mut self, path: &Path, context: Option<&str>) -> Result<String, InfraError> {
-        let k = self
-            .rt
-            .block_on(Kube::from_kubeconfig(path, context))
-            .map_err(infra)?;
-        let v = self
-            .interrupt
-            .run(self.rt.handle(), k.server_version())?
-            .map_err(infra)?;
+    fn connect(&mut self, path: &Path, context: Option<&str>) -> Result<String, PlatformError> {
+        let k = self.rt.block_on(Kube::from_kubeconfig(path, context))?;
+        let v = self.interrupt.run(self.rt.handle(), k.server_version())??;
         self.backend.kube = Some(k);
         self.server_version = Some(v.clone());
         Ok(v)
@@ -440,7 +417,7 @@ impl KindPlatform {
 
     /// The probe image as a docker archive: `$MESHPROOF_PROBE_IMAGE_ARCHIVE` (the Nix wrapper
     /// sets it), else `docker build` of the workload's Dockerfile and `docker save`.
-    fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, InfraError> {
+    fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, PlatformError> {
         let given = std::env::var_os(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE).map(PathBuf::from);
         self.image_archive_or_build(w, given)
     }
@@ -450,14 +427,14 @@ impl KindPlatform {
         &mut self,
         w: &Sourced<Workload>,
         given: Option<PathBuf>,
-    ) -> Result<PathBuf, InfraError> {
+    ) -> Result<PathBuf, PlatformError> {
         if let Some(p) = given {
             return Ok(p);
         }
         if !self.catalog.root.join("Cargo.toml").is_file() {
             // An installed catalog (Nix, a release archive) is no build context: the probe's
             // Dockerfile builds from the source tree.
-            return Err(infra(format!(
+            return Err(PlatformError::failed(format!(
                 "no probe image: {} is not set and {} is not a meshproof source tree to `docker build` \
                  the probe from; build the Linux probe image archive (on Linux: `nix build .#probe-image`) \
                  and set {} to it (docs/packaging.md)",
@@ -485,9 +462,9 @@ impl KindPlatform {
             .arg(&reference)
             .arg(&self.catalog.root)
             .status()
-            .map_err(|e| infra(format!("docker build: {e}")))?;
+            .map_err(PlatformError::io("docker build"))?;
         if !status.success() {
-            return Err(infra(format!(
+            return Err(PlatformError::failed(format!(
                 "docker build of {reference} failed ({status})"
             )));
         }
@@ -497,9 +474,9 @@ impl KindPlatform {
             .arg(&archive)
             .arg(&reference)
             .status()
-            .map_err(|e| infra(format!("docker save: {e}")))?;
+            .map_err(PlatformError::io("docker save"))?;
         if !status.success() {
-            return Err(infra(format!(
+            return Err(PlatformError::failed(format!(
                 "docker save of {reference} failed ({status})"
             )));
         }
@@ -541,16 +518,18 @@ fn pin_and_record(text: &str, digests: &BTreeMap<String, String>, facts: &mut Me
 }
 
 /// Reference and config digest of the first image in a docker-archive tar (`manifest.json`).
-pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
-    let f =
-        std::fs::File::open(archive).map_err(|e| infra(format!("{}: {e}", archive.display())))?;
+pub fn archive_image(archive: &Path) -> Result<ImageFacts, PlatformError> {
+    let io = || PlatformError::io(archive.display());
+    let f = std::fs::File::open(archive).map_err(io())?;
     let mut ar = tar::Archive::new(f);
-    for entry in ar.entries().map_err(infra)? {
-        let mut entry = entry.map_err(infra)?;
-        if entry.path().map_err(infra)?.to_string_lossy() == "manifest.json" {
+    for entry in ar.entries().map_err(io())? {
+        let mut entry = entry.map_err(io())?;
+        if entry.path().map_err(io())?.to_string_lossy() == "manifest.json" {
             let mut text = String::new();
-            std::io::Read::read_to_string(&mut entry, &mut text).map_err(infra)?;
-            let v: Value = serde_json::from_str(&text).map_err(infra)?;
+            std::io::Read::read_to_string(&mut entry, &mut text).map_err(io())?;
+            let v: Value = serde_json::from_str(&text).map_err(|e| {
+                PlatformError::failed(format!("{}: manifest.json: {e}", archive.display()))
+            })?;
             let first = &v[0];
             let reference = first["RepoTags"][0]
                 .as_str()
@@ -564,7 +543,7 @@ pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
                 .unwrap_or_default()
                 .trim_end_matches(".json");
             if reference.is_empty() || !crate::spec::is_sha256_hex(hex) {
-                return Err(infra(format!(
+                return Err(PlatformError::failed(format!(
                     "{}: manifest.json names no tagged image with a sha256 config",
                     archive.display()
                 )));
@@ -575,79 +554,159 @@ pub fn archive_image(archive: &Path) -> Result<ImageFacts, InfraError> {
             });
         }
     }
-    Err(infra(format!(
+    Err(PlatformError::failed(format!(
         "{}: not a docker image archive (no manifest.json)",
         archive.display()
     )))
 }
 
 impl KindPlatform {
-    /// Where pins and lock files come from: the run's inputs once the pipeline named them.
-    fn inputs(&self) -> &Catalog {
-        self.inputs.as_ref().unwrap_or(&self.catalog)
-    }
-
     /// What `helm template` is told about the cluster: the API server's version and every API
     /// version it serves (empty for pins that render no chart).
     fn helm_capabilities(
         &mut self,
         mesh: &Mesh,
-    ) -> Result<crate::install::helm::Capabilities, InfraError> {
+    ) -> Result<crate::install::helm::Capabilities, PlatformError> {
         if mesh.spec.install.method != InstallMethod::Helm {
             return Ok(Default::default());
         }
         let k = self.kube()?;
         let kube_version = match &self.server_version {
             Some(v) => v.clone(),
-            None => self
-                .interrupt
-                .run(self.rt.handle(), k.server_version())?
-                .map_err(infra)?,
+            None => self.interrupt.run(self.rt.handle(), k.server_version())??,
         };
         let served = self
             .interrupt
-            .run(self.rt.handle(), k.served_api_versions())?
-            .map_err(infra)?;
+            .run(self.rt.handle(), k.served_api_versions())??;
         Ok(crate::install::helm::Capabilities {
             kube_version,
             api_versions: served.versions,
         })
     }
-}
 
-impl Platform for KindPlatform {
-    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError> {
-        let cluster = self
-            .inputs()
-            .select_cluster(&plan.cluster.name)
-            .map_err(infra)?;
-        let mesh = self.inputs().select_mesh(&plan.mesh.id).map_err(infra)?;
-        let inputs = self.inputs().clone();
-        let (checks, choice) = crate::doctor::preflight_checks(&inputs, &cluster, &mesh.value)
-            .map_err(|e| infra(e.to_string()))?;
-        if let Some(e) = crate::doctor::failed_checks_error(&checks) {
-            return Err(infra(e.to_string()));
+    /// The mesh's install steps, rendered from its pin and lock (pins and locks read from the
+    /// run's inputs), images pinned to the lock's digests and then the parent run's
+    /// (`reproduce`); the pinned and unpinned images go to the facts.
+    fn render_install(
+        &mut self,
+        mesh: &Mesh,
+        run: &RunInputs<'_>,
+        facts: &mut MeshFacts,
+    ) -> Result<Vec<InstallStep>, PlatformError> {
+        let lock = match mesh.spec.install.method {
+            InstallMethod::Unpinned => None,
+            _ => {
+                let pin = run.catalog.select_mesh(&mesh.id())?;
+                crate::install::lock::load_for(run.catalog, &pin)?
+            }
+        };
+        if let Some(l) = &lock {
+            crate::install::lock::check(mesh, &l.value, &l.path)?;
+            facts
+                .facts
+                .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
         }
-        // The kind binary: the one on PATH, or the pin's release, downloaded and verified now.
-        let choice = choice.ok_or_else(|| infra("preflight chose no kind binary"))?;
-        let binary = crate::kind_binary::provide(&choice).map_err(|e| {
-            infra(format!(
-                "providing kind for cluster pin {}: {e}",
-                cluster.value.metadata.name
-            ))
-        })?;
-        self.kind_binary = Some(binary);
-        self.kind_choice = Some(choice);
+        let caps = self.helm_capabilities(mesh)?;
+        let rendered = crate::install::render::render_mesh(
+            mesh,
+            lock.as_ref().map(|l| &l.value),
+            self.scratch.path(),
+            Path::new("helm"),
+            &caps,
+        )?;
+        facts.facts.extend(rendered.facts);
+        facts.rendered.extend(rendered.files);
+        // Images: the lock's registry digests, overridden by a parent run's observed ones
+        // (`reproduce`), so the applied manifests name exactly the bits to run.
+        let mut digests = lock
+            .as_ref()
+            .map(|l| crate::install::lock::locked_images(&l.value))
+            .unwrap_or_default();
+        digests.extend(run.image_pins.clone());
+        let mut steps: Vec<InstallStep> = Vec::new();
+        for step in rendered.steps {
+            let text = pin_and_record(&step.text, &digests, facts);
+            let docs = crate::yaml::documents(&step.source, &text)?;
+            steps.push((
+                step.name,
+                crate::install::helm::redact_secrets(&text).into_bytes(),
+                docs,
+                step.namespace,
+            ));
+        }
+        Ok(steps)
+    }
+
+    /// Apply the install steps in order (each step's namespace first), recording each step's
+    /// redacted bytes.
+    fn apply_install(
+        &mut self,
+        mesh: &Mesh,
+        steps: Vec<InstallStep>,
+        timeouts: &Timeouts,
+        facts: &mut MeshFacts,
+    ) -> Result<(), PlatformError> {
+        let k = self.kube()?;
+        for (name, recorded, docs, namespace) in steps {
+            if let Some(ns) = &namespace {
+                self.interrupt.run(
+                    self.rt.handle(),
+                    k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()),
+                )??;
+            }
+            let outcomes = self.interrupt.run(
+                self.rt.handle(),
+                k.apply(&docs, namespace.as_deref(), timeouts.apply()),
+            )?;
+            if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
+                return Err(PlatformError::Rejected {
+                    mesh: mesh.id(),
+                    step: name,
+                    object: bad.object.to_string(),
+                    reason: bad
+                        .message
+                        .as_deref()
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                });
+            }
+            facts.rendered.insert(name, recorded);
+        }
         Ok(())
     }
 
-    fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError> {
-        let pin = self
-            .catalog
-            .select_cluster(&plan.cluster.name)
-            .map_err(infra)?
-            .value;
-        let name = kind::cluster_name(run_id).map_err(infra)?;
+    /// Wait for the mesh's readiness checks, then for its sidecar injector.
+    fn wait_ready(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<(), PlatformError> {
+        let k = self.kube()?;
+        for r in &mesh.spec.readiness {
+            let cond = readiness_condition(r)
+                .map_err(|e| PlatformError::failed(format!("{}: {e}", mesh.id())))?;
+            self.interrupt
+                .run(self.rt.handle(), k.wait(&cond, timeouts.assert()))??;
+        }
+        // Proof of onboarding starts here: a pod created before the injector answers may run
+        // without its sidecar (Linkerd's webhook fails open), so no case starts until it can.
+        if let Some(inj) = &mesh.spec.data_plane.injector {
+            let cond = Condition::ServiceEndpointsReady {
+                namespace: inj.namespace.clone(),
+                name: inj.name.clone(),
+            };
+            self.rt
+                .block_on(k.wait(&cond, timeouts.assert()))
+                .map_err(|source| PlatformError::Injector {
+                    mesh: mesh.id(),
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The kind config of `name` for the cluster pin, written to the scratch directory.
+    fn kind_config(
+        &self,
+        name: &str,
+        pin: &crate::spec::cluster::Cluster,
+    ) -> Result<(String, PathBuf), PlatformError> {
         let roles = pin
             .spec
             .nodes
@@ -658,26 +717,36 @@ impl Platform for KindPlatform {
             })
             .collect();
         let config = kind::render_config(&KindConfigInput {
-            name: name.clone(),
+            name: name.to_string(),
             node_image: pin.spec.node_image.clone(),
             roles,
             extra: (!pin.spec.config.is_empty()).then(|| Value::Object(pin.spec.config.clone())),
-        })
-        .map_err(infra)?;
-        let config_path = self.scratch.path().join("kind-config.yaml");
-        std::fs::write(&config_path, &config).map_err(infra)?;
-        let engine = self.engine()?.clone();
-        // The user's kubeconfig is never touched: kind writes into a scratch file, which
-        // outlives the run only when the cluster is kept.
-        let scratch = if self.keep {
+        })?;
+        let path = self.scratch.path().join("kind-config.yaml");
+        std::fs::write(&path, &config).map_err(PlatformError::io(path.display()))?;
+        Ok((config, path))
+    }
+
+    /// The kind CLI on a scratch kubeconfig (the user's is never touched; it outlives the run
+    /// only when the cluster is kept), checked against the pin's kind version range.
+    fn kind_cli(
+        &self,
+        name: &str,
+        pin: &crate::spec::cluster::Cluster,
+        engine: &Engine,
+        keep: bool,
+    ) -> Result<(Arc<KindCli>, ScratchKubeconfig, kind::KindVersion), PlatformError> {
+        let scratch = if keep {
             let dir = crate::env::state_dir().ok_or_else(|| {
-                infra("--keep needs a state directory for the kubeconfig (set XDG_STATE_HOME or HOME)")
+                PlatformError::failed(
+                    "--keep needs a state directory for the kubeconfig (set XDG_STATE_HOME or HOME)",
+                )
             })?;
             ScratchKubeconfig::persistent(&dir.join("clusters").join(format!("{name}.kubeconfig")))
         } else {
             ScratchKubeconfig::temporary()
         }
-        .map_err(|e| infra(format!("creating the scratch kubeconfig: {e}")))?;
+        .map_err(PlatformError::io("creating the scratch kubeconfig"))?;
         let binary = self
             .kind_binary
             .clone()
@@ -685,19 +754,91 @@ impl Platform for KindPlatform {
         let (set, remove) = engine.cli_env();
         let kind =
             Arc::new(KindCli::new(binary.to_string_lossy(), scratch.path()).with_env(set, remove));
-        let version = kind.version().map_err(infra)?;
-        kind::check_kind_version(&version.version, &pin.spec.kind.version).map_err(infra)?;
+        let version = kind.version()?;
+        kind::check_kind_version(&version.version, &pin.spec.kind.version)?;
+        Ok((kind, scratch, version))
+    }
+
+    /// `resolved/cluster.json` of a kind cluster this run brought up (and its API server's
+    /// version, `kubernetes_server`, added by the caller).
+    fn kind_facts(
+        &self,
+        pin: &crate::spec::cluster::Cluster,
+        engine: &Engine,
+        kind: &KindCli,
+        version: &kind::KindVersion,
+        up: &crate::bringup::BroughtUp,
+        nodes: &[meshproof_cluster::Node],
+    ) -> BTreeMap<String, Value> {
+        let mut facts = BTreeMap::new();
+        facts.insert("kind_version".into(), json!(version.version.to_string()));
+        if let Some(c) = &self.kind_choice {
+            facts.insert(
+                "kind_binary".into(),
+                json!(c.describe(&pin.spec.kind.version)),
+            );
+        }
+        facts.insert(
+            "docker_engine".into(),
+            json!({"host": engine.host(), "source": engine.source()}),
+        );
+        facts.insert("node_image".into(), json!(pin.spec.node_image));
+        facts.insert("ready_nodes".into(), json!(up.ready.nodes));
+        if !up.create.warnings.is_empty() {
+            facts.insert("kind_warnings".into(), json!(up.create.warnings));
+        }
+        facts.insert(
+            "nodes".into(),
+            json!(nodes
+                .iter()
+                .map(|n| json!({"name": n.name, "container_id": n.container_id, "role": n.role, "image_id": n.image_id}))
+                .collect::<Vec<_>>()),
+        );
+        facts.insert("commands".into(), json!(kind.records()));
+        facts
+    }
+}
+
+impl Platform for KindPlatform {
+    fn preflight(&mut self, run: &RunInputs<'_>) -> Result<(), PlatformError> {
+        let cluster = run.catalog.select_cluster(&run.plan.cluster.name)?;
+        let mesh = run.catalog.select_mesh(&run.plan.mesh.id)?;
+        let (checks, choice) = crate::doctor::preflight_checks(run.catalog, &cluster, &mesh.value)
+            .map_err(|e| PlatformError::Preflight(e.to_string()))?;
+        if let Some(e) = crate::doctor::failed_checks_error(&checks) {
+            return Err(PlatformError::Preflight(e.to_string()));
+        }
+        // The kind binary: the one on PATH, or the pin's release, downloaded and verified now.
+        let choice = choice
+            .ok_or_else(|| PlatformError::Preflight("preflight chose no kind binary".into()))?;
+        let binary =
+            crate::kind_binary::provide(&choice).map_err(|source| PlatformError::KindBinary {
+                pin: cluster.value.metadata.name.clone(),
+                source: Box::new(source),
+            })?;
+        self.kind_binary = Some(binary);
+        self.kind_choice = Some(choice);
+        Ok(())
+    }
+
+    fn cluster_up(&mut self, run: &RunInputs<'_>) -> Result<ClusterFacts, PlatformError> {
+        let pin = self.catalog.select_cluster(&run.plan.cluster.name)?.value;
+        let name = kind::cluster_name(run.run_id)?;
+        let (config, config_path) = self.kind_config(&name, &pin)?;
+        let engine = self.engine()?.clone();
+        let (kind, scratch, version) = self.kind_cli(&name, &pin, &engine, run.keep)?;
         // From here on the cluster is deleted on every path (drop, panic), unless kept; a
         // failed create keeps its nodes (`--retain`) until the pipeline has exported their logs.
         self.guard = Some(ClusterGuard::with_kubeconfig(
             name.clone(),
             kind.clone() as Arc<dyn meshproof_cluster::guard::Teardown>,
-            self.keep,
+            run.keep,
             Some(scratch.path().to_path_buf()),
         ));
         self.cluster = Some(name.clone());
         self.kind = Some(kind.clone());
         self.kubeconfig = Some(scratch);
+        self.backend.timeouts = run.plan.timeouts;
         let req = CreateRequest {
             name: name.clone(),
             config_path,
@@ -717,40 +858,18 @@ impl Platform for KindPlatform {
                     .map_err(|e| e.to_string())
             },
         )
-        .map_err(infra)?;
-        let server = self.rt.block_on(up.kube.server_version()).map_err(infra)?;
-        self.backend.kube = Some(up.kube);
+        .map_err(|source| PlatformError::ClusterCreate {
+            cluster: name.clone(),
+            source,
+        })?;
+        let server = self.rt.block_on(up.kube.server_version())?;
+        self.backend.kube = Some(up.kube.clone());
         self.server_version = Some(server.clone());
         let nodes = self
             .rt
-            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &name))
-            .map_err(infra)?;
-        let mut facts = BTreeMap::new();
-        facts.insert("kind_version".into(), json!(version.version.to_string()));
-        if let Some(c) = &self.kind_choice {
-            facts.insert(
-                "kind_binary".into(),
-                json!(c.describe(&pin.spec.kind.version)),
-            );
-        }
-        facts.insert(
-            "docker_engine".into(),
-            json!({"host": engine.host(), "source": engine.source()}),
-        );
-        facts.insert("node_image".into(), json!(pin.spec.node_image));
+            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &name))?;
+        let mut facts = self.kind_facts(&pin, &engine, &kind, &version, &up, &nodes);
         facts.insert("kubernetes_server".into(), json!(server));
-        facts.insert("ready_nodes".into(), json!(up.ready.nodes));
-        if !up.create.warnings.is_empty() {
-            facts.insert("kind_warnings".into(), json!(up.create.warnings));
-        }
-        facts.insert(
-            "nodes".into(),
-            json!(nodes
-                .iter()
-                .map(|n| json!({"name": n.name, "container_id": n.container_id, "role": n.role, "image_id": n.image_id}))
-                .collect::<Vec<_>>()),
-        );
-        facts.insert("commands".into(), json!(kind.records()));
         Ok(ClusterFacts {
             name,
             external: false,
@@ -763,13 +882,12 @@ impl Platform for KindPlatform {
         &mut self,
         kubeconfig: &Path,
         context: Option<&str>,
-    ) -> Result<ClusterFacts, InfraError> {
+        run: &RunInputs<'_>,
+    ) -> Result<ClusterFacts, PlatformError> {
+        self.backend.timeouts = run.plan.timeouts;
         let server = self.connect(kubeconfig, context)?;
         let k = self.kube()?;
-        let nodes = self
-            .interrupt
-            .run(self.rt.handle(), k.node_info())?
-            .map_err(infra)?;
+        let nodes = self.interrupt.run(self.rt.handle(), k.node_info())??;
         let mut facts = BTreeMap::new();
         facts.insert("kubernetes_server".into(), json!(server));
         facts.insert("nodes".into(), json!(nodes));
@@ -785,13 +903,17 @@ impl Platform for KindPlatform {
         })
     }
 
-    fn load_workload_image(&mut self, w: &Sourced<Workload>) -> Result<ImageFacts, InfraError> {
+    fn load_workload_image(
+        &mut self,
+        w: &Sourced<Workload>,
+        run: &RunInputs<'_>,
+    ) -> Result<ImageFacts, PlatformError> {
         self.backend.port = w.value.spec.port;
         let Some(cluster) = self.cluster.clone() else {
             // External clusters pull: the image must be reachable from them (`run` checks
             // that one was given before anything touches the cluster).
-            let reference = self.probe_image.clone().ok_or_else(|| {
-                infra(format!(
+            let reference = run.probe_image.map(str::to_string).ok_or_else(|| {
+                PlatformError::failed(format!(
                     "an external cluster cannot be loaded with a local image; push the probe image \
                      somewhere it can pull and pass --probe-image or set {}",
                     crate::env::MESHPROOF_PROBE_IMAGE
@@ -807,17 +929,13 @@ impl Platform for KindPlatform {
         let engine = self.engine()?.clone();
         let nodes = self
             .rt
-            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &cluster))
-            .map_err(infra)?;
-        let report = self
-            .interrupt
-            .run(
-                self.rt.handle(),
-                meshproof_cluster::images::load_image_archive(&engine, &nodes, &archive),
-            )?
-            .map_err(infra)?;
+            .block_on(meshproof_cluster::nodes::list_nodes(&engine, &cluster))?;
+        let report = self.interrupt.run(
+            self.rt.handle(),
+            meshproof_cluster::images::load_image_archive(&engine, &nodes, &archive),
+        )??;
         if !report.all_ok() {
-            return Err(infra(format!(
+            return Err(PlatformError::failed(format!(
                 "loading {} into the nodes failed: {report:?}",
                 image.reference
             )));
@@ -825,129 +943,28 @@ impl Platform for KindPlatform {
         Ok(image)
     }
 
-    fn use_timeouts(&mut self, timeouts: &Timeouts) {
-        self.backend.timeouts = *timeouts;
-    }
-
-    fn install_mesh(&mut self, mesh: &Mesh, timeouts: &Timeouts) -> Result<MeshFacts, InfraError> {
+    fn install_mesh(
+        &mut self,
+        mesh: &Mesh,
+        run: &RunInputs<'_>,
+    ) -> Result<MeshFacts, PlatformError> {
         let mut facts = MeshFacts::default();
         if mesh.spec.install.method == InstallMethod::None {
             return Ok(facts);
         }
-        let lock = match mesh.spec.install.method {
-            InstallMethod::Unpinned => None,
-            _ => {
-                let inputs = self.inputs();
-                let pin = inputs.select_mesh(&mesh.id()).map_err(infra)?;
-                crate::install::lock::load_for(inputs, &pin).map_err(infra)?
-            }
-        };
-        if let Some(l) = &lock {
-            crate::install::lock::check(mesh, &l.value, &l.path).map_err(infra)?;
-            facts
-                .facts
-                .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
-        }
-        let caps = self.helm_capabilities(mesh)?;
-        let rendered = crate::install::render::render_mesh(
-            mesh,
-            lock.as_ref().map(|l| &l.value),
-            self.scratch.path(),
-            Path::new("helm"),
-            &caps,
-        )
-        .map_err(infra)?;
-        facts.facts.extend(rendered.facts);
-        facts.rendered.extend(rendered.files);
-        // Images: the lock's registry digests, overridden by a parent run's observed ones
-        // (`reproduce`), so the applied manifests name exactly the bits to run.
-        let mut digests = lock
-            .as_ref()
-            .map(|l| crate::install::lock::locked_images(&l.value))
-            .unwrap_or_default();
-        digests.extend(self.image_pins.clone());
-        let mut steps: Vec<InstallStep> = Vec::new();
-        for step in rendered.steps {
-            let text = pin_and_record(&step.text, &digests, &mut facts);
-            let docs = crate::yaml::documents(&step.source, &text).map_err(infra)?;
-            steps.push((
-                step.name,
-                crate::install::helm::redact_secrets(&text).into_bytes(),
-                docs,
-                step.namespace,
-            ));
-        }
-        let k = self.kube()?;
-        for (name, recorded, docs, namespace) in steps {
-            if let Some(ns) = &namespace {
-                self.interrupt
-                    .run(
-                        self.rt.handle(),
-                        k.ensure_namespace(ns, &BTreeMap::new(), &BTreeMap::new()),
-                    )?
-                    .map_err(infra)?;
-            }
-            let outcomes = self.interrupt.run(
-                self.rt.handle(),
-                k.apply(&docs, namespace.as_deref(), timeouts.apply()),
-            )?;
-            if let Some(bad) = outcomes.iter().find(|o| !o.ok) {
-                return Err(infra(format!(
-                    "installing {} ({name}): {} rejected: {}",
-                    mesh.id(),
-                    bad.object,
-                    bad.message.as_deref().unwrap_or("no reason given")
-                )));
-            }
-            facts.rendered.insert(name, recorded);
-        }
-        for r in &mesh.spec.readiness {
-            let cond = readiness_condition(r).map_err(|e| infra(format!("{}: {e}", mesh.id())))?;
-            self.interrupt
-                .run(self.rt.handle(), k.wait(&cond, timeouts.assert()))?
-                .map_err(infra)?;
-        }
-        // Proof of onboarding starts here: a pod created before the injector answers may run
-        // without its sidecar (Linkerd's webhook fails open), so no case starts until it can.
-        if let Some(inj) = &mesh.spec.data_plane.injector {
-            let cond = Condition::ServiceEndpointsReady {
-                namespace: inj.namespace.clone(),
-                name: inj.name.clone(),
-            };
-            self.rt
-                .block_on(k.wait(&cond, timeouts.assert()))
-                .map_err(|e| {
-                    infra(format!(
-                        "{}: the sidecar injector is not ready: {e}",
-                        mesh.id()
-                    ))
-                })?;
-        }
+        let steps = self.render_install(mesh, run, &mut facts)?;
+        self.apply_install(mesh, steps, &run.plan.timeouts, &mut facts)?;
+        self.wait_ready(mesh, &run.plan.timeouts)?;
         Ok(facts)
     }
 
-    fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
-        self.image_pins = digests.clone();
-    }
-
-    fn use_inputs(&mut self, catalog: &Catalog) {
-        self.inputs = Some(catalog.clone());
-    }
-
-    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
+    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, PlatformError> {
         let k = self.kube()?;
-        let served = self
-            .interrupt
-            .run(self.rt.handle(), k.served_smi())?
-            .map_err(infra)?;
+        let served = self.interrupt.run(self.rt.handle(), k.served_smi())??;
         let running = self
             .interrupt
             .run(self.rt.handle(), k.running_mesh(&mesh.spec.namespaces))?;
         Ok(installed_mesh_facts(mesh, served, running))
-    }
-
-    fn use_probe_image(&mut self, reference: &str) {
-        self.probe_image = Some(reference.to_string());
     }
 
     fn backend(&mut self) -> &mut dyn SuiteBackend {
@@ -969,7 +986,7 @@ impl Platform for KindPlatform {
         };
         let engine = match self.engine() {
             Ok(e) => e.clone(),
-            Err(e) => return vec![e.0],
+            Err(e) => return vec![e.to_string()],
         };
         // By the cluster label, so a failed create's retained nodes are exported too; every
         // file through the same redaction as pod logs.
@@ -993,11 +1010,11 @@ impl Platform for KindPlatform {
         out
     }
 
-    fn teardown(&mut self, _keep: bool) -> Result<Option<String>, InfraError> {
+    fn teardown(&mut self) -> Result<Option<String>, PlatformError> {
         let Some(guard) = self.guard.take() else {
             return Ok(None);
         };
-        match guard.teardown().map_err(infra)? {
+        match guard.teardown()? {
             TeardownOutcome::Kept => Ok(Some(meshproof_cluster::guard::keep_message(
                 guard.cluster(),
                 guard.kubeconfig(),
@@ -1105,7 +1122,7 @@ mod tests {
             .next()
             .expect("a workload");
         let installed = tempfile::tempdir().unwrap();
-        let mut p = KindPlatform::new(Catalog::new(installed.path()), false).unwrap();
+        let mut p = KindPlatform::new(Catalog::new(installed.path())).unwrap();
         let e = p.image_archive_or_build(&w, None).unwrap_err().to_string();
         assert!(
             e.contains(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE)

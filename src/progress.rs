@@ -155,7 +155,8 @@ impl<W: Write> Progress for JsonlProgress<W> {
             .collect();
         self.emit(json!({
             "event": "run", "run_id": outcome.run_id, "status": outcome.status,
-            "bundle": outcome.bundle, "failure": outcome.failure, "cases": cases,
+            "bundle": outcome.bundle, "failure": outcome.failure.as_ref().map(|e| e.to_string()),
+            "cases": cases,
         }));
     }
     fn phase_started(&mut self, phase: &Phase) {

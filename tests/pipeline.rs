@@ -11,7 +11,7 @@ use common::{FakeClock, MeshModel, World};
 use meshproof::bundle::RunStatus;
 use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult};
 use meshproof::pipeline::{
-    self, ClusterFacts, ImageFacts, InfraError, MeshFacts, Platform, RunRequest,
+    self, ClusterFacts, ImageFacts, MeshFacts, Platform, PlatformError, RunInputs, RunRequest,
 };
 use meshproof::plan::{PlanRequest, RunPlan};
 use meshproof::progress::TextProgress;
@@ -20,7 +20,6 @@ use meshproof::spec::catalog::{Catalog, Sourced};
 use meshproof::spec::mesh::Mesh;
 use meshproof::spec::workload::Workload;
 use meshproof::suite::{HarnessError, SuiteBackend};
-use meshproof::timeouts::Timeouts;
 use meshproof::verdict::{Capability, CaseStatus};
 use serde_json::{json, Value};
 
@@ -29,11 +28,15 @@ struct TestPlatform<'a> {
     backend: Backend<'a>,
     calls: Vec<String>,
     fail_preflight: bool,
+    /// `kind create cluster` fails (as kubeadm does on a broken node).
+    fail_create: bool,
     fail_mesh: bool,
     /// What `install_mesh` reports (e.g. the images it pinned).
     mesh_facts: BTreeMap<String, Value>,
-    /// Whether the run's inputs were the repository's catalog (`use_inputs`).
+    /// Whether the run's inputs were the repository's catalog (`RunInputs::catalog`).
     inputs_from_repo: Option<bool>,
+    /// Whether the cluster is kept (`RunInputs::keep`, given to `cluster_up`).
+    keep: bool,
     /// The plan preflight was asked to check (what the run would execute).
     preflight_plan: Option<RunPlan>,
 }
@@ -122,28 +125,50 @@ impl<'a> TestPlatform<'a> {
             },
             calls: vec![],
             fail_preflight: false,
+            fail_create: false,
             fail_mesh: false,
             mesh_facts: BTreeMap::new(),
             inputs_from_repo: None,
+            keep: false,
             preflight_plan: None,
         }
+    }
+
+    /// What every call given the run's inputs records: where they came from.
+    fn saw(&mut self, run: &RunInputs<'_>) {
+        self.inputs_from_repo = Some(run.catalog.root == common::repo());
     }
 }
 
 impl Platform for TestPlatform<'_> {
-    fn preflight(&mut self, plan: &RunPlan) -> Result<(), InfraError> {
+    fn preflight(&mut self, run: &RunInputs<'_>) -> Result<(), PlatformError> {
+        self.saw(run);
         self.calls.push("preflight".into());
-        self.preflight_plan = Some(plan.clone());
+        self.preflight_plan = Some(run.plan.clone());
         if self.fail_preflight {
-            return Err(InfraError(
+            return Err(PlatformError::Preflight(
                 "preflight failed (1): kind\n  kind: `kind` not found".into(),
             ));
         }
         Ok(())
     }
-    fn cluster_up(&mut self, run_id: &str, plan: &RunPlan) -> Result<ClusterFacts, InfraError> {
+    fn cluster_up(&mut self, run: &RunInputs<'_>) -> Result<ClusterFacts, PlatformError> {
+        self.saw(run);
         self.calls.push("cluster_up".into());
-        let name = format!("meshproof-{}", &run_id[..8]);
+        self.keep = run.keep;
+        let (plan, name) = (run.plan, format!("meshproof-{}", &run.run_id[..8]));
+        if self.fail_create {
+            // What the kind platform returns when `kind create cluster` exits 1.
+            let kind = meshproof_cluster::kind::KindError::Failed {
+                command: format!("kind create cluster --name {name} --retain"),
+                exit_code: Some(1),
+                stderr: "ERROR: failed to create cluster: failed to init node with kubeadm: exit status 1".into(),
+            };
+            return Err(PlatformError::ClusterCreate {
+                cluster: name,
+                source: meshproof::bringup::BringUpError::Create(kind),
+            });
+        }
         Ok(ClusterFacts {
             name,
             external: false,
@@ -155,7 +180,9 @@ impl Platform for TestPlatform<'_> {
         &mut self,
         kubeconfig: &Path,
         context: Option<&str>,
-    ) -> Result<ClusterFacts, InfraError> {
+        run: &RunInputs<'_>,
+    ) -> Result<ClusterFacts, PlatformError> {
+        self.saw(run);
         self.calls.push(format!(
             "connect_external {} {context:?}",
             kubeconfig.display()
@@ -167,18 +194,31 @@ impl Platform for TestPlatform<'_> {
             facts: BTreeMap::new(),
         })
     }
-    fn load_workload_image(&mut self, _: &Sourced<Workload>) -> Result<ImageFacts, InfraError> {
+    fn load_workload_image(
+        &mut self,
+        _: &Sourced<Workload>,
+        run: &RunInputs<'_>,
+    ) -> Result<ImageFacts, PlatformError> {
+        self.saw(run);
         self.calls.push("load_workload_image".into());
         Ok(ImageFacts {
             reference: "meshproof-probe:test".into(),
             id: "sha256:00".into(),
         })
     }
-    fn install_mesh(&mut self, mesh: &Mesh, _: &Timeouts) -> Result<MeshFacts, InfraError> {
+    fn install_mesh(
+        &mut self,
+        mesh: &Mesh,
+        run: &RunInputs<'_>,
+    ) -> Result<MeshFacts, PlatformError> {
+        self.saw(run);
+        if !run.image_pins.is_empty() {
+            self.calls.push(format!("pin_images {:?}", run.image_pins));
+        }
         self.calls.push(format!("install_mesh {}", mesh.id()));
         if self.fail_mesh {
-            return Err(InfraError(
-                "Deployment osm-system/osm-controller available: timed out after 300s".into(),
+            return Err(PlatformError::failed(
+                "Deployment osm-system/osm-controller available: timed out after 300s",
             ));
         }
         Ok(MeshFacts {
@@ -186,13 +226,7 @@ impl Platform for TestPlatform<'_> {
             ..MeshFacts::default()
         })
     }
-    fn pin_images(&mut self, digests: &BTreeMap<String, String>) {
-        self.calls.push(format!("pin_images {digests:?}"));
-    }
-    fn use_inputs(&mut self, catalog: &meshproof::spec::catalog::Catalog) {
-        self.inputs_from_repo = Some(catalog.root == common::repo());
-    }
-    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, InfraError> {
+    fn observe_installed_mesh(&mut self, mesh: &Mesh) -> Result<MeshFacts, PlatformError> {
         self.calls
             .push(format!("observe_installed_mesh {}", mesh.id()));
         Ok(MeshFacts::default())
@@ -221,7 +255,8 @@ impl Platform for TestPlatform<'_> {
         )]
         .into()
     }
-    fn teardown(&mut self, keep: bool) -> Result<Option<String>, InfraError> {
+    fn teardown(&mut self) -> Result<Option<String>, PlatformError> {
+        let keep = self.keep;
         self.calls.push(format!("teardown keep={keep}"));
         Ok(keep.then(|| "kept: kubectl --context kind-meshproof-x".to_string()))
     }
@@ -434,7 +469,12 @@ fn an_interrupt_writes_an_aborted_bundle_and_still_tears_down() {
     )
     .unwrap();
     assert_eq!(outcome.status, RunStatus::Aborted);
-    assert!(outcome.failure.as_deref().unwrap().contains("interrupted"));
+    assert!(outcome
+        .failure
+        .as_ref()
+        .unwrap()
+        .to_string()
+        .contains("interrupted"));
     assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
     let files =
         meshproof::bundle::read::read_selected(&out, &Default::default(), |p| p == "manifest.json")
@@ -495,8 +535,9 @@ fn an_infrastructure_failure_still_writes_a_bundle() {
     assert_eq!(outcome.status, RunStatus::InfrastructureFailed);
     assert!(outcome
         .failure
-        .as_deref()
+        .as_ref()
         .unwrap()
+        .to_string()
         .contains("osm-controller"));
     // Every planned case is recorded as not run, saying why.
     assert_eq!(outcome.verdicts.cases.len(), 4);
@@ -510,6 +551,86 @@ fn an_infrastructure_failure_still_writes_a_bundle() {
         "evidence is collected after a failure"
     );
     assert_eq!(p.calls.last().unwrap(), "teardown keep=true");
+}
+
+/// A failed `kind create cluster` reaches the CLI as a typed error whose causes are the
+/// platform's and kind's own, so `main` prints each as a "caused by" line; the bundle records
+/// the same failure, and the failed create's retained nodes still give their logs.
+#[test]
+fn a_failed_kind_create_reaches_the_cli_with_its_cause_chain() {
+    use meshproof::bringup::BringUpError;
+    use meshproof_cluster::kind::KindError;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("no-cluster.tar.zst");
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    p.fail_create = true;
+    let outcome = pipeline::run(
+        &catalog(),
+        &request("osm", &out),
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::InfrastructureFailed);
+    assert_eq!(
+        p.calls,
+        [
+            "preflight",
+            "cluster_up",
+            "node_logs",
+            "teardown keep=false"
+        ]
+    );
+    assert_eq!(outcome.verdicts.summary.cases.not_run, 4);
+    let e = meshproof::app::finish_run(&outcome, None, &mut Vec::new()).unwrap_err();
+    assert_eq!(e.exit_code(), 4);
+    let mut causes: Vec<&(dyn std::error::Error + 'static)> = Vec::new();
+    let mut next = std::error::Error::source(&e);
+    while let Some(c) = next {
+        causes.push(c);
+        next = c.source();
+    }
+    assert!(causes.len() >= 2, "{causes:?}");
+    // The run's failure (shared by the outcome and the error), then kind's.
+    let platform = causes[0]
+        .downcast_ref::<std::sync::Arc<PlatformError>>()
+        .map(|a| &**a);
+    assert!(
+        matches!(platform, Some(PlatformError::ClusterCreate { cluster, .. }) if cluster.starts_with("meshproof-")),
+        "{:?}",
+        causes[0]
+    );
+    assert!(
+        matches!(
+            causes[1].downcast_ref::<BringUpError>(),
+            Some(BringUpError::Create(KindError::Failed {
+                exit_code: Some(1),
+                ..
+            }))
+        ),
+        "{:?}",
+        causes[1]
+    );
+    assert!(
+        causes[1]
+            .to_string()
+            .contains("failed to init node with kubeadm"),
+        "{}",
+        causes[1]
+    );
+    assert!(
+        e.to_string()
+            .starts_with("infrastructure failure: creating kind cluster meshproof-"),
+        "{e}"
+    );
+    let m = manifest_of(&out);
+    assert_eq!(m["run"]["status"], "infrastructure-failed");
+    assert_eq!(
+        m["run"]["failure"],
+        outcome.failure.as_ref().unwrap().to_string()
+    );
 }
 
 #[test]
