@@ -55,7 +55,7 @@ pub struct Setup<'a> {
     /// The bundle to write.
     pub out: PathBuf,
     /// The key that signs the bundle and where its attestation goes (`--sign-key`).
-    pub signer: Option<(meshproof_attest::SigningKey, PathBuf)>,
+    pub signer: Option<(crate::provenance::files::SigningKey, PathBuf)>,
     pub started_at: String,
 }
 
@@ -322,7 +322,7 @@ impl<'a> Setup<'a> {
 fn signer(
     req: &RunRequest,
     out: &Path,
-) -> Result<Option<(meshproof_attest::SigningKey, PathBuf)>, AppError> {
+) -> Result<Option<(crate::provenance::files::SigningKey, PathBuf)>, AppError> {
     let Some(k) = &req.sign_key else {
         return Ok(None);
     };

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use meshproof_attest::{Envelope, PublicKey, SigningKey, Statement, TestResult};
+/// What [`load_signing_key`] returns, nameable by callers that keep the key until they sign.
+pub use meshproof_attest::SigningKey;
+use meshproof_attest::{Envelope, PublicKey, Statement, TestResult};
 use zeroize::Zeroizing;
 
 use crate::staged::StagedFile;
