@@ -59,7 +59,7 @@
           (lib.fileset.maybeMissing ./clippy.toml)
         ];
       src = lib.fileset.toSource { root = ./.; fileset = buildFiles; };
-      # The tests read one file more: tests/meshes.rs keeps the e2e workflow's matrix in step with
+      # The tests read one file more: tests/it/meshes.rs keeps the e2e workflow's matrix in step with
       # the catalog. Only checks.tests uses this source, so editing CI files rebuilds no package.
       # (.ci/packaging-checks.sh fails when a test names a repository file outside it.)
       testSrc = lib.fileset.toSource {
