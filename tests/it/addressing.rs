@@ -4,15 +4,13 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
-use common::{model_timeouts, repo, FakeClock, MeshModel, World};
-use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult, StepStatus};
-use meshproof::spec::case::TrafficCheck;
+use common::{model_timeouts, repo, FakeClock, MeshModel, Scripted, World};
+use meshproof::observation::StepStatus;
 use meshproof::spec::catalog::Catalog;
 use meshproof::spec::mesh::Mesh;
-use meshproof::suite::{run_case, CaseContext, HarnessError, NoProgress, SuiteBackend};
+use meshproof::suite::{run_case, CaseContext, NoProgress};
 use serde_json::Value;
 
 fn consul() -> Mesh {
@@ -102,61 +100,6 @@ fn an_upstream_whose_pods_run_as_several_accounts_cannot_be_named() {
     );
 }
 
-/// The reference model, recording the URLs the runner asks for.
-struct Recording {
-    world: World,
-    urls: Vec<String>,
-}
-
-impl SuiteBackend for Recording {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        ns: &str,
-        l: &BTreeMap<String, String>,
-        a: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        self.world.create_namespace(ns, l, a)
-    }
-    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
-        self.world.delete_namespace(ns)
-    }
-    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        self.world.apply(ns, f, o)
-    }
-    fn delete(
-        &mut self,
-        ns: &str,
-        f: &str,
-        o: &[Value],
-    ) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, ns, f, o)
-    }
-    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, ns, o)
-    }
-    fn traffic(
-        &mut self,
-        ns: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        self.urls.push(url.to_string());
-        self.world.traffic(ns, c, url)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(
-        &mut self,
-        ns: &str,
-    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, ns)
-    }
-}
-
 #[test]
 fn the_runner_calls_local_upstreams_and_cannot_call_an_unaddressed_service() {
     let m = consul();
@@ -174,10 +117,8 @@ fn the_runner_calls_local_upstreams_and_cannot_call_an_unaddressed_service() {
         let mut world = World::new(MeshModel::Conformant);
         // The pods carry Consul's injected sidecar, so app-ready's data-plane check holds.
         world.sidecar = "consul-connect-envoy-sidecar";
-        let mut b = Recording {
-            world,
-            urls: Vec::new(),
-        };
+        // The shared backend records the URLs the runner asks for.
+        let mut b = Scripted::of(world);
         let obs = run_case(
             lc,
             "ns1",

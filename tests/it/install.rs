@@ -4,52 +4,21 @@
 //! the `cli` method (a pinned `#!/bin/sh` CLI served locally, plain or in a `.tar.gz`).
 
 use crate::common;
+use crate::common::http::{FakeHttp, Reply};
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::Arc;
 
 use meshproof::install::{self, certs::LinkerdIdentity, cli, helm, images, lock, InstallError};
 use meshproof::spec::mesh::{Cli, CliDownload, Helm, RemoteFile, RenderStep};
 
-/// A tiny HTTP/1.1 server on 127.0.0.1 serving fixed paths until the test ends.
+/// The shared fake HTTP server serving fixed paths (404 otherwise) until the test ends.
 fn serve(files: BTreeMap<String, Vec<u8>>) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let files = Arc::new(files);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let files = Arc::clone(&files);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).is_err() {
-                    return;
-                }
-                loop {
-                    let mut l = String::new();
-                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
-                        break;
-                    }
-                }
-                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-                let (status, body) = match files.get(path) {
-                    Some(b) => ("200 OK", b.clone()),
-                    None => ("404 Not Found", b"not found".to_vec()),
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = stream.write_all(&body);
-            });
-        }
+    let server = FakeHttp::start(move |req, _| match files.get(&req.target) {
+        Some(b) => Reply::new(200).body(b),
+        None => Reply::new(404).body(b"not found"),
     });
-    format!("http://{addr}")
+    server.url()
 }
 
 fn sha(b: &[u8]) -> String {

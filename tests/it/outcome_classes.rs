@@ -5,85 +5,11 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
-
-use common::{observe_case_in, osm, semantics, suite, MeshModel, World};
+use common::{observe_case_in, osm, semantics, suite, MeshModel, Scripted, World};
 use meshproof::calls::Semantics;
-use meshproof::observation::{
-    CallRecord, MetricsObservation, ObjectResult, PodObservation, StepStatus,
-};
-use meshproof::spec::case::TrafficCheck;
+use meshproof::observation::{CallRecord, StepStatus};
 use meshproof::spec::mesh::Mesh;
-use meshproof::suite::{HarnessError, SuiteBackend};
 use meshproof::verdict::{judge, CaseStatus, Outcome, Scoring, Verdicts};
-use serde_json::Value;
-
-/// The reference model, except that the first `broken` traffic rounds fail before the mesh: every
-/// call gets the transport error `kind` (`dns`: CoreDNS not answering yet; `connect-refused`: a
-/// ClusterIP kube-proxy has not programmed yet).
-struct PreMesh {
-    world: World,
-    kind: &'static str,
-    broken: usize,
-}
-
-impl SuiteBackend for PreMesh {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        ns: &str,
-        l: &BTreeMap<String, String>,
-        a: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        self.world.create_namespace(ns, l, a)
-    }
-    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
-        self.world.delete_namespace(ns)
-    }
-    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        self.world.apply(ns, f, o)
-    }
-    fn delete(
-        &mut self,
-        ns: &str,
-        f: &str,
-        o: &[Value],
-    ) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, ns, f, o)
-    }
-    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, ns, o)
-    }
-    fn traffic(
-        &mut self,
-        ns: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        let mut records = self.world.traffic(ns, c, url)?;
-        if self.broken > 0 {
-            self.broken -= 1;
-            for r in &mut records {
-                *r = CallRecord {
-                    status: None,
-                    error: Some(self.kind.to_string()),
-                    error_detail: Some(format!("{}: before any mesh decision", self.kind)),
-                    backend: None,
-                    ..r.clone()
-                };
-            }
-        }
-        Ok(records)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(&mut self, ns: &str) -> Result<Vec<PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, ns)
-    }
-}
 
 /// OSM 1.2.4 as a sidecar mesh that does not claim refused connections: its pin declares a
 /// refused connection as its own denial (no outbound listener, with sources), which is exactly the
@@ -97,8 +23,10 @@ fn sidecar_pin() -> Mesh {
     pin
 }
 
-/// Run traffic-access against the model with the first `broken` traffic rounds failing with
-/// `kind`, and judge it with `pin`'s semantics.
+/// Run traffic-access against the model with the first `broken` traffic rounds failing before
+/// the mesh: every call gets the transport error `kind` (`dns`: CoreDNS not answering yet;
+/// `connect-refused`: a ClusterIP kube-proxy has not programmed yet). Judged with `pin`'s
+/// semantics.
 fn access_with(
     pin: &Mesh,
     kind: &'static str,
@@ -106,11 +34,22 @@ fn access_with(
 ) -> (Verdicts, Vec<(String, StepStatus)>) {
     let s = suite();
     let lc = s.case("traffic-access").unwrap();
-    let mut backend = PreMesh {
-        world: World::new(MeshModel::Conformant),
-        kind,
-        broken,
-    };
+    let mut backend = Scripted::new(MeshModel::Conformant);
+    let mut broken = broken;
+    backend.rewrite_calls_with(move |_, records| {
+        if broken > 0 {
+            broken -= 1;
+            for r in records {
+                *r = CallRecord {
+                    status: None,
+                    error: Some(kind.to_string()),
+                    error_detail: Some(format!("{kind}: before any mesh decision")),
+                    backend: None,
+                    ..r.clone()
+                };
+            }
+        }
+    });
     let obs = common::observe_case_with(lc, pin, &mut backend);
     let statuses = obs
         .steps

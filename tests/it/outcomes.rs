@@ -1,98 +1,56 @@
 //! Outcomes that never overstate: the real `meshproof run` against an API server that refuses
 //! namespace creation ends `incomplete` with exit 4, and every rendering of its bundle says so.
 //!
-//! The API server is a small local HTTP server behind a kubeconfig, so the real code path runs:
+//! The API server is the shared fake HTTP server behind a kubeconfig, so the real code path runs:
 //! kube-rs client, discovery, the suite runner, evidence, `pack`, `verify`, the exit code.
 
 use crate::common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use common::bin;
+use common::http::{FakeHttp, Reply};
 use predicates::prelude::*;
 use serde_json::{json, Value};
 
-/// Every request the fake API server saw: `METHOD /path?query`.
-type Seen = Arc<Mutex<Vec<String>>>;
-
 /// An API server whose RBAC lets the caller read discovery and nodes but nothing else: every
 /// write (namespace creation first) and every other read answers 403 Forbidden, as Kubernetes
-/// does (a `Status` object).
-fn forbidding_api_server() -> (String, Seen) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let seen: Seen = Arc::default();
-    let log = Arc::clone(&seen);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let log = Arc::clone(&log);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                    return;
-                }
-                let mut length = 0usize;
-                loop {
-                    let mut l = String::new();
-                    if reader.read_line(&mut l).unwrap_or(0) == 0 || l == "\r\n" {
-                        break;
-                    }
-                    if let Some((k, v)) = l.split_once(':') {
-                        if k.eq_ignore_ascii_case("content-length") {
-                            length = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                }
-                let mut body = vec![0u8; length];
-                let _ = reader.read_exact(&mut body);
-                let mut parts = request_line.split_whitespace();
-                let method = parts.next().unwrap_or("").to_string();
-                let target = parts.next().unwrap_or("/").to_string();
-                log.lock().unwrap().push(format!("{method} {target}"));
-                let path = target.split('?').next().unwrap_or("/");
-                let (status, reply) = answer(&method, path);
-                let reply = reply.to_string();
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
-                    reply.len()
-                );
-            });
-        }
-    });
-    (format!("http://{addr}"), seen)
+/// does (a `Status` object). The shared fake HTTP server.
+fn forbidding_api_server() -> FakeHttp {
+    FakeHttp::start(|req, _| {
+        let (status, reply) = answer(&req.method, &req.path);
+        Reply::new(status)
+            .header("Content-Type", "application/json")
+            .header("Connection", "close")
+            .body(reply.to_string().as_bytes())
+    })
 }
 
-fn answer(method: &str, path: &str) -> (&'static str, Value) {
+fn answer(method: &str, path: &str) -> (u16, Value) {
     match (method, path) {
         ("GET", "/version") => (
-            "200 OK",
+            200,
             json!({"major": "1", "minor": "29", "gitVersion": "v1.29.2", "gitCommit": "0",
                    "gitTreeState": "clean", "buildDate": "2024-02-14T10:32:40Z",
                    "goVersion": "go1.21.7", "compiler": "gc", "platform": "linux/amd64"}),
         ),
         ("GET", "/api") => (
-            "200 OK",
+            200,
             json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}),
         ),
         // No SMI group is served: the mesh is "installed" but discovery finds nothing.
         ("GET", "/apis") => (
-            "200 OK",
+            200,
             json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": []}),
         ),
         ("GET", "/api/v1/nodes") => (
-            "200 OK",
+            200,
             json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": []}),
         ),
         _ => {
             let resource = path.trim_start_matches('/').replace('/', " ");
             (
-                "403 Forbidden",
+                403,
                 json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                        "message": format!("forbidden: User \"system:serviceaccount:ci:runner\" cannot {} {resource}", method.to_lowercase()),
                        "reason": "Forbidden", "code": 403}),
@@ -129,8 +87,8 @@ fn show(bundle: &Path, format: &str) -> assert_cmd::assert::Assert {
 #[test]
 fn a_run_whose_namespaces_are_refused_is_incomplete_exit_4_and_every_export_says_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let (server, seen) = forbidding_api_server();
-    let kc = kubeconfig(tmp.path(), &server);
+    let server = forbidding_api_server();
+    let kc = kubeconfig(tmp.path(), &server.url());
     let out = tmp.path().join("refused.tar.zst");
     let run = bin()
         .env("MESHPROOF_PROBE_IMAGE", "meshproof-probe:test")
@@ -151,7 +109,11 @@ fn a_run_whose_namespaces_are_refused_is_incomplete_exit_4_and_every_export_says
     let summary = stdout(&run);
     assert!(summary.contains("status incomplete"), "{summary}");
     // The run reached the cases and the API server refused their namespaces.
-    let requests = seen.lock().unwrap().clone();
+    let requests: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
     assert!(
         requests
             .iter()
@@ -342,8 +304,8 @@ fn a_manifest_claiming_complete_for_unfinished_cases_fails_verification() {
 #[test]
 fn jsonl_stdout_is_only_json_lines_and_the_summary_goes_to_stderr() {
     let tmp = tempfile::tempdir().unwrap();
-    let (server, _) = forbidding_api_server();
-    let kc = kubeconfig(tmp.path(), &server);
+    let server = forbidding_api_server();
+    let kc = kubeconfig(tmp.path(), &server.url());
     let out = tmp.path().join("refused.tar.zst");
     let run = bin()
         .args([

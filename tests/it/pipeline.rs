@@ -5,27 +5,25 @@ use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use common::{FakeClock, MeshModel, World};
+use common::{FakeClock, MeshModel, Scripted};
 use meshproof::bundle::RunStatus;
-use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult};
 use meshproof::pipeline::{
     self, ClusterFacts, ImageFacts, MeshFacts, Platform, PlatformError, RunInputs, RunRequest,
 };
 use meshproof::plan::{PlanRequest, RunPlan};
 use meshproof::progress::TextProgress;
-use meshproof::spec::case::TrafficCheck;
 use meshproof::spec::catalog::{Catalog, Sourced};
 use meshproof::spec::mesh::Mesh;
 use meshproof::spec::workload::Workload;
-use meshproof::suite::{HarnessError, SuiteBackend};
+use meshproof::suite::SuiteBackend;
 use meshproof::verdict::{Capability, CaseStatus};
 use serde_json::{json, Value};
 
 /// A test double of a cluster platform: the model plays the mesh; every call is recorded.
 struct TestPlatform<'a> {
-    backend: Backend<'a>,
+    backend: Scripted<'a>,
     calls: Vec<String>,
     fail_preflight: bool,
     /// `kind create cluster` fails (as kubeadm does on a broken node).
@@ -41,88 +39,26 @@ struct TestPlatform<'a> {
     preflight_plan: Option<RunPlan>,
 }
 
-struct Backend<'a> {
-    world: World,
-    created: Vec<String>,
-    deleted: Vec<String>,
-    traffic_calls: usize,
-    cancel_after: Option<(usize, &'a AtomicBool)>,
-}
-
-impl SuiteBackend for Backend<'_> {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        ns: &str,
-        _: &BTreeMap<String, String>,
-        _: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        self.created.push(ns.to_string());
-        Ok(())
-    }
-    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
-        self.deleted.push(ns.to_string());
-        Ok(())
-    }
-    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
+/// The shared scripted backend, checking that the workload manifests carry the loaded image,
+/// not the placeholder.
+fn workload_backend<'a>(mesh: MeshModel) -> Scripted<'a> {
+    let mut b = Scripted::new(mesh);
+    b.check_applies(|f, o| {
         if f == "workload" {
-            // The workload manifests carry the loaded image, not the placeholder.
             assert!(o
                 .iter()
                 .filter(|d| d["kind"] == "Deployment")
                 .all(|d| d["spec"]["template"]["spec"]["containers"][0]["image"]
                     == "meshproof-probe:test"));
         }
-        self.world.apply(ns, f, o)
-    }
-    fn delete(
-        &mut self,
-        ns: &str,
-        f: &str,
-        o: &[Value],
-    ) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, ns, f, o)
-    }
-    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, ns, o)
-    }
-    fn traffic(
-        &mut self,
-        ns: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        self.traffic_calls += 1;
-        if let Some((n, flag)) = self.cancel_after {
-            if self.traffic_calls >= n {
-                flag.store(true, Ordering::SeqCst);
-            }
-        }
-        self.world.traffic(ns, c, url)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(
-        &mut self,
-        ns: &str,
-    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, ns)
-    }
+    });
+    b
 }
 
 impl<'a> TestPlatform<'a> {
     fn new(mesh: MeshModel) -> Self {
         TestPlatform {
-            backend: Backend {
-                world: World::new(mesh),
-                created: vec![],
-                deleted: vec![],
-                traffic_calls: 0,
-                cancel_after: None,
-            },
+            backend: workload_backend(mesh),
             calls: vec![],
             fail_preflight: false,
             fail_create: false,
@@ -355,8 +291,8 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
         ]
     );
     // Every case namespace the run made is deleted after its evidence.
-    assert_eq!(p.backend.created.len(), 5);
-    assert_eq!(p.backend.created, p.backend.deleted);
+    assert_eq!(p.backend.created().len(), 5);
+    assert_eq!(p.backend.created(), p.backend.deleted());
     // The bundle holds the inputs, the kind config, evidence and resolved pins; no temp dir is left.
     let files =
         meshproof::bundle::read::read_selected(&out, &Default::default(), |_| true).unwrap();
@@ -435,7 +371,7 @@ fn only_and_require() {
         .map(|c| c.name.as_str())
         .collect();
     assert_eq!(names, ["traffic-access", "traffic-spec"]);
-    assert_eq!(p.backend.created.len(), 2);
+    assert_eq!(p.backend.created().len(), 2);
     assert!(outcome.verdicts.below(Capability::Partial).is_empty());
     assert_eq!(outcome.verdicts.below(Capability::Full).len(), 1);
     // Through the binary: --require maps to exit 1 only below the level (run itself is checked in
@@ -458,7 +394,7 @@ fn an_interrupt_writes_an_aborted_bundle_and_still_tears_down() {
     let out = tmp.path().join("aborted.tar.zst");
     let cancel = AtomicBool::new(false);
     let mut p = TestPlatform::new(MeshModel::Conformant);
-    p.backend.cancel_after = Some((1, &cancel));
+    p.backend.cancel_after_traffic = Some((1, &cancel));
     let outcome = pipeline::run(
         &catalog(),
         &request("osm", &out),
@@ -509,8 +445,8 @@ fn an_interrupt_writes_an_aborted_bundle_and_still_tears_down() {
         split.steps[0].checks[0].observed,
         "skipped: not run (the run was aborted before the case started)"
     );
-    assert_eq!(p.backend.created.len(), 1);
-    assert_eq!(p.backend.created, p.backend.deleted);
+    assert_eq!(p.backend.created().len(), 1);
+    assert_eq!(p.backend.created(), p.backend.deleted());
     assert_eq!(p.calls.last().unwrap(), "teardown keep=false");
 }
 
@@ -691,10 +627,10 @@ fn an_external_cluster_is_never_created_or_deleted() {
         .calls
         .contains(&"observe_installed_mesh osm@1.2.4".to_string()));
     // Only the run's own namespaces are removed.
-    assert_eq!(p.backend.created, p.backend.deleted);
+    assert_eq!(p.backend.created(), p.backend.deleted());
     assert!(p
         .backend
-        .deleted
+        .deleted()
         .iter()
         .all(|n| n.starts_with(&format!("mp-{}-", &outcome.run_id[..8]))));
     let files = meshproof::bundle::read::read_selected(&out, &Default::default(), |p| {
@@ -951,7 +887,7 @@ fn run_exit_codes_follow_require_and_status() {
     assert_eq!(code(&failed, None), 4);
     let stop = AtomicBool::new(false);
     let mut p = TestPlatform::new(MeshModel::Conformant);
-    p.backend.cancel_after = Some((1, &stop));
+    p.backend.cancel_after_traffic = Some((1, &stop));
     let aborted = pipeline::run(
         &catalog(),
         &request("osm", &tmp.path().join("a.tar.zst")),
@@ -1121,7 +1057,7 @@ fn rerun_failed_of_an_aborted_bundle_plans_every_case() {
     // Aborted during the first case: one `error` case, three `not-run` ones.
     let aborted = tmp.path().join("aborted.tar.zst");
     let mut p = TestPlatform::new(MeshModel::Conformant);
-    p.backend.cancel_after = Some((1, &cancel));
+    p.backend.cancel_after_traffic = Some((1, &cancel));
     pipeline::run(
         &catalog(),
         &request("osm", &aborted),
@@ -1168,7 +1104,7 @@ fn rerun_failed_of_an_aborted_bundle_plans_every_case() {
             "{name}"
         );
         assert_eq!(b.status, RunStatus::Complete, "{name}");
-        assert_eq!(p2.backend.created.len(), 4, "{name}");
+        assert_eq!(p2.backend.created().len(), 4, "{name}");
         let m = manifest_of(&out);
         assert_eq!(
             m["run"]["selection"]["only"],

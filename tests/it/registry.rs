@@ -1,64 +1,17 @@
-//! Image digest resolution (`install::registry`) against a fake OCI registry on 127.0.0.1: HEAD
-//! with `Docker-Content-Digest`, the GET fallback that hashes the manifest, lying digest headers,
-//! the anonymous Bearer token flow, 404s, redirects, limits and timeouts. Every digest here is the
-//! sha256 of a fake manifest made up in this file.
+//! Image digest resolution (`install::registry`) against a fake OCI registry on 127.0.0.1 (the
+//! shared fake HTTP server of `common::http`): HEAD with `Docker-Content-Digest`, the GET fallback
+//! that hashes the manifest, lying digest headers, the anonymous Bearer token flow, 404s,
+//! redirects, limits and timeouts. Every digest here is the sha256 of a fake manifest made up in
+//! this file.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::http::{FakeHttp, Reply, Seen};
 use meshproof::install::registry::{self, ImageRef, MANIFEST_MEDIA_TYPES};
 use sha2::Digest;
 
-/// One request the fake registry saw.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    /// Decoded query parameters, in order.
-    query: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn query(&self, name: &str) -> Vec<&str> {
-        self.query
-            .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    }
-}
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
 impl Reply {
-    fn new(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
-    }
-    fn header(mut self, k: &str, v: &str) -> Reply {
-        self.headers.push((k.to_string(), v.to_string()));
-        self
-    }
-    fn body(mut self, b: &[u8]) -> Reply {
-        self.body = b.to_vec();
-        self
-    }
     /// A manifest answer: content type, body (not sent for HEAD), optional digest header.
     fn manifest(body: &[u8], media_type: &str, digest: Option<&str>) -> Reply {
         let r = Reply::new(200)
@@ -69,142 +22,6 @@ impl Reply {
             None => r,
         }
     }
-}
-
-type Handler = dyn Fn(&Seen, &str) -> Reply + Send + Sync;
-
-/// A minimal HTTP/1.1 server: keep-alive connections, Content-Length bodies, no body on HEAD.
-/// The handler gets each request and the server's `127.0.0.1:<port>`.
-struct Fake {
-    addr: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl Fake {
-    fn start(handler: impl Fn(&Seen, &str) -> Reply + Send + Sync + 'static) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let (log, server_addr) = (Arc::clone(&seen), addr.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (handler, log, addr) =
-                    (Arc::clone(&handler), Arc::clone(&log), server_addr.clone());
-                std::thread::spawn(move || serve_connection(stream, &*handler, &log, &addr));
-            }
-        });
-        Fake { addr, seen }
-    }
-
-    fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    fn methods_and_paths(&self) -> Vec<(String, String)> {
-        self.requests()
-            .into_iter()
-            .map(|s| (s.method, s.path))
-            .collect()
-    }
-}
-
-fn serve_connection(
-    stream: std::net::TcpStream,
-    handler: &Handler,
-    log: &Mutex<Vec<Seen>>,
-    addr: &str,
-) {
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut parts = line.split_whitespace();
-        let method = parts.next().unwrap_or("").to_string();
-        let target = parts.next().unwrap_or("/").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                return;
-            }
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = h.split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut discard = vec![0; length];
-        if reader.read_exact(&mut discard).is_err() {
-            return;
-        }
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_string(), parse_query(q)),
-            None => (target.clone(), Vec::new()),
-        };
-        let seen = Seen {
-            method: method.clone(),
-            path,
-            query,
-            headers,
-        };
-        log.lock().unwrap().push(seen.clone());
-        let reply = handler(&seen, addr);
-        let mut out = format!("HTTP/1.1 {} Fake\r\n", reply.status);
-        for (k, v) in &reply.headers {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-        out.push_str(&format!("Content-Length: {}\r\n\r\n", reply.body.len()));
-        let mut bytes = out.into_bytes();
-        if method != "HEAD" {
-            bytes.extend_from_slice(&reply.body);
-        }
-        if writer
-            .write_all(&bytes)
-            .and_then(|_| writer.flush())
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-fn parse_query(q: &str) -> Vec<(String, String)> {
-    q.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(if b[i] == b'+' { b' ' } else { b[i] });
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 const INDEX_TYPE: &str = "application/vnd.oci.image.index.v1+json";
@@ -307,7 +124,7 @@ fn head_with_docker_content_digest_is_used() {
     let index = fake_index();
     let digest = sha256_digest(&index);
     let answer = digest.clone();
-    let fake = Fake::start(move |req, _| {
+    let fake = FakeHttp::start(move |req, _| {
         if req.path == "/v2/team/app/manifests/v1" {
             Reply::manifest(&fake_index(), INDEX_TYPE, Some(&answer))
         } else {
@@ -335,7 +152,7 @@ fn head_with_docker_content_digest_is_used() {
 
 #[test]
 fn head_without_digest_falls_back_to_get_and_hashes_the_body() {
-    let fake = Fake::start(|req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(|req, _| match req.method.as_str() {
         // HEAD succeeds but says no digest; GET serves the body, also without a digest header.
         "HEAD" | "GET" => Reply::manifest(&fake_index(), INDEX_TYPE, None),
         _ => Reply::new(405),
@@ -357,7 +174,7 @@ fn head_without_digest_falls_back_to_get_and_hashes_the_body() {
 fn head_not_allowed_falls_back_to_get_with_a_matching_header() {
     let digest = sha256_digest(&fake_index());
     let d = digest.clone();
-    let fake = Fake::start(move |req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(move |req, _| match req.method.as_str() {
         "GET" => Reply::manifest(&fake_index(), LIST_TYPE, Some(&d)),
         _ => Reply::new(405),
     });
@@ -373,7 +190,7 @@ fn head_not_allowed_falls_back_to_get_with_a_matching_header() {
 fn a_lying_digest_header_on_get_is_refused() {
     let lie = sha256_digest(b"not the manifest the fake registry serves");
     let l = lie.clone();
-    let fake = Fake::start(move |req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(move |req, _| match req.method.as_str() {
         "GET" => Reply::manifest(&fake_index(), INDEX_TYPE, Some(&l)),
         _ => Reply::manifest(&fake_index(), INDEX_TYPE, None),
     });
@@ -392,7 +209,7 @@ fn a_lying_digest_header_on_get_is_refused() {
 fn bearer_challenge_fetches_an_anonymous_token_and_retries() {
     let digest = sha256_digest(&fake_index());
     let d = digest.clone();
-    let fake = Fake::start(
+    let fake = FakeHttp::start(
         move |req, addr| match (req.method.as_str(), req.path.as_str()) {
             ("GET", "/token") => Reply::new(200)
                 .header("Content-Type", "application/json")
@@ -441,7 +258,7 @@ fn bearer_challenge_fetches_an_anonymous_token_and_retries() {
 fn challenge_without_scope_asks_for_pull_and_access_token_is_read() {
     let digest = sha256_digest(&fake_index());
     let d = digest.clone();
-    let fake = Fake::start(move |req, addr| match req.path.as_str() {
+    let fake = FakeHttp::start(move |req, addr| match req.path.as_str() {
         "/auth/token" => Reply::new(200).body(br#"{"access_token":"fake-access-token"}"#),
         _ if req.header("authorization") == Some("Bearer fake-access-token") => {
             if req.method == "HEAD" {
@@ -476,7 +293,7 @@ fn challenge_without_scope_asks_for_pull_and_access_token_is_read() {
 
 #[test]
 fn a_401_after_the_token_is_refused_anonymous_access() {
-    let fake = Fake::start(|req, addr| match req.path.as_str() {
+    let fake = FakeHttp::start(|req, addr| match req.path.as_str() {
         "/token" => Reply::new(200).body(br#"{"token":"fake-token-for-tests"}"#),
         _ => Reply::new(401).header(
             "WWW-Authenticate",
@@ -506,7 +323,7 @@ fn a_401_after_the_token_is_refused_anonymous_access() {
 
 #[test]
 fn basic_only_challenge_is_refused_without_sending_anything() {
-    let fake = Fake::start(|_, _| {
+    let fake = FakeHttp::start(|_, _| {
         Reply::new(401).header("WWW-Authenticate", r#"Basic realm="fake registry""#)
     });
     let reference = format!("{}/team/app:v1", fake.addr);
@@ -529,7 +346,7 @@ fn malformed_challenges_and_token_answers_are_errors() {
         (r#"Bearer realm="http://fake.invalid/token""#, "only https"),
     ] {
         let c = challenge.to_string();
-        let fake = Fake::start(move |_, _| Reply::new(401).header("WWW-Authenticate", &c));
+        let fake = FakeHttp::start(move |_, _| Reply::new(401).header("WWW-Authenticate", &c));
         let reference = format!("{}/team/app:v1", fake.addr);
         let e = registry::resolve(&reference).unwrap_err().to_string();
         assert!(
@@ -543,7 +360,7 @@ fn malformed_challenges_and_token_answers_are_errors() {
         (&b"<html>not json</html>"[..], "not JSON"),
         (&br#"{"token":""}"#[..], "without a `token`"),
     ] {
-        let fake = Fake::start(move |req, addr| match req.path.as_str() {
+        let fake = FakeHttp::start(move |req, addr| match req.path.as_str() {
             "/token" => Reply::new(200).body(body),
             _ => Reply::new(401).header(
                 "WWW-Authenticate",
@@ -558,7 +375,7 @@ fn malformed_challenges_and_token_answers_are_errors() {
 
 #[test]
 fn a_missing_tag_is_not_found() {
-    let fake = Fake::start(|_, _| Reply::new(404));
+    let fake = FakeHttp::start(|_, _| Reply::new(404));
     let reference = format!("{}/team/app:no-such-tag", fake.addr);
     let e = registry::resolve(&reference).unwrap_err().to_string();
     assert!(e.contains(&reference), "{e}");
@@ -569,7 +386,7 @@ fn a_missing_tag_is_not_found() {
 
 #[test]
 fn get_errors_carry_the_registry_error_codes() {
-    let fake = Fake::start(|req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(|req, _| match req.method.as_str() {
         "HEAD" => Reply::new(405),
         _ => Reply::new(403).body(br#"{"errors":[{"code":"DENIED","message":"fake denial"}]}"#),
     });
@@ -581,7 +398,7 @@ fn get_errors_carry_the_registry_error_codes() {
 
 #[test]
 fn a_digested_reference_makes_no_request() {
-    let fake = Fake::start(|_, _| Reply::new(500));
+    let fake = FakeHttp::start(|_, _| Reply::new(500));
     let digest = sha256_digest(&fake_index());
     for reference in [
         format!("{}/team/app@{digest}", fake.addr),
@@ -596,7 +413,7 @@ fn a_digested_reference_makes_no_request() {
 #[test]
 fn oversize_and_non_manifest_bodies_are_refused() {
     let big = vec![b' '; registry::MAX_MANIFEST_BYTES as usize + 1];
-    let fake = Fake::start(move |req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(move |req, _| match req.method.as_str() {
         "HEAD" => Reply::new(405),
         _ => Reply::manifest(&big, INDEX_TYPE, None),
     });
@@ -605,7 +422,7 @@ fn oversize_and_non_manifest_bodies_are_refused() {
         .to_string();
     assert!(e.contains("larger than"), "{e}");
 
-    let fake = Fake::start(|req, _| match req.method.as_str() {
+    let fake = FakeHttp::start(|req, _| match req.method.as_str() {
         "HEAD" => Reply::new(405),
         _ => Reply::new(200)
             .header("Content-Type", "text/html")
@@ -623,12 +440,12 @@ fn oversize_and_non_manifest_bodies_are_refused() {
 #[test]
 fn redirects_are_followed_and_the_token_stays_with_its_origin() {
     // The manifest is served elsewhere (another port: another origin), which must not see the token.
-    let elsewhere = Fake::start(|req, _| match req.path.as_str() {
+    let elsewhere = FakeHttp::start(|req, _| match req.path.as_str() {
         "/blobs/manifest" => Reply::manifest(&fake_index(), INDEX_TYPE, None),
         _ => Reply::new(404),
     });
     let target = format!("http://{}/blobs/manifest", elsewhere.addr);
-    let fake = Fake::start(
+    let fake = FakeHttp::start(
         move |req, addr| match (req.method.as_str(), req.path.as_str()) {
             (_, "/token") => Reply::new(200).body(br#"{"token":"fake-token-for-tests"}"#),
             _ if req.header("authorization") != Some("Bearer fake-token-for-tests") => {
@@ -670,7 +487,7 @@ fn redirects_are_followed_and_the_token_stays_with_its_origin() {
 /// (cr.l5d.io → ghcr.io): the token is fetched for, and sent to, the challenging host only.
 #[test]
 fn a_redirect_target_that_challenges_gets_its_own_token() {
-    let target = Fake::start(move |req, addr| match req.path.as_str() {
+    let target = FakeHttp::start(move |req, addr| match req.path.as_str() {
         "/token" => Reply::new(200).body(br#"{"token":"target-token"}"#),
         _ if req.header("authorization") != Some("Bearer target-token") => Reply::new(401).header(
             "WWW-Authenticate",
@@ -680,7 +497,7 @@ fn a_redirect_target_that_challenges_gets_its_own_token() {
         _ => Reply::new(404),
     });
     let target_addr = target.addr.clone();
-    let redirector = Fake::start(move |req, _| {
+    let redirector = FakeHttp::start(move |req, _| {
         Reply::new(307).header("Location", &format!("http://{target_addr}{}", req.path))
     });
     let got = registry::resolve(&format!("{}/team/app:v1", redirector.addr)).unwrap();
@@ -703,7 +520,7 @@ fn a_redirect_target_that_challenges_gets_its_own_token() {
 
 #[test]
 fn redirects_to_plain_http_elsewhere_are_refused() {
-    let fake = Fake::start(|_, _| {
+    let fake = FakeHttp::start(|_, _| {
         Reply::new(302).header("Location", "http://fake.invalid/v2/team/app/manifests/v1")
     });
     let e = registry::resolve(&format!("{}/team/app:v1", fake.addr))
@@ -718,7 +535,7 @@ fn redirects_to_plain_http_elsewhere_are_refused() {
 
 #[test]
 fn a_silent_registry_is_bounded_by_the_timeout() {
-    let fake = Fake::start(|_, _| {
+    let fake = FakeHttp::start(|_, _| {
         std::thread::sleep(Duration::from_secs(5));
         Reply::new(404)
     });

@@ -3,110 +3,37 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
-use common::{model_timeouts, osm, suite, FakeClock, MeshModel, World};
-use meshproof::observation::{
-    CallRecord, MetricsObservation, ObjectResult, PodObservation, StepStatus,
-};
+use common::{model_timeouts, osm, suite, FakeClock, MeshModel, Scripted};
+use meshproof::observation::StepStatus;
 use meshproof::spec::case::TrafficCheck;
 use meshproof::suite::{
     run_case, traffic_url, CaseContext, HarnessError, NoProgress, StepAt, StepProgress,
-    SuiteBackend,
 };
-use serde_json::Value;
 
-/// Wraps the model, records calls, and can fail or interrupt on demand.
-struct Probe<'a> {
-    world: World,
-    urls: Vec<String>,
-    namespaces: Vec<String>,
-    fail_traffic_after: Option<usize>,
-    /// The traffic calls (1-based) that fail once with a port-forward error.
-    fail_traffic_calls: Vec<usize>,
-    /// Failed traffic calls fail for good (a refused port-forward) rather than transiently.
-    fatal: bool,
-    cancel_after_traffic: Option<(usize, &'a AtomicBool)>,
-    traffic_calls: usize,
+/// The bare model behind the shared scripted backend.
+fn probe<'a>(mesh: MeshModel) -> Scripted<'a> {
+    Scripted::new(mesh)
 }
 
-impl SuiteBackend for Probe<'_> {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        ns: &str,
-        l: &BTreeMap<String, String>,
-        a: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        self.namespaces.push(format!("create {ns} {l:?} {a:?}"));
-        Ok(())
-    }
-    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
-        self.namespaces.push(format!("delete {ns}"));
-        Ok(())
-    }
-    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        self.world.apply(ns, f, o)
-    }
-    fn delete(
-        &mut self,
-        ns: &str,
-        f: &str,
-        o: &[Value],
-    ) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, ns, f, o)
-    }
-    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, ns, o)
-    }
-    fn traffic(
-        &mut self,
-        ns: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        self.traffic_calls += 1;
-        self.urls.push(url.to_string());
-        if self
-            .fail_traffic_after
-            .is_some_and(|n| self.traffic_calls > n)
-            || self.fail_traffic_calls.contains(&self.traffic_calls)
-        {
+/// Traffic calls for which `fails(n)` holds fail with a port-forward error: for good when
+/// `fatal` (a refused port-forward), otherwise transiently.
+fn port_forward_fails(
+    b: &mut Scripted<'_>,
+    fails: impl Fn(usize) -> bool + Send + 'static,
+    fatal: bool,
+) {
+    b.fail_traffic_when(move |n, _, _| {
+        fails(n).then(|| {
             let message = "port-forward to pod ns/app-a-1 port 9091 failed: connection closed";
-            return Err(if self.fatal {
+            if fatal {
                 HarnessError::fatal(message)
             } else {
                 HarnessError::transient(message)
-            });
-        }
-        if let Some((n, flag)) = self.cancel_after_traffic {
-            if self.traffic_calls >= n {
-                flag.store(true, Ordering::SeqCst);
             }
-        }
-        self.world.traffic(ns, c, url)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(&mut self, ns: &str) -> Result<Vec<PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, ns)
-    }
-}
-
-fn probe(mesh: MeshModel) -> Probe<'static> {
-    Probe {
-        world: World::new(mesh),
-        urls: vec![],
-        namespaces: vec![],
-        fail_traffic_after: None,
-        fail_traffic_calls: vec![],
-        fatal: false,
-        cancel_after_traffic: None,
-        traffic_calls: 0,
-    }
+        })
+    })
 }
 
 #[derive(Default)]
@@ -239,7 +166,7 @@ fn harness_failures_are_recorded_as_harness_errors() {
         cancel: &cancel,
     };
     let mut b = probe(MeshModel::Conformant);
-    b.fail_traffic_after = Some(1);
+    port_forward_fails(&mut b, |n| n > 1, false);
     let obs = run_case(
         lc,
         "ns",
@@ -303,7 +230,7 @@ fn one_port_forward_error_mid_step_is_retried_and_the_step_completes() {
     let mut b = probe(MeshModel::Conformant);
     // Call 1: default-deny; call 2: `allowed` attempt 1 (the model's data plane still denies);
     // call 3: `allowed` attempt 2 breaks with a port-forward error; call 4 goes through.
-    b.fail_traffic_calls = vec![3];
+    port_forward_fails(&mut b, |n| n == 3, false);
     let mut log = Log::default();
     let obs = run_case(
         lc,
@@ -354,8 +281,7 @@ fn a_fatal_harness_error_ends_the_step_at_once() {
     let cancel = AtomicBool::new(false);
     let mesh = osm();
     let mut b = probe(MeshModel::Conformant);
-    b.fail_traffic_calls = vec![1];
-    b.fatal = true;
+    port_forward_fails(&mut b, |n| n == 1, true);
     let obs = run_case(
         lc,
         "ns",
@@ -374,82 +300,15 @@ fn a_fatal_harness_error_ends_the_step_at_once() {
     assert_eq!(b.traffic_calls, 1, "not retried");
 }
 
-/// A backend whose API server answers 503 to the first discovery and the first namespace
-/// creation: the case set-up tries again within the apply timeout and the case runs.
-struct Flaky {
-    world: World,
-    discovery_failures: usize,
-    namespace_failures: usize,
-}
-
-impl SuiteBackend for Flaky {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        if self.discovery_failures > 0 {
-            self.discovery_failures -= 1;
-            return Err(HarnessError::transient(
-                "cannot list the API groups the cluster serves (GET /apis): the server is currently unable to handle the request (503 ServiceUnavailable)",
-            ));
-        }
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        ns: &str,
-        l: &BTreeMap<String, String>,
-        a: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        if self.namespace_failures > 0 {
-            self.namespace_failures -= 1;
-            return Err(HarnessError::transient(format!(
-                "cannot create namespace {ns}: etcdserver: request timed out (500 InternalError)"
-            )));
-        }
-        self.world.create_namespace(ns, l, a)
-    }
-    fn delete_namespace(&mut self, ns: &str) -> Result<(), HarnessError> {
-        self.world.delete_namespace(ns)
-    }
-    fn apply(&mut self, ns: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        self.world.apply(ns, f, o)
-    }
-    fn delete(
-        &mut self,
-        ns: &str,
-        f: &str,
-        o: &[Value],
-    ) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, ns, f, o)
-    }
-    fn lookup(&mut self, ns: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, ns, o)
-    }
-    fn traffic(
-        &mut self,
-        ns: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        self.world.traffic(ns, c, url)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(&mut self, ns: &str) -> Result<Vec<PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, ns)
-    }
-}
-
 #[test]
 fn transient_set_up_errors_are_retried_within_the_apply_timeout() {
     let s = suite();
     let lc = s.case("traffic-access").unwrap();
     let cancel = AtomicBool::new(false);
     let mesh = osm();
-    let mut b = Flaky {
-        world: World::new(MeshModel::Conformant),
-        discovery_failures: 1,
-        namespace_failures: 1,
-    };
+    let mut b = probe(MeshModel::Conformant);
+    b.discovery_failures = 1;
+    b.namespace_failures = 1;
     let clock = FakeClock::default();
     let obs = run_case(
         lc,
@@ -467,11 +326,8 @@ fn transient_set_up_errors_are_retried_within_the_apply_timeout() {
     assert_eq!(obs.variant, "access-v1alpha3");
 
     // Failing past the apply timeout (3 s: tries at t=0..3) is a set-up harness error.
-    let mut b = Flaky {
-        world: World::new(MeshModel::Conformant),
-        discovery_failures: 10,
-        namespace_failures: 0,
-    };
+    let mut b = probe(MeshModel::Conformant);
+    b.discovery_failures = 10;
     let obs = run_case(
         lc,
         "ns",

@@ -7,14 +7,12 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 
-use common::{model_timeouts, repo, suite, FakeClock, MeshModel, World};
-use meshproof::observation::{CallRecord, MetricsObservation, ObjectResult, StepStatus};
+use common::{model_timeouts, repo, suite, FakeClock, MeshModel, Scripted};
+use meshproof::observation::StepStatus;
 use meshproof::plan::{plan, PlanRequest};
-use meshproof::spec::case::TrafficCheck;
 use meshproof::spec::catalog::Catalog;
-use meshproof::suite::{run_case, CaseContext, HarnessError, NoProgress, SuiteBackend};
+use meshproof::suite::{run_case, CaseContext, HarnessError, NoProgress};
 use meshproof::verdict::{judge, Capability, CaseStatus, CaseVerdict, Scoring};
-use serde_json::Value;
 
 fn planned(mesh: &str) -> Vec<String> {
     let req = PlanRequest {
@@ -45,61 +43,6 @@ fn the_smoke_is_planned_for_the_control_run_only() {
         ));
 }
 
-/// The model as a backend, with a port-forward that can be made to fail on every call.
-struct Backend {
-    world: World,
-    port_forward_broken: bool,
-}
-
-impl SuiteBackend for Backend {
-    fn served_smi(&mut self) -> Result<BTreeMap<String, Vec<String>>, HarnessError> {
-        self.world.served_smi()
-    }
-    fn create_namespace(
-        &mut self,
-        n: &str,
-        l: &BTreeMap<String, String>,
-        a: &BTreeMap<String, String>,
-    ) -> Result<(), HarnessError> {
-        self.world.create_namespace(n, l, a)
-    }
-    fn delete_namespace(&mut self, n: &str) -> Result<(), HarnessError> {
-        self.world.delete_namespace(n)
-    }
-    fn apply(&mut self, n: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        self.world.apply(n, f, o)
-    }
-    fn delete(&mut self, n: &str, f: &str, o: &[Value]) -> Result<Vec<ObjectResult>, HarnessError> {
-        SuiteBackend::delete(&mut self.world, n, f, o)
-    }
-    fn lookup(&mut self, n: &str, o: &Value) -> Result<Option<Value>, HarnessError> {
-        SuiteBackend::lookup(&mut self.world, n, o)
-    }
-    fn traffic(
-        &mut self,
-        n: &str,
-        c: &TrafficCheck,
-        url: &str,
-    ) -> Result<Vec<CallRecord>, HarnessError> {
-        if self.port_forward_broken {
-            return Err(HarnessError::transient(format!(
-                "port-forward to pod {n}/{}-1 port 9091 failed: error upgrading connection",
-                c.from
-            )));
-        }
-        self.world.traffic(n, c, url)
-    }
-    fn metrics(&mut self, path: &str) -> Result<MetricsObservation, HarnessError> {
-        SuiteBackend::metrics(&mut self.world, path)
-    }
-    fn pods(
-        &mut self,
-        n: &str,
-    ) -> Result<Vec<meshproof::observation::PodObservation>, HarnessError> {
-        SuiteBackend::pods(&mut self.world, n)
-    }
-}
-
 fn smoke(mesh: MeshModel, port_forward_broken: bool) -> CaseVerdict {
     let s = suite();
     let lc = s.case("smoke").unwrap();
@@ -113,10 +56,16 @@ fn smoke(mesh: MeshModel, port_forward_broken: bool) -> CaseVerdict {
         timeouts: model_timeouts(),
         cancel: &cancel,
     };
-    let mut b = Backend {
-        world: World::new(mesh),
-        port_forward_broken,
-    };
+    let mut b = Scripted::new(mesh);
+    if port_forward_broken {
+        // The port-forward fails on every call.
+        b.fail_traffic_when(|_, n, c| {
+            Some(HarnessError::transient(format!(
+                "port-forward to pod {n}/{}-1 port 9091 failed: error upgrading connection",
+                c.from
+            )))
+        });
+    }
     let obs = run_case(
         lc,
         "mp-test-smoke",

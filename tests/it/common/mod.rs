@@ -5,10 +5,18 @@
 //! path/method matches, TrafficSplit weights), lags one traffic attempt behind policy changes
 //! (so eventual expectations need more than one attempt), and records observations exactly as
 //! the suite runner does, using the same `evaluate_attempt` to decide when a step holds.
+//!
+//! Beside it: `backend` (the one scripted suite backend: the model plus a log and faults),
+//! `http` (the one fake HTTP server), `upstream` (OSM- and Traefik-Mesh-shaped models), `gate`
+//! (skip notices of gated tests).
 #![allow(dead_code)]
 
+pub mod backend;
 pub mod gate;
+pub mod http;
 pub mod upstream;
+
+pub use backend::Scripted;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
