@@ -304,7 +304,10 @@ fn has_line(stdout: &str, want: &str) -> bool {
 }
 
 #[tokio::test]
+#[allow(clippy::await_holding_lock)] // common::engine_clusters_lock: a test-wide lock
 async fn gc_lists_then_removes_only_meshproof_leftovers() {
+    // `gc --yes` removes every meshproof leftover: not while another test's node exists.
+    let _engine = crate::common::engine_clusters_lock();
     let Some(fx) = Fixture::new("gc_lists_then_removes_only_meshproof_leftovers").await else {
         return;
     };

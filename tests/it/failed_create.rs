@@ -38,7 +38,10 @@ esac
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::await_holding_lock)] // common::engine_clusters_lock: a test-wide lock
 async fn a_failed_create_still_yields_redacted_node_logs_in_the_bundle() {
+    // Its run makes a `meshproof-*` node: no `gc --yes` of another test may remove it meanwhile.
+    let _engine = crate::common::engine_clusters_lock();
     let Some(fx) =
         Fixture::new("a_failed_create_still_yields_redacted_node_logs_in_the_bundle").await
     else {

@@ -281,9 +281,7 @@ fn the_default_cluster_is_the_newest_compatible_pin() {
 /// The repository's catalog plus a mesh pin no cluster pin can run (Kubernetes >= 9).
 fn catalog_with_future_mesh() -> tempfile::TempDir {
     let home = tempfile::tempdir().unwrap();
-    for dir in ["clusters", "meshes", "workloads", "suites"] {
-        copy_dir(&repo().join(dir), &home.path().join(dir));
-    }
+    common::copy_catalog(home.path());
     let none = std::fs::read_to_string(repo().join("meshes/none.yaml")).unwrap();
     let future = none
         .replacen("name: none", "name: future\n  version: \"1.0.0\"", 1)
@@ -299,19 +297,6 @@ fn catalog_with_future_mesh() -> tempfile::TempDir {
     std::fs::create_dir_all(home.path().join("meshes/future")).unwrap();
     std::fs::write(home.path().join("meshes/future/1.0.0.yaml"), future).unwrap();
     home
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

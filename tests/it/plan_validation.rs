@@ -7,22 +7,6 @@ use crate::common;
 
 use std::path::Path;
 
-/// Copy the catalog (clusters, meshes, workload manifests, suites) into `dir`.
-fn copy_catalog(dir: &Path) {
-    for sub in ["clusters", "meshes", "suites", "workloads/smi-apps"] {
-        let from = common::repo().join(sub);
-        for (rel, bytes) in meshproof::spec::catalog::read_tree(&from).unwrap() {
-            // The workload's probe crate (sources, target dirs) is not an input.
-            if sub.starts_with("workloads") && rel.contains('/') {
-                continue;
-            }
-            let p = dir.join(sub).join(rel);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, bytes).unwrap();
-        }
-    }
-}
-
 /// Replace the one occurrence of `from` in `file` (relative to the copy); return the 1-based line
 /// of `marker` (unique) in the result.
 fn typo(dir: &Path, file: &str, from: &str, to: &str, marker: &str) -> usize {
@@ -47,7 +31,7 @@ fn plan(dir: &Path, mesh: &str) -> assert_cmd::assert::Assert {
 /// Apply one typo to a fresh copy and check `plan` names it, at the line of `marker`.
 fn rejects(file: &str, (from, to, marker): (&str, &str, &str), field: &str, says: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    copy_catalog(tmp.path());
+    common::copy_catalog(tmp.path());
     let line = typo(tmp.path(), file, from, to, marker);
     let a = plan(tmp.path(), "osm@1.2.4").code(2);
     let err = String::from_utf8_lossy(&a.get_output().stderr).to_string();
@@ -59,7 +43,7 @@ fn rejects(file: &str, (from, to, marker): (&str, &str, &str), field: &str, says
 #[test]
 fn the_copied_catalog_plans() {
     let tmp = tempfile::tempdir().unwrap();
-    copy_catalog(tmp.path());
+    common::copy_catalog(tmp.path());
     plan(tmp.path(), "osm@1.2.4").code(0);
     plan(tmp.path(), "none").code(0);
 }

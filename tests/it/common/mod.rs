@@ -689,6 +689,39 @@ pub fn write_run_dir_with(
     .unwrap();
 }
 
+/// Copies the input catalog into `dir`, for tests that edit inputs: `clusters/`, `meshes/` and
+/// `suites/` whole, and of each workload its top-level files (the manifests; not the probe's
+/// source crate, which is no input).
+pub fn copy_catalog(dir: &Path) {
+    for sub in ["clusters", "meshes", "suites"] {
+        for (rel, bytes) in meshproof::spec::catalog::read_tree(&repo().join(sub)).unwrap() {
+            let p = dir.join(sub).join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+    }
+    for workload in std::fs::read_dir(repo().join("workloads")).unwrap() {
+        let workload = workload.unwrap();
+        let to = dir.join("workloads").join(workload.file_name());
+        std::fs::create_dir_all(&to).unwrap();
+        for f in std::fs::read_dir(workload.path()).unwrap() {
+            let f = f.unwrap();
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+            }
+        }
+    }
+}
+
+/// Held by the tests that make `meshproof-*` clusters on the real Docker engine or remove them:
+/// `gc --yes` removes every meshproof leftover it finds, and the tests share one process, so a
+/// `gc --yes` must not run while another test's node exists. (A std mutex across `.await`: each
+/// test has a runtime of its own, so a waiting test blocks only its own thread.)
+pub fn engine_clusters_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The `meshproof` binary under test, with a fixed catalog root.
 pub fn bin() -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("meshproof").unwrap();
