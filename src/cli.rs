@@ -1,4 +1,4 @@
-//! Command-line types (clap derive) only; behaviour lives in `app`.
+//! Command-line types (clap derive) only; `app` dispatches them to `commands`.
 
 use std::path::PathBuf;
 
@@ -156,29 +156,12 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  meshproof verify meshproof-osm.tar.zst\n  meshproof verify meshproof-osm.tar.zst --require partial\n  meshproof verify run.tar.zst --attestation run.tar.zst.intoto.json --key maker.pub\n\nPrints one line per check, the run status (complete, incomplete, aborted, infrastructure-failed) and the case count, and where a re-judged bundle came from. With --attestation, first the attestation's checks (envelope, signature by one of the --key files, payload type, statement, subject = this bundle's sha256), then the bundle's, then results (the statement says what the re-derived verdicts say) and re-judged (an attested bundle must be what a run recorded). docs/provenance.md explains them.\n\nExit 0 when every check passes, 3 naming the first failed check, 2 for an unreadable key or attestation file, 1 with --require when the run is not complete, has no case, or a case is below the level."
     )]
-    Verify {
-        /// The bundle file (`.tar.zst`) to verify
-        bundle: PathBuf,
-        /// Also exit 1 when the run is not complete (aborted, failed, a case with status
-        /// `error`/`not-run`, no case at all) or a case is below this capability
-        #[arg(long, value_enum)]
-        require: Option<LevelArg>,
-        #[command(flatten)]
-        attestation: AttestationArgs,
-    },
+    Verify(VerifyArgs),
     /// Render a bundle's verdicts
     #[command(
         after_help = "Examples:\n  meshproof show run.tar.zst\n  meshproof show run.tar.zst --format junit > junit.xml\n  meshproof show run.tar.zst --format meshery\n  meshproof show run.tar.zst --attestation run.tar.zst.intoto.json --key maker.pub\n\nWith --attestation, also prints who signed it (the --key file and keyid that verified its signature) after the table or markdown, on stderr for the other formats; exit 3 when it does not verify or is about another bundle. `verify --attestation` checks the results too."
     )]
-    Show {
-        /// The bundle file (`.tar.zst`) to render
-        bundle: PathBuf,
-        /// Output format
-        #[arg(long, value_enum, default_value = "table")]
-        format: ShowFormat,
-        #[command(flatten)]
-        attestation: AttestationArgs,
-    },
+    Show(ShowArgs),
     /// Compare two bundles' inputs, resolved pins and verdicts (exit 1 when verdicts differ)
     #[command(
         after_help = "For every input and resolved file that differs, the fields that changed (selection, versions, digests), labelled A and B, and a unified diff of small text files; then the verdicts that differ.\n\nExamples:\n  meshproof diff first.tar.zst reproduced.tar.zst\n  meshproof diff osm-1.1.3.tar.zst osm-1.2.4.tar.zst | less\n\nExit 0 when the verdicts agree (inputs may differ), 1 when they differ, 2 or 3 for a bundle that cannot be read."
@@ -246,23 +229,7 @@ pub enum Command {
     #[command(
         after_help = "Images: the pin is rendered as `run` renders it (Helm pins need `helm`), and every image it names by tag is resolved to the digest its registry serves (anonymous pulls; multi-platform images lock the index digest). --no-images skips this.\n\nExamples:\n  meshproof lock --mesh osm@1.2.4\n  meshproof lock --mesh linkerd\n  meshproof lock --mesh nginx-service-mesh --no-images\n  meshproof lock --cluster kind-v0.11.1-k8s-1.21   # kind binaries of a cluster pin\n\nExit 2 for an unknown or unpinned mesh, 3 when a download contradicts the pin, 4 when the network, a registry or helm fails."
     )]
-    Lock {
-        /// Mesh pin: `osm` (newest pinned version) or `osm@1.2.4`
-        #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
-        mesh: Option<String>,
-        /// Cluster pin instead: download its kind release binaries (every platform), check
-        /// them against kind's `.sha256sum` files (kind >= 0.12) and the pin, and write their
-        /// sha256 to `clusters/<name>.lock.yaml` (under your data directory, or --out)
-        #[arg(long)]
-        cluster: Option<String>,
-        /// Lock downloads only; do not render the pin or ask registries for image digests
-        #[arg(long)]
-        no_images: bool,
-        /// Write the lock file here [default: the same relative path under your data directory,
-        /// `$XDG_DATA_HOME/meshproof` or `~/.local/share/meshproof`, which `run` also reads]
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
+    Lock(LockArgs),
     /// Pack or unpack bundles
     #[command(
         subcommand,
@@ -313,36 +280,7 @@ pub enum Command {
     #[command(
         after_help = "The bundle is verified first (as `meshproof verify`); a bundle that does not verify, or that `bundle pack` re-judged, is refused and nothing is written. The statement's subject is the bundle file (name, sha256); `result` is PASSED when the run is complete and every case passed, FAILED when the run is not complete or a case is below --require, else WARNED. docs/provenance.md describes every field.\n\nExamples:\n  meshproof attest run.tar.zst --key maker.key\n  meshproof attest run.tar.zst --key maker.key --require partial -o run.att.json\n  meshproof attest run.tar.zst --predicate predicate.json   # for actions/attest (keyless)\n\nExit 0 when written, 2 for a bad key or option or an existing output, 3 when the bundle does not verify or was re-judged, 4 when writing fails."
     )]
-    Attest {
-        /// The bundle file to verify and sign
-        bundle: PathBuf,
-        /// Ed25519 private key (PKCS#8 PEM, unencrypted) to sign with
-        #[arg(long, value_name = "KEY", required_unless_present = "predicate")]
-        key: Option<PathBuf>,
-        /// Where to write the signed envelope [default: BUNDLE.intoto.json] (`--output` is a
-        /// deprecated alias)
-        #[arg(
-            short = 'o',
-            long = "out",
-            alias = "output",
-            value_name = "FILE",
-            requires = "key"
-        )]
-        output: Option<PathBuf>,
-        /// Also (or, without --key, only) write the bare predicate JSON, as GitHub's
-        /// `actions/attest` reads it with `predicate-path`
-        #[arg(long, value_name = "FILE")]
-        predicate: Option<PathBuf>,
-        /// The capability every case must reach for `result` not to be FAILED
-        #[arg(long, value_enum, default_value = "full")]
-        require: LevelArg,
-        /// A link to the test run, recorded as the predicate's `url` (e.g. the CI run)
-        #[arg(long, value_name = "URL")]
-        url: Option<String>,
-        /// Replace output files that exist
-        #[arg(long)]
-        force: bool,
-    },
+    Attest(AttestArgs),
 }
 
 /// `--attestation FILE --key PUB…` of `verify` and `show`.
@@ -430,27 +368,7 @@ pub enum BundleCommand {
     #[command(
         after_help = "A directory that holds an unpacked bundle is re-judged: the new bundle's manifest names the original (`rejudged_from`: its run id, sha256 and the files that changed), and `verify`/`show` print it.\n\nExample:\n  meshproof bundle unpack run.tar.zst --out run-dir\n  $EDITOR run-dir/observations/traffic-split.json\n  meshproof bundle pack run-dir --out rejudged.tar.zst"
     )]
-    Pack {
-        /// A run directory (as `bundle unpack` writes it, or a run's own directory)
-        dir: PathBuf,
-        /// The bundle file to write (`--output` is a deprecated alias)
-        #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
-        output: PathBuf,
-        /// Scoring mode [default: the one the run recorded]
-        #[arg(long, value_enum)]
-        scoring: Option<ScoringArg>,
-        /// Replace FILE if it exists
-        #[arg(long)]
-        force: bool,
-        /// The bundle DIR was unpacked from, named in the new bundle's `rejudged_from` [default:
-        /// the marker `bundle unpack` leaves in DIR]
-        #[arg(long, value_name = "ORIGINAL")]
-        from: Option<PathBuf>,
-        /// Threads for hashing and zstd compression workers; the bundle's bytes are the same for
-        /// every value [default: one per core]
-        #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
-        jobs: Option<u32>,
-    },
+    Pack(PackArgs),
     /// Extract a bundle safely into a new directory
     #[command(
         after_help = "DIR must not exist; nothing is left behind when unpacking fails.\n\nExample:\n  meshproof bundle unpack run.tar.zst --out run-dir"
@@ -462,4 +380,106 @@ pub enum BundleCommand {
         #[arg(short = 'o', long = "out", alias = "output", value_name = "DIR")]
         output: PathBuf,
     },
+}
+
+// `meshproof verify` (no `///` here: the variant's doc comment is the command's about).
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// The bundle file (`.tar.zst`) to verify
+    pub bundle: PathBuf,
+    /// Also exit 1 when the run is not complete (aborted, failed, a case with status
+    /// `error`/`not-run`, no case at all) or a case is below this capability
+    #[arg(long, value_enum)]
+    pub require: Option<LevelArg>,
+    #[command(flatten)]
+    pub attestation: AttestationArgs,
+}
+
+// `meshproof show` (no `///` here: the variant's doc comment is the command's about).
+#[derive(Debug, Clone, Args)]
+pub struct ShowArgs {
+    /// The bundle file (`.tar.zst`) to render
+    pub bundle: PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ShowFormat,
+    #[command(flatten)]
+    pub attestation: AttestationArgs,
+}
+
+// `meshproof lock` (no `///` here: the variant's doc comment is the command's about).
+#[derive(Debug, Clone, Args)]
+pub struct LockArgs {
+    /// Mesh pin: `osm` (newest pinned version) or `osm@1.2.4`
+    #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
+    pub mesh: Option<String>,
+    /// Cluster pin instead: download its kind release binaries (every platform), check
+    /// them against kind's `.sha256sum` files (kind >= 0.12) and the pin, and write their
+    /// sha256 to `clusters/<name>.lock.yaml` (under your data directory, or --out)
+    #[arg(long)]
+    pub cluster: Option<String>,
+    /// Lock downloads only; do not render the pin or ask registries for image digests
+    #[arg(long)]
+    pub no_images: bool,
+    /// Write the lock file here [default: the same relative path under your data directory,
+    /// `$XDG_DATA_HOME/meshproof` or `~/.local/share/meshproof`, which `run` also reads]
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+// `meshproof attest` (no `///` here: the variant's doc comment is the command's about).
+#[derive(Debug, Clone, Args)]
+pub struct AttestArgs {
+    /// The bundle file to verify and sign
+    pub bundle: PathBuf,
+    /// Ed25519 private key (PKCS#8 PEM, unencrypted) to sign with
+    #[arg(long, value_name = "KEY", required_unless_present = "predicate")]
+    pub key: Option<PathBuf>,
+    /// Where to write the signed envelope [default: BUNDLE.intoto.json] (`--output` is a
+    /// deprecated alias)
+    #[arg(
+        short = 'o',
+        long = "out",
+        alias = "output",
+        value_name = "FILE",
+        requires = "key"
+    )]
+    pub output: Option<PathBuf>,
+    /// Also (or, without --key, only) write the bare predicate JSON, as GitHub's
+    /// `actions/attest` reads it with `predicate-path`
+    #[arg(long, value_name = "FILE")]
+    pub predicate: Option<PathBuf>,
+    /// The capability every case must reach for `result` not to be FAILED
+    #[arg(long, value_enum, default_value = "full")]
+    pub require: LevelArg,
+    /// A link to the test run, recorded as the predicate's `url` (e.g. the CI run)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Replace output files that exist
+    #[arg(long)]
+    pub force: bool,
+}
+
+// `meshproof bundle pack` (no `///` here: the variant's doc comment is the command's about).
+#[derive(Debug, Clone, Args)]
+pub struct PackArgs {
+    /// A run directory (as `bundle unpack` writes it, or a run's own directory)
+    pub dir: PathBuf,
+    /// The bundle file to write (`--output` is a deprecated alias)
+    #[arg(short = 'o', long = "out", alias = "output", value_name = "FILE")]
+    pub output: PathBuf,
+    /// Scoring mode [default: the one the run recorded]
+    #[arg(long, value_enum)]
+    pub scoring: Option<ScoringArg>,
+    /// Replace FILE if it exists
+    #[arg(long)]
+    pub force: bool,
+    /// The bundle DIR was unpacked from, named in the new bundle's `rejudged_from` [default:
+    /// the marker `bundle unpack` leaves in DIR]
+    #[arg(long, value_name = "ORIGINAL")]
+    pub from: Option<PathBuf>,
+    /// Threads for hashing and zstd compression workers; the bundle's bytes are the same for
+    /// every value [default: one per core]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub jobs: Option<u32>,
 }

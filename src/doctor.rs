@@ -1,11 +1,8 @@
-//! `meshproof doctor` and `meshproof gc`: the CLI face of the provider layer (`meshproof-cluster`),
-//! run on a private current-thread tokio runtime so the rest of the core stays synchronous.
-//! `doctor` also says which kind binary the cluster pin will run with and how it is verified
-//! (`kind_binary`).
+//! The preflight checks of `meshproof doctor` and of a run's first phase: the provider layer's
+//! (`meshproof-cluster`) checks, run on a private current-thread tokio runtime so the rest of
+//! the core stays synchronous, plus which kind binary the cluster pin will run with and how it is
+//! verified (`kind_binary`), the mesh CLI download and the pins' Kubernetes ranges.
 
-use std::io::Write;
-
-use meshproof_cluster::gc::{GcPlan, GcReport};
 use meshproof_cluster::preflight::{self, Check, PreflightInput, Status, ToolRequirement};
 
 use crate::error::AppError;
@@ -14,24 +11,12 @@ use crate::spec::catalog::{Catalog, Sourced};
 use crate::spec::cluster::Cluster;
 use crate::spec::mesh::InstallMethod;
 
-fn io(e: std::io::Error) -> AppError {
-    AppError::Infrastructure(format!("writing output: {e}"))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+/// The private current-thread runtime the provider layer's async calls run on.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AppError::Infrastructure(format!("cannot start the async runtime: {e}")))
-}
-
-/// The one-word status column: `ok`, `warn`, `FAIL`.
-fn label(s: Status) -> &'static str {
-    match s {
-        Status::Ok => "ok",
-        Status::Warn => "warn",
-        Status::Fail => "FAIL",
-    }
 }
 
 /// Whether the mesh pin's Kubernetes range admits the cluster pin's Kubernetes version
@@ -106,86 +91,6 @@ fn mesh_cli_check(m: &crate::spec::mesh::Mesh, platform: &str) -> Option<Check> 
             )),
         },
     })
-}
-
-/// Write one line per check (`ok|warn|FAIL  <name>  <detail>`, plus `      fix: ...` when not ok).
-fn print_checks(checks: &[Check], out: &mut dyn Write) -> std::io::Result<()> {
-    let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
-    for c in checks {
-        writeln!(
-            out,
-            "{:<4}  {:<width$}  {}",
-            label(c.status),
-            c.name,
-            c.detail
-        )?;
-        if c.status != Status::Ok {
-            if let Some(fix) = &c.fix {
-                writeln!(out, "      fix: {fix}")?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Check that this machine can run `cluster` with `mesh`: the Docker engine and its resources,
-/// leftover clusters, and `kind`/`kubectl`/`helm` against the pins' requirements. Any failed
-/// check is an infrastructure error (exit 4) naming the failed checks.
-pub fn doctor(
-    catalog: &Catalog,
-    cluster: &str,
-    mesh: &str,
-    out: &mut dyn Write,
-) -> Result<(), AppError> {
-    let mesh_pin = catalog.select_mesh(mesh)?;
-    // The cluster a run of this mesh would get (`kind-default`: the newest compatible pin).
-    let (cluster_pin, _) = catalog.select_cluster_for(cluster, &mesh_pin.value, true)?;
-    let c = &cluster_pin.value;
-    let m = &mesh_pin.value;
-    let kind_range = c.spec.kind.version.clone();
-    let helm_required = m.spec.install.method == InstallMethod::Helm;
-    writeln!(
-        out,
-        "cluster {} ({}): kind {kind_range}, Kubernetes {}",
-        c.metadata.name, cluster_pin.path, c.spec.kubernetes_version
-    )
-    .map_err(io)?;
-    writeln!(
-        out,
-        "mesh {} ({}): helm {}",
-        m.id(),
-        mesh_pin.path,
-        if helm_required {
-            "required (installed with helm)"
-        } else {
-            "optional"
-        }
-    )
-    .map_err(io)?;
-
-    let (checks, _) = preflight_checks(catalog, &cluster_pin, m)?;
-    print_checks(&checks, out).map_err(io)?;
-    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
-    writeln!(
-        out,
-        "{} checks: {} ok, {} warn, {} failed",
-        checks.len(),
-        count(Status::Ok),
-        count(Status::Warn),
-        count(Status::Fail)
-    )
-    .map_err(io)?;
-    if let Some(e) = failed_checks_error(&checks) {
-        return Err(e);
-    }
-    writeln!(
-        out,
-        "ready: `meshproof run --cluster {} --mesh {}` can start",
-        c.metadata.name,
-        m.id()
-    )
-    .map_err(io)?;
-    Ok(())
 }
 
 /// Which kind runs `pin` here, as a check: ok with the binary and how it is verified, or a
@@ -295,110 +200,6 @@ pub fn failed_checks_error(checks: &[Check]) -> Option<AppError> {
     Some(AppError::Infrastructure(msg))
 }
 
-/// Connect to the Docker engine (`DOCKER_HOST` or the default socket); the error names the
-/// address and the root cause of bollard's error.
-async fn engine() -> Result<meshproof_cluster::Engine, AppError> {
-    // The message already carries the address and the root cause of bollard's error chain.
-    meshproof_cluster::connect()
-        .await
-        .map_err(|e| AppError::Infrastructure(e.to_string()))
-}
-
-fn print_plan(plan: &GcPlan, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{} leftover meshproof cluster(s):",
-        plan.clusters.len()
-    )?;
-    for cluster in &plan.clusters {
-        writeln!(
-            out,
-            "  {}  ({} container(s), {} volume(s))",
-            cluster.name,
-            cluster.containers.len(),
-            cluster.volumes.len()
-        )?;
-        for c in &cluster.containers {
-            let short: String = c.id.chars().take(12).collect();
-            let role = if c.role.is_empty() { "-" } else { &c.role };
-            let state = if c.state.is_empty() { "-" } else { &c.state };
-            writeln!(out, "    container  {}  {short}  {role}  {state}", c.name)?;
-        }
-        for v in &cluster.volumes {
-            writeln!(out, "    volume     {v}")?;
-        }
-    }
-    Ok(())
-}
-
-fn print_report(report: &GcReport, out: &mut dyn Write) -> std::io::Result<()> {
-    for c in &report.removed_containers {
-        writeln!(out, "removed container {c}")?;
-    }
-    for v in &report.removed_volumes {
-        writeln!(out, "removed volume {v}")?;
-    }
-    for f in &report.failures {
-        writeln!(out, "FAILED to remove {}: {}", f.object, f.error)?;
-    }
-    writeln!(
-        out,
-        "removed {} container(s) and {} volume(s){}",
-        report.removed_containers.len(),
-        report.removed_volumes.len(),
-        if report.failures.is_empty() {
-            String::new()
-        } else {
-            format!("; {} could not be removed", report.failures.len())
-        }
-    )
-}
-
-/// List leftover `meshproof-*` kind clusters (containers and volumes); with `yes`, remove them.
-/// Only clusters whose kind label starts with `meshproof-` are ever touched.
-pub fn gc(yes: bool, out: &mut dyn Write) -> Result<(), AppError> {
-    let rt = runtime()?;
-    rt.block_on(async {
-        let engine = engine().await?;
-        let plan = meshproof_cluster::gc::plan(&engine).await.map_err(|e| {
-            AppError::Infrastructure(format!("{e} (Docker engine at {})", engine.host()))
-        })?;
-        if plan.is_empty() {
-            writeln!(
-                out,
-                "no leftover meshproof clusters (Docker engine at {})",
-                engine.host()
-            )
-            .map_err(io)?;
-            return Ok(());
-        }
-        print_plan(&plan, out).map_err(io)?;
-        if !yes {
-            writeln!(
-                out,
-                "dry run: nothing removed; run `meshproof gc --yes` to remove them"
-            )
-            .map_err(io)?;
-            return Ok(());
-        }
-        let report = meshproof_cluster::gc::apply(&engine, &plan).await;
-        print_report(&report, out).map_err(io)?;
-        if report.failures.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Infrastructure(format!(
-                "gc could not remove {}",
-                report
-                    .failures
-                    .iter()
-                    .map(|f| format!("{} ({})", f.object, f.error))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,29 +243,5 @@ mod tests {
         helm.spec.install.method = InstallMethod::Helm;
         helm.spec.install.cli = None;
         assert!(mesh_cli_check(&helm, "linux-x86_64").is_none());
-    }
-
-    #[test]
-    fn checks_print_with_status_name_detail_and_fix() {
-        let checks = vec![
-            Check {
-                name: "docker-engine".into(),
-                status: Status::Ok,
-                detail: "reachable".into(),
-                fix: None,
-            },
-            Check {
-                name: "kind".into(),
-                status: Status::Fail,
-                detail: "`kind` not found".into(),
-                fix: Some("install kind".into()),
-            },
-        ];
-        let mut buf = Vec::new();
-        print_checks(&checks, &mut buf).unwrap();
-        assert_eq!(
-            String::from_utf8(buf).unwrap(),
-            "ok    docker-engine  reachable\nFAIL  kind           `kind` not found\n      fix: install kind\n"
-        );
     }
 }

@@ -81,6 +81,22 @@ impl AppError {
         }
     }
 
+    /// What `main` prints: `error: <this error>`, then `  caused by: <source>` for every error
+    /// in the source chain, outermost first. A source whose text the lines above already say
+    /// (a message that embeds its cause) is not repeated.
+    pub fn report(&self) -> String {
+        let mut msg = format!("error: {self}");
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(&format!("\n  caused by: {text}"));
+            }
+            source = s.source();
+        }
+        msg
+    }
+
     /// The reader went away (`| head`): exit 0 without a message.
     pub fn is_broken_pipe(&self) -> bool {
         matches!(self, AppError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)

@@ -14,6 +14,7 @@ pub use meshproof_core::{
 pub mod app;
 pub mod bringup;
 pub mod cli;
+pub mod commands;
 pub mod doctor;
 pub mod env;
 pub mod error;

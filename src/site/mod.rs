@@ -14,7 +14,6 @@ pub mod model;
 mod output;
 mod render;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -76,44 +75,6 @@ pub struct SiteReport {
     pub bundles: usize,
     pub rejected: Vec<Rejected>,
     pub files: usize,
-}
-
-/// `meshproof site …`: build, print what was rejected and a summary; exit 3 when an input was
-/// rejected (unless `--allow-rejected`).
-pub fn command(args: SiteArgs, out: &mut dyn Write) -> Result<(), AppError> {
-    let keys = crate::provenance::files::load_public_keys(&args.keys)?;
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    });
-    let opts = SiteOptions {
-        keys,
-        require_signed: args.require_signed,
-        jobs: jobs.max(1),
-    };
-    let report = build(&args.inputs, &args.output, &opts)?;
-    let io = |e: std::io::Error| AppError::Infrastructure(format!("writing output: {e}"));
-    for r in &report.rejected {
-        writeln!(out, "rejected {}: {}", r.name, r.reason).map_err(io)?;
-    }
-    writeln!(
-        out,
-        "wrote {} ({} files): {} verified bundle(s), {} rejected input(s)",
-        args.output.display(),
-        report.files,
-        report.bundles,
-        report.rejected.len()
-    )
-    .map_err(io)?;
-    if !report.rejected.is_empty() && !args.allow_rejected {
-        return Err(AppError::VerifyFailed(format!(
-            "{} input(s) rejected (listed above and on the site, never shown as results); \
-             --allow-rejected exits 0",
-            report.rejected.len()
-        )));
-    }
-    Ok(())
 }
 
 /// Build the site from bundle files and directories into `out`.

@@ -36,6 +36,49 @@ pub enum ReportError {
     NotComplete(String),
 }
 
+/// A rendering of verdicts: `show --format` picks one, `bundle pack` and `run` store
+/// [`Format::BUNDLED`] in a bundle's `report/`, and `verify` re-renders those to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One row per case with status, capability and the failed checks.
+    Table,
+    /// The verdicts with a `run` object saying how the run ended.
+    Json,
+    /// JUnit XML (harness errors and incomplete runs as `<error>`).
+    Junit,
+    /// Markdown (CI job summaries).
+    Markdown,
+    /// Meshery's `SmiResult` JSON; refused for a run that is not complete.
+    Meshery,
+}
+
+impl Format {
+    /// The formats a bundle stores, in `report/` (Meshery's only for a complete run).
+    pub const BUNDLED: [Format; 3] = [Format::Junit, Format::Markdown, Format::Meshery];
+
+    /// Render `v`; only [`Format::Meshery`] can refuse (a run that is not complete).
+    pub fn render(self, v: &Verdicts, ctx: &ReportContext) -> Result<String, ReportError> {
+        Ok(match self {
+            Format::Table => table(v, ctx),
+            Format::Json => json_with_run(v, ctx),
+            Format::Junit => junit(v, ctx),
+            Format::Markdown => markdown(v, ctx),
+            Format::Meshery => return meshery_json(v, ctx),
+        })
+    }
+
+    /// Where a bundle stores this rendering, for the [`Format::BUNDLED`] ones.
+    pub fn bundle_path(self) -> Option<&'static str> {
+        use crate::bundle::paths;
+        match self {
+            Format::Junit => Some(paths::REPORT_JUNIT),
+            Format::Markdown => Some(paths::REPORT_SUMMARY),
+            Format::Meshery => Some(paths::REPORT_MESHERY),
+            Format::Table | Format::Json => None,
+        }
+    }
+}
+
 /// An external cluster (`run --kubeconfig`) is named by its context and server version, not by
 /// the kind pin a reproduction would use.
 fn cluster_label(m: &crate::bundle::Manifest) -> Option<String> {
