@@ -423,7 +423,7 @@ async fn attempt(spec: &CallSpec, source: &str, deadline: Instant) -> Result<Ans
         let status = resp.status().as_u16();
         let backend = resp
             .headers()
-            .get(crate::server::BACKEND_HEADER)
+            .get(crate::record::BACKEND_HEADER)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         // Denials are told apart by their headers and body: keep those of non-2xx/3xx answers.
         let keep = !(200..400).contains(&status);

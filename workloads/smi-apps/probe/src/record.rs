@@ -8,6 +8,11 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+/// Response header naming the probe that answered; on every response.
+pub const BACKEND_HEADER: &str = "x-meshproof-backend";
+/// Request header naming the calling probe (`ServiceName`, matched case-insensitively).
+pub const SENDER_HEADER: &str = "servicename";
+
 /// Transport-level failure class of an outbound call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -24,10 +24,7 @@ use crate::call::{perform, perform_batch, CallSpec};
 use crate::error::{CallRequestError, ProbeError};
 use crate::metrics::Metrics;
 
-/// Response header naming the probe that answered; on every response.
-pub const BACKEND_HEADER: &str = "x-meshproof-backend";
-/// Request header naming the calling probe (`ServiceName`, matched case-insensitively).
-pub const SENDER_HEADER: &str = "servicename";
+pub use crate::record::{BACKEND_HEADER, SENDER_HEADER};
 /// Largest `/call` request body accepted.
 pub const MAX_CALL_BODY: usize = 1 << 20;
 /// How long in-flight connections may take to finish after a shutdown signal.
