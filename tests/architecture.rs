@@ -18,9 +18,10 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const FORBIDDEN_IN_CORE: [&str; 6] = ["tokio", "kube", "bollard", "ureq", "rustix", "signal-hook"];
 
 /// Source roots of the workspace's crates whose modules are checked for cycles.
-const SOURCE_ROOTS: [&str; 6] = [
+const SOURCE_ROOTS: [&str; 7] = [
     "src",
     "crates/meshproof-core/src",
+    "crates/meshproof-registry/src",
     "crates/meshproof-cluster/src",
     "crates/meshproof-kube/src",
     "crates/meshproof-attest/src",
