@@ -39,7 +39,7 @@ pub enum AppError {
     Infrastructure(String),
     /// A run that failed or was interrupted, with the platform error and its causes.
     #[error(transparent)]
-    Run(#[from] crate::pipeline::RunError),
+    Run(#[from] crate::pipeline::error::RunError),
     /// Writing to stdout or stderr failed. A closed pipe (`meshproof plan | head -1`) is not an
     /// error: `main` exits 0 quietly.
     #[error("writing output")]

@@ -6,20 +6,21 @@
 //! what it had (status `infrastructure-failed` / `aborted`); a failed preflight writes nothing.
 //! The phases themselves are in [`phases`]; [`run`] only orders them.
 
-mod error;
+pub mod error;
+pub mod outcome;
 pub mod phases;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use serde_json::{json, Value};
 
 pub use error::{PlatformError, RunError};
+pub use outcome::RunOutcome;
 pub use phases::RunContext;
 
-use crate::bundle::{self, paths, RunStatus};
+use crate::bundle::{self, paths};
 use crate::error::AppError;
 use crate::plan::{PlanRequest, RunPlan};
 use crate::progress::Progress;
@@ -144,44 +145,6 @@ pub struct RunRequest {
     pub sign_key: Option<PathBuf>,
     /// The probe image an external cluster pulls (`--probe-image`, `MESHPROOF_PROBE_IMAGE`).
     pub probe_image: Option<String>,
-}
-
-/// What a run produced.
-#[derive(Debug)]
-pub struct RunOutcome {
-    pub run_id: String,
-    /// As the bundle records it: `incomplete` when a case did not finish.
-    pub status: RunStatus,
-    pub bundle: PathBuf,
-    pub verdicts: Verdicts,
-    /// The infrastructure error (or the interrupt) that ended the run early, if any.
-    pub failure: Option<Arc<PlatformError>>,
-    /// The attestation written with `sign_key`, and the signing key's keyid.
-    pub attestation: Option<(PathBuf, String)>,
-}
-
-impl RunOutcome {
-    /// Why the run ended early (status `aborted` or `infrastructure-failed`), with the platform
-    /// error and its causes; `None` for a run that got to its cases' end.
-    pub fn ended_early(&self) -> Option<RunError> {
-        let source = |fallback: &str| {
-            self.failure
-                .clone()
-                .unwrap_or_else(|| Arc::new(PlatformError::failed(fallback)))
-        };
-        let bundle = self.bundle.clone();
-        match self.status {
-            RunStatus::Aborted => Some(RunError::Aborted {
-                bundle,
-                source: source("interrupted"),
-            }),
-            RunStatus::InfrastructureFailed => Some(RunError::Infrastructure {
-                bundle,
-                source: source("unknown"),
-            }),
-            RunStatus::Complete | RunStatus::Incomplete => None,
-        }
-    }
 }
 
 /// A fresh run id: 16 hex digits from the clock and the process id.

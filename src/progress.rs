@@ -24,7 +24,7 @@ pub trait Progress: StepProgress {
     /// The cases the run will execute, in order (before the first phase).
     fn run_planned(&mut self, _cases: &[String]) {}
     /// The run ended and its bundle is written (status as the bundle records it).
-    fn finished(&mut self, _outcome: &crate::pipeline::RunOutcome) {}
+    fn finished(&mut self, _outcome: &crate::pipeline::outcome::RunOutcome) {}
 }
 
 fn secs(ms: u64) -> String {
@@ -146,7 +146,7 @@ impl<W: Write> Progress for JsonlProgress<W> {
         self.emit(json!({"event": "plan", "cases": cases}));
     }
     /// The last line: the run's status and bundle, and every case's status and capability.
-    fn finished(&mut self, outcome: &crate::pipeline::RunOutcome) {
+    fn finished(&mut self, outcome: &crate::pipeline::outcome::RunOutcome) {
         let cases: Vec<serde_json::Value> = outcome
             .verdicts
             .cases
@@ -289,7 +289,7 @@ impl Progress for TerminalProgress {
     fn note(&mut self, text: &str) {
         self.println(text);
     }
-    fn finished(&mut self, _outcome: &crate::pipeline::RunOutcome) {
+    fn finished(&mut self, _outcome: &crate::pipeline::outcome::RunOutcome) {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
