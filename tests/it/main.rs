@@ -21,6 +21,7 @@ mod docker_fixture;
 mod kube_mock;
 
 mod addressing;
+mod architecture;
 mod bringup;
 mod bundle;
 mod cli;
