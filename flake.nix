@@ -59,12 +59,13 @@
           (lib.fileset.maybeMissing ./clippy.toml)
         ];
       src = lib.fileset.toSource { root = ./.; fileset = buildFiles; };
-      # The tests read one file more: tests/it/meshes.rs keeps the e2e workflow's matrix in step with
-      # the catalog. Only checks.tests uses this source, so editing CI files rebuilds no package.
+      # The tests read two files more: tests/it/meshes.rs keeps the e2e workflow's matrix in step
+      # with the catalog, tests/it/contributing.rs follows CONTRIBUTING.md's walk-throughs. Only
+      # checks.tests uses this source, so editing CI files rebuilds no package.
       # (.ci/packaging-checks.sh fails when a test names a repository file outside it.)
       testSrc = lib.fileset.toSource {
         root = ./.;
-        fileset = lib.fileset.unions [ buildFiles ./.github/workflows/e2e.yml ];
+        fileset = lib.fileset.unions [ buildFiles ./.github/workflows/e2e.yml ./CONTRIBUTING.md ];
       };
 
       # The catalog folders installed next to the binary (read through MESHPROOF_HOME).

@@ -235,10 +235,10 @@ need(ev["wrapper"] != other["wrapper"], "the wrapper must carry the revision")
 src, test_src = set(ev["srcFiles"]), set(ev["testSrcFiles"])
 for f in ("Cargo.toml", "Cargo.lock", "src", "tests", "clusters", "meshes", "suites", "workloads"):
     need(f in src, f"the build source lacks {f}")
-need(not any(f.startswith((".github", "docs", ".ci")) or f in ("README.md", "flake.nix", "action.yml") for f in src),
+need(not any(f.startswith((".github", "docs", ".ci")) or f in ("README.md", "CONTRIBUTING.md", "flake.nix", "action.yml") for f in src),
      f"the build source carries docs or CI files: {sorted(src)}")
-need(test_src == src | {".github/workflows/e2e.yml"},
-     f"the test source must be the build source plus the e2e workflow: extra {sorted(test_src - src)}")
+need(test_src == src | {".github/workflows/e2e.yml", "CONTRIBUTING.md"},
+     f"the test source must be the build source plus the e2e workflow and CONTRIBUTING.md: extra {sorted(test_src - src)}")
 pre = ev["testPreCheck"]
 need("export MESHPROOF_REQUIRE_HELM=1" in pre and "kubernetes-helm" in ev["testInputs"],
      "checks.tests must have helm and require the Helm rendering test")
@@ -253,7 +253,7 @@ sources = sorted(set(glob.glob("tests/**/*.rs", recursive=True) + glob.glob("cra
                      + glob.glob("workloads/**/tests/**/*.rs", recursive=True)))
 named = 0
 for rs in sources:
-    for lit in re.findall(r'"((?:\.github|\.ci|docs|README\.md|action\.yml|flake\.nix|flake\.lock)(?:/[^"\s{}]*)?)"', open(rs).read()):
+    for lit in re.findall(r'"((?:\.github|\.ci|docs|README\.md|CONTRIBUTING\.md|action\.yml|flake\.nix|flake\.lock)(?:/[^"\s{}]*)?)"', open(rs).read()):
         named += 1
         need(covered(lit), f"{rs} reads {lit}, which the flake's test source does not carry")
 need(named > 0, "the scan for repository files named by tests found none (expected .github/workflows/e2e.yml)")

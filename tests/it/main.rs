@@ -27,6 +27,7 @@ mod bundle;
 mod cli;
 mod cli_doctor_gc;
 mod cli_ux;
+mod contributing;
 mod crd_schema;
 mod diff;
 mod e2e_run;
