@@ -23,7 +23,7 @@ pub const MESHPROOF_REQUIRE_BROWSER: &str = "MESHPROOF_REQUIRE_BROWSER";
 pub const MESHPROOF_CHROMIUM: &str = "MESHPROOF_CHROMIUM";
 /// The Python interpreter that has `.ci/interop-requirements.txt` installed (default `python3`).
 pub const MESHPROOF_INTEROP_PYTHON: &str = "MESHPROOF_INTEROP_PYTHON";
-/// Where the SMI CRD files are for `tests/crd_schema.rs` (default `../shared/smi-crds`).
+/// Where the SMI CRD files are for `tests/it/crd_schema.rs` (default `../shared/smi-crds`).
 pub const MESHPROOF_SMI_CRDS: &str = "MESHPROOF_SMI_CRDS";
 /// The git revision meshproof was built from, recorded in every bundle: read at run time (the
 /// Nix wrapper and the GitHub Action set it, so a new commit does not rebuild anything), else

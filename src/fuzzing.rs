@@ -1,13 +1,13 @@
 //! Entry points of the fuzz targets (`fuzz/`): hostile bytes into each reader of bundle content.
 //! They must return (an error is the expected answer), never panic, abort or hang; plain
-//! `cargo test` runs them on the seeds (`tests/fuzz_seeds.rs`) so they cannot rot.
+//! `cargo test` runs them on the seeds (`tests/it/fuzz_seeds.rs`) so they cannot rot.
 
 use std::path::PathBuf;
 
 use crate::bundle::{self, Limits};
 
 /// Limits for fuzzing: the real ones, with the totals small enough that one input cannot keep
-/// the fuzzer busy for long (the real totals are checked by `tests/hostile.rs`).
+/// the fuzzer busy for long (the real totals are checked by `tests/it/hostile.rs`).
 fn limits() -> Limits {
     Limits {
         max_file: 64 << 20,

@@ -82,7 +82,7 @@ pub mod paths {
 pub const ZSTD_LEVEL: i32 = 3;
 /// Bundles are compressed in zstd's multi-threaded mode with at least this many workers. Any
 /// worker count ≥ 1 gives the same bytes (zstd cuts the frame into jobs whose size depends on the
-/// level, not on the workers; `tests/bundle.rs` packs one directory with 1 and 4 workers and
+/// level, not on the workers; `tests/it/bundle.rs` packs one directory with 1 and 4 workers and
 /// compares), but single-threaded mode (0 workers) gives other bytes, so the mode is part of the
 /// format and the count is free: `bundle pack --jobs`, default one per core.
 pub const ZSTD_MIN_WORKERS: u32 = 1;
