@@ -81,6 +81,36 @@ pub struct RunInputs<'a> {
     pub keep: bool,
 }
 
+/// The cluster-free part of a mesh install (fetching and checking its artifacts, rendering
+/// what needs no cluster), detached from the platform — it owns what it needs — so the run
+/// does it on another thread while the cluster is created.
+pub type MeshPreparation = Box<dyn FnOnce() -> Result<PreparedMesh, PlatformError> + Send>;
+
+/// What a [`MeshPreparation`] produced, for the `install_mesh` of the platform that made it.
+pub struct PreparedMesh(Box<dyn std::any::Any + Send>);
+
+impl PreparedMesh {
+    pub fn new<T: std::any::Any + Send>(prepared: T) -> Self {
+        PreparedMesh(Box::new(prepared))
+    }
+
+    /// Nothing to prepare.
+    pub fn nothing() -> Self {
+        PreparedMesh::new(())
+    }
+
+    /// What the platform prepared, if it is a `T`.
+    pub fn take<T: std::any::Any>(self) -> Option<T> {
+        self.0.downcast().ok().map(|b| *b)
+    }
+}
+
+impl std::fmt::Debug for PreparedMesh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PreparedMesh(..)")
+    }
+}
+
 /// Everything a run needs from the outside world.
 pub trait Platform {
     /// Check the machine before anything starts.
@@ -101,11 +131,17 @@ pub trait Platform {
         workload: &Sourced<Workload>,
         run: &RunInputs<'_>,
     ) -> Result<ImageFacts, PlatformError>;
-    /// Install the mesh (its images pinned to `run.image_pins`) and wait for its readiness
-    /// checks.
+    /// The cluster-free part of installing `mesh`, as work the run does while the cluster is
+    /// created; its result goes to [`Platform::install_mesh`]. Nothing to prepare by default.
+    fn prepare_mesh(&mut self, _mesh: &Mesh, _run: &RunInputs<'_>) -> MeshPreparation {
+        Box::new(|| Ok(PreparedMesh::nothing()))
+    }
+    /// Install the mesh from what [`Platform::prepare_mesh`] prepared (its images pinned to
+    /// `run.image_pins`) and wait for its readiness checks.
     fn install_mesh(
         &mut self,
         mesh: &Mesh,
+        prepared: PreparedMesh,
         run: &RunInputs<'_>,
     ) -> Result<MeshFacts, PlatformError>;
     /// Record the already-installed mesh instead (`--mesh-installed`).

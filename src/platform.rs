@@ -18,7 +18,10 @@ use meshproof_kube::{Condition, Kube};
 use serde_json::{json, Value};
 
 use crate::observation::{CallRecord, MetricsObservation, ObjectResult, PodObservation, SourcePod};
-use crate::pipeline::{ClusterFacts, ImageFacts, MeshFacts, Platform, PlatformError, RunInputs};
+use crate::pipeline::{
+    ClusterFacts, ImageFacts, MeshFacts, MeshPreparation, Platform, PlatformError, PreparedMesh,
+    RunInputs,
+};
 use crate::spec::case::TrafficCheck;
 use crate::spec::catalog::{Catalog, Sourced};
 use crate::spec::mesh::{InstallMethod, Mesh};
@@ -484,6 +487,43 @@ impl KindPlatform {
     }
 }
 
+/// What the kind platform prepares of a mesh install before there is a cluster.
+#[derive(Debug)]
+struct KindPrepared {
+    /// The pin's lock, read from the run's inputs and checked against the pin.
+    lock: Option<Sourced<crate::install::lock::Lock>>,
+    /// Every artifact fetched and checked; manifests and CLI output already rendered.
+    fetched: crate::install::render::Fetched,
+}
+
+/// The cluster-free part of a mesh install (it runs while kind creates the cluster): the lock,
+/// and every artifact of the pin fetched into `scratch` and checked against the pin and lock.
+fn prepare_install(
+    mesh: &Mesh,
+    catalog: &Catalog,
+    scratch: &Path,
+) -> Result<KindPrepared, PlatformError> {
+    let lock = match mesh.spec.install.method {
+        InstallMethod::None => {
+            return Ok(KindPrepared {
+                lock: None,
+                fetched: Default::default(),
+            })
+        }
+        InstallMethod::Unpinned => None,
+        _ => {
+            let pin = catalog.select_mesh(&mesh.id())?;
+            crate::install::lock::load_for(catalog, &pin)?
+        }
+    };
+    if let Some(l) = &lock {
+        crate::install::lock::check(mesh, &l.value, &l.path)?;
+    }
+    let fetched =
+        crate::install::render::fetch_mesh(mesh, lock.as_ref().map(|l| &l.value), scratch)?;
+    Ok(KindPrepared { lock, fetched })
+}
+
 /// One apply of a mesh install: file name under `inputs/mesh-rendered/`, the recorded (redacted)
 /// bytes, the documents to apply, and their default namespace.
 type InstallStep = (String, Vec<u8>, Vec<Value>, Option<String>);
@@ -584,33 +624,26 @@ impl KindPlatform {
         })
     }
 
-    /// The mesh's install steps, rendered from its pin and lock (pins and locks read from the
-    /// run's inputs), images pinned to the lock's digests and then the parent run's
-    /// (`reproduce`); the pinned and unpinned images go to the facts.
+    /// The mesh's install steps, rendered from what the preparation fetched (Helm charts for
+    /// the cluster's capabilities), images pinned to the lock's digests and then the parent
+    /// run's (`reproduce`); the pinned and unpinned images go to the facts.
     fn render_install(
         &mut self,
         mesh: &Mesh,
+        prepared: KindPrepared,
         run: &RunInputs<'_>,
         facts: &mut MeshFacts,
     ) -> Result<Vec<InstallStep>, PlatformError> {
-        let lock = match mesh.spec.install.method {
-            InstallMethod::Unpinned => None,
-            _ => {
-                let pin = run.catalog.select_mesh(&mesh.id())?;
-                crate::install::lock::load_for(run.catalog, &pin)?
-            }
-        };
+        let lock = prepared.lock;
         if let Some(l) = &lock {
-            crate::install::lock::check(mesh, &l.value, &l.path)?;
             facts
                 .facts
                 .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
         }
         let caps = self.helm_capabilities(mesh)?;
-        let rendered = crate::install::render::render_mesh(
+        let rendered = crate::install::render::render_fetched(
             mesh,
-            lock.as_ref().map(|l| &l.value),
-            self.scratch.path(),
+            prepared.fetched,
             Path::new("helm"),
             &caps,
         )?;
@@ -943,16 +976,26 @@ impl Platform for KindPlatform {
         Ok(image)
     }
 
+    fn prepare_mesh(&mut self, mesh: &Mesh, run: &RunInputs<'_>) -> MeshPreparation {
+        let (mesh, catalog) = (mesh.clone(), run.catalog.clone());
+        let scratch = self.scratch.path().to_path_buf();
+        Box::new(move || prepare_install(&mesh, &catalog, &scratch).map(PreparedMesh::new))
+    }
+
     fn install_mesh(
         &mut self,
         mesh: &Mesh,
+        prepared: PreparedMesh,
         run: &RunInputs<'_>,
     ) -> Result<MeshFacts, PlatformError> {
         let mut facts = MeshFacts::default();
         if mesh.spec.install.method == InstallMethod::None {
             return Ok(facts);
         }
-        let steps = self.render_install(mesh, run, &mut facts)?;
+        let prepared = prepared.take::<KindPrepared>().ok_or_else(|| {
+            PlatformError::failed("the mesh install was not prepared by this platform")
+        })?;
+        let steps = self.render_install(mesh, prepared, run, &mut facts)?;
         self.apply_install(mesh, steps, &run.plan.timeouts, &mut facts)?;
         self.wait_ready(mesh, &run.plan.timeouts)?;
         Ok(facts)

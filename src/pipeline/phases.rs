@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{
     json_bytes, new_run_id, rfc3339, write, ClusterFacts, ImageFacts, Platform, PlatformError,
-    RunInputs, RunOutcome, RunRequest,
+    PreparedMesh, RunInputs, RunOutcome, RunRequest,
 };
 use crate::bundle::{self, paths, RunStatus};
 use crate::error::AppError;
@@ -81,6 +81,9 @@ impl std::fmt::Debug for PhaseLog<'_> {
 pub struct Record {
     run_dir: Option<tempfile::TempDir>,
     pub cluster: Option<ClusterFacts>,
+    /// The mesh install's cluster-free part, done while the cluster was created (its error
+    /// is the mesh phase's).
+    pub prepared: Option<Result<PreparedMesh, PlatformError>>,
     pub image: Option<ImageFacts>,
     /// `resolved/<name>.json`.
     pub resolved: BTreeMap<String, Value>,
@@ -163,6 +166,7 @@ impl<'a> RunContext<'a> {
             record: Record {
                 run_dir: None,
                 cluster: None,
+                prepared: None,
                 image: None,
                 resolved: BTreeMap::new(),
                 observations: BTreeMap::new(),
@@ -383,13 +387,18 @@ pub fn work(
     }
 }
 
-/// The cluster: a kind cluster created for the run, or the external one connected.
+/// The cluster: a kind cluster created for the run, or the external one connected — while
+/// another thread prepares the mesh install (what needs no cluster), so the two take the
+/// longer of their times, not the sum.
 fn cluster(cx: &mut RunContext<'_>, platform: &mut dyn Platform) -> Result<(), PlatformError> {
     let s = &cx.setup;
     let inputs = s.inputs();
-    let facts = cx
-        .phases
-        .timed(Phase::Cluster, |_| match &s.req.kubeconfig {
+    let preparation =
+        (!s.req.mesh_installed).then(|| platform.prepare_mesh(&s.mesh.value, &inputs));
+    let phases = &mut cx.phases;
+    let (facts, prepared) = std::thread::scope(|scope| {
+        let preparing = preparation.map(|p| scope.spawn(p));
+        let facts = phases.timed(Phase::Cluster, |_| match &s.req.kubeconfig {
             Some(k) => platform
                 .connect_external(k, s.req.context.as_deref(), &inputs)
                 .map(|f| {
@@ -400,8 +409,16 @@ fn cluster(cx: &mut RunContext<'_>, platform: &mut dyn Platform) -> Result<(), P
                 let d = format!("{} ({})", f.name, s.plan.cluster.node_image);
                 (f, d)
             }),
-        })?;
-    cx.record.cluster = Some(facts);
+        });
+        let prepared = preparing.map(|p| {
+            p.join().unwrap_or_else(|_| {
+                Err(PlatformError::failed("preparing the mesh install panicked"))
+            })
+        });
+        (facts, prepared)
+    });
+    cx.record.prepared = prepared;
+    cx.record.cluster = Some(facts?);
     Ok(())
 }
 
@@ -432,13 +449,15 @@ fn workload_image(
 fn mesh(cx: &mut RunContext<'_>, platform: &mut dyn Platform) -> Result<(), PlatformError> {
     let s = &cx.setup;
     let mesh = &s.mesh.value;
+    let prepared = cx.record.prepared.take();
     let facts = cx.phases.timed(Phase::Mesh, |_| {
         if s.req.mesh_installed {
             return platform
                 .observe_installed_mesh(mesh)
                 .map(|m| (m, "already installed (recorded, not installed)".to_string()));
         }
-        platform.install_mesh(mesh, &s.inputs()).map(|m| {
+        let prepared = prepared.expect("the cluster phase prepared the mesh install")?;
+        platform.install_mesh(mesh, prepared, &s.inputs()).map(|m| {
             let d = match mesh.spec.install.method {
                 InstallMethod::None => "no mesh (the control run)".to_string(),
                 _ => format!("{} installed", mesh.id()),

@@ -612,6 +612,42 @@ fn helm_template_receives_the_cluster_version_and_api_versions() {
     );
 }
 
+/// The cluster-free half of rendering (what `run` does while kind creates the cluster) fetches
+/// and checks the chart but runs no `helm`; the other half renders it for the cluster exactly as
+/// `render_mesh` does in one go.
+#[cfg(unix)]
+#[test]
+fn fetching_a_chart_runs_no_helm_and_rendering_it_later_gives_the_same_manifests() {
+    let (mesh, _) = served_demo_chart();
+    let tmp = tempfile::tempdir().unwrap();
+    let argv = tmp.path().join("argv");
+    let helm_bin = fake_helm(
+        tmp.path(),
+        &argv,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\n",
+    );
+    let caps = helm::Capabilities {
+        kube_version: "v1.24.17".into(),
+        api_versions: vec!["v1".into()],
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let fetched = install::render::fetch_mesh(&mesh, None, scratch.path()).unwrap();
+    assert!(!argv.exists(), "helm ran before there was a cluster");
+    assert!(fetched.rendered.steps.is_empty());
+    assert_eq!(fetched.charts.len(), 1);
+    assert_eq!(
+        std::fs::read(&fetched.charts[0].tgz).unwrap(),
+        b"pretend this is demo-1.2.3.tgz"
+    );
+    let later = install::render::render_fetched(&mesh, fetched, &helm_bin, &caps).unwrap();
+    assert!(argv.exists());
+    let again = tempfile::tempdir().unwrap();
+    let at_once =
+        install::render::render_mesh(&mesh, None, again.path(), &helm_bin, &caps).unwrap();
+    assert_eq!(later, at_once);
+    assert_eq!(later.steps.len(), 1);
+}
+
 /// `lock` has no cluster: it renders the chart for the Kubernetes version of the cluster pin `run`
 /// picks by default, so a chart's `kubeVersion` gate sees a real cluster version there too.
 #[cfg(unix)]

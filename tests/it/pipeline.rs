@@ -6,11 +6,14 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::{FakeClock, MeshModel, Scripted};
 use meshproof::bundle::RunStatus;
 use meshproof::pipeline::{
-    self, ClusterFacts, ImageFacts, MeshFacts, Platform, PlatformError, RunInputs, RunRequest,
+    self, ClusterFacts, ImageFacts, MeshFacts, MeshPreparation, Platform, PlatformError,
+    PreparedMesh, RunInputs, RunRequest,
 };
 use meshproof::plan::{PlanRequest, RunPlan};
 use meshproof::progress::TextProgress;
@@ -20,6 +23,9 @@ use meshproof::spec::workload::Workload;
 use meshproof::suite::SuiteBackend;
 use meshproof::verdict::{Capability, CaseStatus};
 use serde_json::{json, Value};
+
+/// A simulated activity of the platform: what, when it started, when it ended.
+type Span = (&'static str, Instant, Instant);
 
 /// A test double of a cluster platform: the model plays the mesh; every call is recorded.
 struct TestPlatform<'a> {
@@ -35,6 +41,12 @@ struct TestPlatform<'a> {
     inputs_from_repo: Option<bool>,
     /// Whether the cluster is kept (`RunInputs::keep`, given to `cluster_up`).
     keep: bool,
+    /// Simulated durations of creating the cluster and of preparing the mesh install.
+    durations: Option<(Duration, Duration)>,
+    /// When each simulated activity ran (`cluster`, `preparation`, `install`), on any thread.
+    spans: Arc<Mutex<Vec<Span>>>,
+    /// What `install_mesh` received from the preparation.
+    prepared: Option<String>,
     /// The plan preflight was asked to check (what the run would execute).
     preflight_plan: Option<RunPlan>,
 }
@@ -66,8 +78,18 @@ impl<'a> TestPlatform<'a> {
             mesh_facts: BTreeMap::new(),
             inputs_from_repo: None,
             keep: false,
+            durations: None,
+            spans: Arc::default(),
+            prepared: None,
             preflight_plan: None,
         }
+    }
+
+    /// `what` takes `d` (a sleep), recorded as a span.
+    fn simulate(spans: &Mutex<Vec<Span>>, what: &'static str, d: Duration) {
+        let start = Instant::now();
+        std::thread::sleep(d);
+        spans.lock().unwrap().push((what, start, Instant::now()));
     }
 
     /// What every call given the run's inputs records: where they came from.
@@ -92,6 +114,9 @@ impl Platform for TestPlatform<'_> {
         self.saw(run);
         self.calls.push("cluster_up".into());
         self.keep = run.keep;
+        if let Some((cluster, _)) = self.durations {
+            Self::simulate(&self.spans, "cluster", cluster);
+        }
         let (plan, name) = (run.plan, format!("meshproof-{}", &run.run_id[..8]));
         if self.fail_create {
             // What the kind platform returns when `kind create cluster` exits 1.
@@ -142,11 +167,25 @@ impl Platform for TestPlatform<'_> {
             id: "sha256:00".into(),
         })
     }
+    fn prepare_mesh(&mut self, mesh: &Mesh, _: &RunInputs<'_>) -> MeshPreparation {
+        let (spans, id) = (Arc::clone(&self.spans), mesh.id());
+        let took = self.durations.map(|(_, preparation)| preparation);
+        Box::new(move || {
+            if let Some(d) = took {
+                Self::simulate(&spans, "preparation", d);
+            }
+            Ok(PreparedMesh::new(format!("{id} prepared")))
+        })
+    }
     fn install_mesh(
         &mut self,
         mesh: &Mesh,
+        prepared: PreparedMesh,
         run: &RunInputs<'_>,
     ) -> Result<MeshFacts, PlatformError> {
+        let now = Instant::now();
+        self.spans.lock().unwrap().push(("install", now, now));
+        self.prepared = prepared.take::<String>();
         self.saw(run);
         if !run.image_pins.is_empty() {
             self.calls.push(format!("pin_images {:?}", run.image_pins));
@@ -567,6 +606,48 @@ fn a_failed_kind_create_reaches_the_cli_with_its_cause_chain() {
         m["run"]["failure"],
         outcome.failure.as_ref().unwrap().to_string()
     );
+}
+
+/// The mesh install's cluster-free part (fetching and checking artifacts, rendering) runs
+/// while the cluster is created: with simulated durations — cluster 600 ms, preparation 500 ms
+/// — the two together take about the longer, not the sum (1.1 s), and the install starts only
+/// after both, with what the preparation produced.
+#[test]
+fn the_mesh_preparation_overlaps_the_cluster_creation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut p = TestPlatform::new(MeshModel::Conformant);
+    let (cluster, preparation) = (Duration::from_millis(600), Duration::from_millis(500));
+    p.durations = Some((cluster, preparation));
+    let mut req = request("osm", &tmp.path().join("overlap.tar.zst"));
+    req.plan.only = vec!["traffic-spec".into()];
+    let outcome = pipeline::run(
+        &catalog(),
+        &req,
+        &mut p,
+        &mut meshproof::progress::QuietProgress,
+        &FakeClock::default(),
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Complete);
+    assert_eq!(p.prepared.as_deref(), Some("osm@1.2.4 prepared"));
+    let spans = p.spans.lock().unwrap().clone();
+    let span = |what: &str| {
+        let s = spans
+            .iter()
+            .find(|s| s.0 == what)
+            .unwrap_or_else(|| panic!("{what}: {spans:?}"));
+        (s.1, s.2)
+    };
+    let ((c0, c1), (p0, p1), (install, _)) =
+        (span("cluster"), span("preparation"), span("install"));
+    let both = c1.max(p1) - c0.min(p0);
+    assert!(both >= cluster, "{both:?}");
+    assert!(
+        both < cluster + preparation - Duration::from_millis(250),
+        "cluster and preparation took {both:?} together: not overlapped"
+    );
+    assert!(install >= c1 && install >= p1);
 }
 
 #[test]
