@@ -5,18 +5,38 @@
 
 use meshproof_cluster::preflight::{self, Check, PreflightInput, Status, ToolRequirement};
 
-use crate::error::AppError;
 use crate::kind_binary::{self, KindChoice};
 use crate::spec::catalog::{Catalog, Sourced};
 use crate::spec::cluster::Cluster;
 use crate::spec::mesh::InstallMethod;
 
+/// Why the checks could not run, or what they found (exit 4).
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    /// The async runtime the provider layer runs on could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// Checks failed: each with its name and detail.
+    #[error("{}", failed_message(.0))]
+    Failed(Vec<Check>),
+}
+
+/// `preflight failed (2): a, b` and one `  name: detail` line per failed check.
+fn failed_message(failed: &[Check]) -> String {
+    let names: Vec<&str> = failed.iter().map(|c| c.name.as_str()).collect();
+    let mut msg = format!("preflight failed ({}): {}", failed.len(), names.join(", "));
+    for c in failed {
+        msg.push_str(&format!("\n  {}: {}", c.name, c.detail));
+    }
+    msg
+}
+
 /// The private current-thread runtime the provider layer's async calls run on.
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, AppError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, DoctorError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| AppError::Infrastructure(format!("cannot start the async runtime: {e}")))
+        .map_err(DoctorError::Runtime)
 }
 
 /// Whether the mesh pin's Kubernetes range admits the cluster pin's Kubernetes version
@@ -150,7 +170,7 @@ pub fn preflight_checks(
     catalog: &Catalog,
     pin: &Sourced<Cluster>,
     m: &crate::spec::mesh::Mesh,
-) -> Result<(Vec<Check>, Option<KindChoice>), AppError> {
+) -> Result<(Vec<Check>, Option<KindChoice>), DoctorError> {
     let c = &pin.value;
     let helm_required = m.spec.install.method == InstallMethod::Helm;
     let input = PreflightInput {
@@ -179,25 +199,14 @@ pub fn preflight_checks(
     Ok((checks, choice))
 }
 
-/// The failed checks as one infrastructure error, or `None` when nothing failed.
-pub fn failed_checks_error(checks: &[Check]) -> Option<AppError> {
-    let failed: Vec<&Check> = checks.iter().filter(|c| c.status == Status::Fail).collect();
-    if failed.is_empty() {
-        return None;
-    }
-    let mut msg = format!(
-        "preflight failed ({}): {}",
-        failed.len(),
-        failed
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for c in &failed {
-        msg.push_str(&format!("\n  {}: {}", c.name, c.detail));
-    }
-    Some(AppError::Infrastructure(msg))
+/// The failed checks as one error, or `None` when nothing failed.
+pub fn failed_checks_error(checks: &[Check]) -> Option<DoctorError> {
+    let failed: Vec<Check> = checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .cloned()
+        .collect();
+    (!failed.is_empty()).then_some(DoctorError::Failed(failed))
 }
 
 #[cfg(test)]

@@ -1,4 +1,9 @@
 //! Every environment variable meshproof reads, in one place.
+//!
+//! The other crates of the workspace take what they need as arguments, except the provider
+//! layer's `meshproof_cluster::docker::DockerEnv::from_process`, which reads the Docker CLI's own
+//! variables (`DOCKER_HOST`, `DOCKER_CONTEXT`, `DOCKER_CONFIG`, `HOME`) in one function as `docker`
+//! does, and its test gate `docker_required` (the same [`MESHPROOF_REQUIRE_DOCKER`]).
 
 use std::path::PathBuf;
 
@@ -130,6 +135,28 @@ pub fn catalog_root(flag: Option<PathBuf>) -> (PathBuf, RootSource) {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")),
         RootSource::BuildTree,
     )
+}
+
+/// `$MESHPROOF_GIT_REV`, trimmed (`None` when unset or blank): the revision bundles record
+/// instead of the one compiled in.
+pub fn git_rev() -> Option<String> {
+    std::env::var(MESHPROOF_GIT_REV)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `$MESHPROOF_FLAKE_REF` (`None` when unset or empty): the `nix run` reference bundles record.
+pub fn flake_ref() -> Option<String> {
+    std::env::var(MESHPROOF_FLAKE_REF)
+        .ok()
+        .filter(|r| !r.is_empty())
+}
+
+/// `$MESHPROOF_PROBE_IMAGE_ARCHIVE`: a prebuilt probe image archive to load instead of
+/// building one (`None` when unset).
+pub fn probe_image_archive() -> Option<PathBuf> {
+    std::env::var_os(MESHPROOF_PROBE_IMAGE_ARCHIVE).map(PathBuf::from)
 }
 
 /// The probe image an external cluster (`run --kubeconfig`) pulls: `$MESHPROOF_PROBE_IMAGE`

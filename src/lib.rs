@@ -38,20 +38,13 @@ pub fn build_revision() -> &'static str {
 /// GitHub Action pass it, so the build itself does not depend on the commit), else
 /// [`build_revision`]. Never empty.
 pub fn git_revision() -> String {
-    std::env::var(env::MESHPROOF_GIT_REV)
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| build_revision().to_string())
+    env::git_rev().unwrap_or_else(|| build_revision().to_string())
 }
 
 /// This meshproof as bundles record it: version, [`git_revision`], and `$MESHPROOF_FLAKE_REF`
 /// (`nix run github:…/<rev>`) when the flake's wrapper set it.
 pub fn tool() -> bundle::Tool {
-    let flake_ref = std::env::var(env::MESHPROOF_FLAKE_REF)
-        .ok()
-        .filter(|r| !r.is_empty());
-    bundle::Tool::new(git_revision(), flake_ref)
+    bundle::Tool::new(git_revision(), env::flake_ref())
 }
 
 #[cfg(test)]

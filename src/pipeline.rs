@@ -207,10 +207,9 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
 fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), AppError> {
     let p = bundle::names::join_under(dir, rel)?;
     if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(AppError::io(parent.display()))?;
     }
-    std::fs::write(&p, bytes).map_err(|e| AppError::Infrastructure(format!("{}: {e}", p.display())))
+    std::fs::write(&p, bytes).map_err(AppError::io(p.display()))
 }
 
 fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
@@ -287,7 +286,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         selection.workload.clone(),
         selection.suite.clone(),
     );
-    let dir = tempfile::tempdir().map_err(|e| AppError::Infrastructure(e.to_string()))?;
+    let dir = tempfile::tempdir().map_err(AppError::io("creating a scratch directory"))?;
     let need = |p: &str| {
         files.get(p).ok_or_else(|| {
             AppError::Bundle(bundle::BundleError::Integrity {

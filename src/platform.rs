@@ -421,8 +421,7 @@ impl KindPlatform {
     /// The probe image as a docker archive: `$MESHPROOF_PROBE_IMAGE_ARCHIVE` (the Nix wrapper
     /// sets it), else `docker build` of the workload's Dockerfile and `docker save`.
     fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, PlatformError> {
-        let given = std::env::var_os(crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE).map(PathBuf::from);
-        self.image_archive_or_build(w, given)
+        self.image_archive_or_build(w, crate::env::probe_image_archive())
     }
 
     /// `given` (the variable's value), else the image built from the catalog's source tree.
@@ -836,10 +835,9 @@ impl Platform for KindPlatform {
     fn preflight(&mut self, run: &RunInputs<'_>) -> Result<(), PlatformError> {
         let cluster = run.catalog.select_cluster(&run.plan.cluster.name)?;
         let mesh = run.catalog.select_mesh(&run.plan.mesh.id)?;
-        let (checks, choice) = crate::doctor::preflight_checks(run.catalog, &cluster, &mesh.value)
-            .map_err(|e| PlatformError::Preflight(e.to_string()))?;
+        let (checks, choice) = crate::doctor::preflight_checks(run.catalog, &cluster, &mesh.value)?;
         if let Some(e) = crate::doctor::failed_checks_error(&checks) {
-            return Err(PlatformError::Preflight(e.to_string()));
+            return Err(e.into());
         }
         // The kind binary: the one on PATH, or the pin's release, downloaded and verified now.
         let choice = choice

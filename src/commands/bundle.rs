@@ -79,10 +79,9 @@ fn write_unpack_marker(bundle_path: &Path, dir: &Path) -> Result<(), AppError> {
     let marker = bundle::write::UnpackMarker {
         bundle: bundle_path.display().to_string(),
         bundle_sha256: crate::sha256_file(bundle_path)
-            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", bundle_path.display())))?,
+            .map_err(AppError::io(bundle_path.display()))?,
         run_id,
     };
     let p = dir.join(bundle::paths::UNPACK_MARKER);
-    std::fs::write(&p, marker.to_json())
-        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", p.display())))
+    std::fs::write(&p, marker.to_json()).map_err(AppError::io(p.display()))
 }

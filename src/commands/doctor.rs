@@ -58,7 +58,7 @@ pub fn command(
     )
     .map_err(io_err)?;
     if let Some(e) = crate::doctor::failed_checks_error(&checks) {
-        return Err(e);
+        return Err(e.into());
     }
     writeln!(
         out,

@@ -12,9 +12,7 @@ use crate::error::AppError;
 /// address and the root cause of bollard's error.
 async fn engine() -> Result<meshproof_cluster::Engine, AppError> {
     // The message already carries the address and the root cause of bollard's error chain.
-    meshproof_cluster::connect()
-        .await
-        .map_err(|e| AppError::Infrastructure(e.to_string()))
+    Ok(meshproof_cluster::connect().await?)
 }
 
 fn print_plan(plan: &GcPlan, out: &mut dyn Write) -> std::io::Result<()> {
@@ -73,9 +71,12 @@ pub fn command(yes: bool, out: &mut dyn Write) -> Result<(), AppError> {
     let rt = crate::doctor::runtime()?;
     rt.block_on(async {
         let engine = engine().await?;
-        let plan = meshproof_cluster::gc::plan(&engine).await.map_err(|e| {
-            AppError::Infrastructure(format!("{e} (Docker engine at {})", engine.host()))
-        })?;
+        let plan = meshproof_cluster::gc::plan(&engine)
+            .await
+            .map_err(|source| AppError::GcList {
+                host: engine.host().to_string(),
+                source,
+            })?;
         if plan.is_empty() {
             writeln!(
                 out,
@@ -99,15 +100,7 @@ pub fn command(yes: bool, out: &mut dyn Write) -> Result<(), AppError> {
         if report.failures.is_empty() {
             Ok(())
         } else {
-            Err(AppError::Infrastructure(format!(
-                "gc could not remove {}",
-                report
-                    .failures
-                    .iter()
-                    .map(|f| format!("{} ({})", f.object, f.error))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )))
+            Err(AppError::GcIncomplete(report.failures))
         }
     })
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::io_err;
 use crate::cli::LockArgs;
-use crate::error::AppError;
+use crate::error::{AppError, Class};
 use crate::spec::catalog::Catalog;
 
 pub fn command(catalog: &Catalog, args: LockArgs, out: &mut dyn Write) -> Result<(), AppError> {
@@ -30,10 +30,13 @@ fn cluster(
         |url: &str| crate::install::fetch::get_limited(url, crate::kind_binary::MAX_KIND_BYTES);
     let lock =
         crate::kind_binary::resolve_lock(&pin.value, &crate::env::kind_download_base(), &get)
-            .map_err(|e| match e {
-                InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
-                InstallError::Lock { .. } => AppError::Usage(e.to_string()),
-                other => AppError::Infrastructure(other.to_string()),
+            .map_err(|e| {
+                let class = match e {
+                    InstallError::DigestMismatch { .. } => Class::VerifyFailed,
+                    InstallError::Lock { .. } => Class::BadInput,
+                    _ => Class::Infrastructure,
+                };
+                AppError::install(class, "")(e)
             })?;
     let rel = crate::kind_binary::lock_path(&pin.path);
     let path = lock_destination(catalog, &rel, dest)?;
@@ -74,7 +77,7 @@ fn mesh(
     let scratch = tempfile::Builder::new()
         .prefix("meshproof-lock-")
         .tempdir()
-        .map_err(|e| AppError::Infrastructure(format!("creating a scratch directory: {e}")))?;
+        .map_err(AppError::io("creating a scratch directory"))?;
     let registry = |reference: &str| crate::install::registry::resolve(reference);
     // No cluster here: charts render for the Kubernetes version of the pin `run` picks by default.
     let (cluster, _) =
@@ -88,12 +91,14 @@ fn mesh(
         },
         resolve: &registry,
     };
-    let resolved =
-        lock::resolve(&pin.value, with_images.then_some(&images)).map_err(|e| match e {
-            InstallError::DigestMismatch { .. } => AppError::VerifyFailed(e.to_string()),
-            InstallError::NotInIndex { .. } => AppError::Usage(e.to_string()),
-            other => AppError::Infrastructure(other.to_string()),
-        })?;
+    let resolved = lock::resolve(&pin.value, with_images.then_some(&images)).map_err(|e| {
+        let class = match e {
+            InstallError::DigestMismatch { .. } => Class::VerifyFailed,
+            InstallError::NotInIndex { .. } => Class::BadInput,
+            _ => Class::Infrastructure,
+        };
+        AppError::install(class, "")(e)
+    })?;
     let rel = crate::spec::mesh::Mesh::lock_path(&pin.path);
     let path = lock_destination(catalog, &rel, dest)?;
     if !with_images {
@@ -183,9 +188,7 @@ fn lock_destination(
 
 fn write_lock(path: &std::path::Path, text: &str) -> Result<(), AppError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+        std::fs::create_dir_all(parent).map_err(AppError::io(parent.display()))?;
     }
-    std::fs::write(path, text)
-        .map_err(|e| AppError::Infrastructure(format!("{}: {e}", path.display())))
+    std::fs::write(path, text).map_err(AppError::io(path.display()))
 }

@@ -21,8 +21,7 @@ pub fn command(dir: Option<&Path>, out: &mut dyn Write) -> Result<(), AppError> 
                     dir.display()
                 )));
             }
-            clap_mangen::generate_to(cmd, dir)
-                .map_err(|e| AppError::Infrastructure(format!("{}: {e}", dir.display())))?;
+            clap_mangen::generate_to(cmd, dir).map_err(AppError::io(dir.display()))?;
             writeln!(out, "wrote the man pages into {}", dir.display()).map_err(io_err)
         }
     }

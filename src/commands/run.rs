@@ -8,7 +8,7 @@ use super::session::Session;
 use super::{check_required, io_err, level};
 use crate::bundle::{self, Limits};
 use crate::cli::RunArgs;
-use crate::error::AppError;
+use crate::error::{AppError, Class};
 use crate::pipeline::{self, RunRequest};
 use crate::plan;
 use crate::report::{self, ReportContext};
@@ -62,8 +62,8 @@ pub fn finish_run(
     let files = bundle::read::read_selected(&outcome.bundle, &Limits::default(), |p| {
         p == bundle::paths::MANIFEST || p == bundle::paths::INPUT_MESH
     })?;
-    let manifest: bundle::Manifest = serde_json::from_slice(&files[bundle::paths::MANIFEST])
-        .map_err(|e| AppError::Infrastructure(format!("reading back the manifest: {e}")))?;
+    let manifest: bundle::Manifest =
+        serde_json::from_slice(&files[bundle::paths::MANIFEST]).map_err(AppError::ReadBack)?;
     let ctx = ReportContext::from_manifest(
         &manifest,
         files.get(bundle::paths::INPUT_MESH).map(Vec::as_slice),
@@ -84,15 +84,13 @@ pub fn finish_run(
     match outcome.status {
         bundle::RunStatus::Complete => {}
         bundle::RunStatus::Incomplete => {
-            return Err(AppError::Infrastructure(format!(
-                "{}: the harness kept them from finishing, so they claim no capability; the \
-                 bundle {} holds what was recorded",
-                outcome
+            return Err(AppError::Incomplete {
+                why: outcome
                     .status
                     .why_not_complete(&outcome.verdicts)
                     .unwrap_or_else(|| "run incomplete".into()),
-                outcome.bundle.display()
-            )))
+                bundle: outcome.bundle.clone(),
+            })
         }
         bundle::RunStatus::Aborted | bundle::RunStatus::InfrastructureFailed => {
             if let Some(e) = outcome.ended_early() {
@@ -117,7 +115,7 @@ fn check_external(
         return Ok(None);
     };
     let target = meshproof_kube::check_kubeconfig(kubeconfig, req.context.as_deref())
-        .map_err(|e| AppError::Usage(format!("--kubeconfig: {e}")))?;
+        .map_err(AppError::Kubeconfig)?;
     let (image, from) = match flag {
         Some(i) => (i, "--probe-image"),
         None => (
@@ -188,16 +186,22 @@ fn check_mesh_artifacts(catalog: &Catalog, req: &RunRequest) -> Result<(), AppEr
         )));
     }
     if let Some(c) = &pin.value.spec.install.cli {
-        crate::install::cli::download_for(c, &crate::install::cli::host_platform())
-            .map_err(|e| AppError::Usage(format!("{} ({}): {e}", pin.value.id(), pin.path)))?;
+        crate::install::cli::download_for(c, &crate::install::cli::host_platform()).map_err(
+            AppError::install(
+                Class::BadInput,
+                format!("{} ({}): ", pin.value.id(), pin.path),
+            ),
+        )?;
     }
     let Some(l) = lock::load_for(catalog, &pin)? else {
         return Ok(());
     };
     lock::check(&pin.value, &l.value, &l.path)
-        .map_err(|e| AppError::VerifyFailed(e.to_string()))?;
+        .map_err(AppError::install(Class::VerifyFailed, ""))?;
     lock::verify_artifacts(&pin.value, &l.value).map_err(|e| match e {
-        InstallError::DigestMismatch { .. } => AppError::VerifyFailed(format!("{}: {e}", l.path)),
-        other => AppError::Infrastructure(other.to_string()),
+        InstallError::DigestMismatch { .. } => {
+            AppError::install(Class::VerifyFailed, format!("{}: ", l.path))(e)
+        }
+        other => AppError::install(Class::Infrastructure, "")(other),
     })
 }

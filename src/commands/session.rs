@@ -73,9 +73,7 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>, AppError> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(&cancel))
             .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&cancel)))
-            .map_err(|e| {
-                AppError::Infrastructure(format!("cannot install signal handlers: {e}"))
-            })?;
+            .map_err(AppError::io("cannot install signal handlers"))?;
     }
     announce_interrupt(Arc::clone(&cancel));
     Ok(cancel)

@@ -45,7 +45,10 @@ pub fn command(args: &ShowArgs, out: &mut dyn Write) -> Result<(), AppError> {
     // Refused (exit 2) for a run that is not complete.
     let text = format
         .render(&verdicts, &ctx)
-        .map_err(|e| AppError::Usage(format!("{}: {e}", bundle.display())))?;
+        .map_err(|source| AppError::Report {
+            bundle: bundle.to_path_buf(),
+            source,
+        })?;
     write!(out, "{text}").map_err(io_err)?;
     let human = matches!(format, Format::Table | Format::Markdown);
     if human {

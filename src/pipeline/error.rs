@@ -20,6 +20,9 @@ pub enum PlatformError {
     /// The machine failed preflight: the failed checks, each with what to do.
     #[error("{0}")]
     Preflight(String),
+    /// The preflight checks failed (each named, with its detail), or could not run.
+    #[error(transparent)]
+    Checks(#[from] crate::doctor::DoctorError),
     /// A pin or lock file of the run's inputs cannot be used.
     #[error(transparent)]
     Spec(#[from] crate::spec::SpecError),

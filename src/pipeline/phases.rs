@@ -183,7 +183,7 @@ impl<'a> RunContext<'a> {
         let run_dir = tempfile::Builder::new()
             .prefix(&format!(".meshproof-run-{}-", &s.run_id[..8]))
             .tempdir_in(&parent)
-            .map_err(|e| AppError::Infrastructure(format!("{}: {e}", parent.display())))?;
+            .map_err(AppError::io(parent.display()))?;
         let dir = run_dir.path();
         write(dir, paths::INPUT_CLUSTER, &s.cluster_pin.bytes)?;
         write(dir, paths::INPUT_MESH, &s.mesh.bytes)?;

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub use args::SiteArgs;
 use model::{Entry, Rejected};
 
-use crate::error::AppError;
 use crate::provenance::TrustedKey;
 
 /// Version of `index.json` (bumped on incompatible change).
@@ -46,15 +45,6 @@ impl SiteError {
         SiteError::Io {
             path: path.display().to_string(),
             source,
-        }
-    }
-}
-
-impl From<SiteError> for AppError {
-    fn from(e: SiteError) -> Self {
-        match e {
-            SiteError::BadInput { .. } => AppError::Usage(e.to_string()),
-            SiteError::Io { .. } => AppError::Infrastructure(e.to_string()),
         }
     }
 }
