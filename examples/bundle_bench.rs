@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use meshproof::bundle::{RunInfo, RunStatus};
+use meshproof::bundle::{RunInfo, RunManifest, RunStatus};
 use meshproof::observation::{
     Attempt, CallRecord, CaseObservation, MetricsObservation, ObjectResult, ObjectSnapshot,
     StepObservation, StepStatus, TrafficObservation, OBSERVATION_FORMAT,
@@ -1017,9 +1017,9 @@ fn generate(repo: &Path, run: &Path, size: u64) -> Res<(usize, u64)> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
         parent: None,
-        extra: BTreeMap::new(),
+        extra: Default::default(),
     };
-    let manifest = serde_json::to_vec_pretty(&json!({ "run": run_info }))?;
+    let manifest = serde_json::to_vec_pretty(&RunManifest { run: run_info })?;
     fs::write(run.join("manifest.json"), &manifest)?;
     files += 1;
     bytes += manifest.len() as u64;

@@ -8,7 +8,7 @@
 //! Generates `--count` bundles by editing copies of the committed fixture run directory
 //! (`tests/fixtures/runs/osm-model-conformant`: its run id, finish time and cluster selection,
 //! and in every third copy one answering backend of `observations/traffic-split.json`, so those
-//! re-judge to a lower capability) and packing each with `bundle::write::pack`. Then, as child
+//! re-judge to a lower capability) and packing each with `seal::pack`. Then, as child
 //! processes pinned to CPU 0 with `taskset -c 0`, timed once after one untimed warm-up:
 //!
 //! - `meshproof verify B` for every bundle, one process after another (the baseline);
@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use meshproof::bundle::write::{pack, PackOptions};
+use meshproof::bundle::write::PackOptions;
+use meshproof::seal::pack;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 

@@ -48,7 +48,7 @@ pub fn archive(data: &[u8]) {
     if std::fs::write(&path, &bytes).is_err() {
         return;
     }
-    let report = bundle::verify::verify(&path, &limits());
+    let report = crate::seal::verify(&path, &limits());
     let _ = std::fs::remove_file(&path);
     // A failing check names itself and says why.
     if let Some(p) = report.first_problem() {

@@ -269,7 +269,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
             path.display()
         )));
     }
-    let report = bundle::verify::verify(path, &bundle::Limits::default());
+    let report = crate::seal::verify(path, &bundle::Limits::default());
     if let Some(p) = report.first_problem() {
         return Err(AppError::VerifyFailed(format!("{}: {}", p.name, p.detail)));
     }
@@ -330,12 +330,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         }
     }
     let only = selection.only;
-    let timeout_scale = manifest
-        .run
-        .extra
-        .get("timeout_scale")
-        .and_then(Value::as_f64)
-        .unwrap_or(1.0);
+    let timeout_scale = manifest.run.extra.timeout_scale.unwrap_or(1.0);
     let request = PlanRequest {
         cluster,
         mesh,
@@ -344,12 +339,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         only,
         scoring: manifest.run.scoring,
         timeout_scale,
-        force: manifest
-            .run
-            .extra
-            .get("force")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        force: manifest.run.extra.force.unwrap_or(false),
     };
     Ok(BundleInputs {
         dir,
@@ -487,7 +477,7 @@ pub fn reproduce(
     cancel: &AtomicBool,
 ) -> Result<(RunOutcome, crate::diff::DiffReport), AppError> {
     let inputs = inputs_from_bundle(original)?;
-    if inputs.manifest.run.extra.get("cluster_mode") == Some(&json!("external")) {
+    if inputs.manifest.run.extra.cluster_mode == Some(bundle::ClusterMode::External) {
         progress.note(
             "the original ran on an external cluster (--kubeconfig): its cluster was not pinned, \
              so this reproduction runs on the pinned kind cluster of the same selection",

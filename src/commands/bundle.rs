@@ -18,7 +18,7 @@ pub fn pack(args: PackArgs, out: &mut dyn Write) -> Result<(), AppError> {
         jobs: args.jobs,
         tool: crate::tool(),
     };
-    let packed = bundle::write::pack(&args.dir, &args.output, &opts)?;
+    let packed = crate::seal::pack(&args.dir, &args.output, &opts)?;
     writeln!(
         out,
         "wrote {} ({} files, {} bytes, sha256 {})",

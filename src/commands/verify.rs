@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::{bundle_file, check_required, io_err, level};
-use crate::bundle::{self, Limits};
+use crate::bundle::Limits;
 use crate::cli::VerifyArgs;
 use crate::error::AppError;
 use crate::provenance::files;
@@ -14,7 +14,7 @@ pub fn command(args: &VerifyArgs, out: &mut dyn Write) -> Result<(), AppError> {
     bundle_file(bundle)?;
     let (lines, report) = match &attestation.attestation {
         None => {
-            let report = bundle::verify::verify(bundle, &Limits::default());
+            let report = crate::seal::verify(bundle, &Limits::default());
             (report.lines.clone(), report)
         }
         Some(att) => {

@@ -605,15 +605,15 @@ pub fn seal(cx: RunContext<'_>) -> Result<RunOutcome, AppError> {
     write(
         &dir,
         paths::MANIFEST,
-        &json_bytes(&json!({ "run": manifest })),
+        &bundle::RunManifest { run: manifest }.to_json(),
     )?;
     let out = &setup.out;
     let options = bundle::write::PackOptions {
         tool: crate::tool(),
         ..Default::default()
     };
-    let packed = bundle::write::pack(&dir, out, &options)?;
-    let report = bundle::verify::verify(out, &bundle::Limits::default());
+    let packed = crate::seal::pack(&dir, out, &options)?;
+    let report = crate::seal::verify(out, &bundle::Limits::default());
     if let Some(p) = report.first_problem() {
         return Err(AppError::VerifyFailed(format!(
             "the bundle just written does not verify ({}: {})",
@@ -725,41 +725,34 @@ fn manifest(s: &Setup<'_>, record: &Record, timings: &[PhaseTiming]) -> bundle::
     if !req.plan.only.is_empty() {
         selection.insert("only".to_string(), req.plan.only.join(","));
     }
-    let mut extra = BTreeMap::new();
-    extra.insert(crate::timing::PHASES.to_string(), json!(timings));
-    extra.insert(
-        "cluster_mode".to_string(),
-        json!(if req.kubeconfig.is_some() {
-            "external"
+    let extra = bundle::RunExtras {
+        phases: Some(timings.to_vec()),
+        cluster_mode: Some(if req.kubeconfig.is_some() {
+            bundle::ClusterMode::External
         } else {
-            "kind"
+            bundle::ClusterMode::Kind
         }),
-    );
-    if let Some(f) = record.cluster.as_ref().filter(|f| f.external) {
         // What the summary names instead of the kind pin (which only a reproduction would use).
-        extra.insert(
-            "external_cluster".to_string(),
-            json!({
-                "context": f.name,
-                "server_version": f.facts.get("kubernetes_server"),
+        external_cluster: record
+            .cluster
+            .as_ref()
+            .filter(|f| f.external)
+            .map(|f| bundle::ExternalCluster {
+                context: f.name.clone(),
+                server_version: f
+                    .facts
+                    .get("kubernetes_server")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             }),
-        );
-    }
-    extra.insert(
-        "mesh_installed_by_user".to_string(),
-        json!(req.mesh_installed),
-    );
-    extra.insert("timeout_scale".to_string(), json!(req.plan.timeout_scale));
-    if let Some(f) = &s.plan.forced {
-        extra.insert("force".to_string(), json!(true));
-        extra.insert("forced".to_string(), json!(f));
-    }
-    if let Some(f) = &record.failure {
-        extra.insert("failure".to_string(), json!(f.to_string()));
-    }
-    if !req.overrides.is_empty() {
-        extra.insert("overrides".to_string(), json!(req.overrides));
-    }
+        mesh_installed_by_user: Some(req.mesh_installed),
+        timeout_scale: Some(req.plan.timeout_scale),
+        force: s.plan.forced.as_ref().map(|_| true),
+        forced: s.plan.forced.clone(),
+        failure: record.failure.as_ref().map(|f| f.to_string()),
+        overrides: (!req.overrides.is_empty()).then(|| req.overrides.clone()),
+        ..bundle::RunExtras::default()
+    };
     bundle::RunInfo {
         id: s.run_id.clone(),
         status: record.status,

@@ -107,7 +107,7 @@ fn verify(
                 super::inputs::shown_name(&att)
             ));
         }
-        let report = bundle::verify::verify(&input.path, &Limits::default());
+        let report = crate::seal::verify(&input.path, &Limits::default());
         if let Some(p) = report.first_problem() {
             return Err(format!("verify: {}: {}", p.name, p.detail));
         }

@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 
 use common::{bin, write_run_dir, MeshModel};
 use meshproof::bundle::read::{read_selected, unpack};
-use meshproof::bundle::verify::verify;
-use meshproof::bundle::write::{pack, PackOptions};
+use meshproof::seal::verify;
+use meshproof::bundle::write::PackOptions;
+use meshproof::seal::pack;
 use meshproof::bundle::{BundleError, Limits};
 
 fn packed(tmp: &Path, mesh: MeshModel) -> PathBuf {
@@ -710,4 +711,129 @@ fn format_1_0_bundles_are_still_read() {
     let p = tmp.path().join("verdicts-v1.tar.zst");
     raw_bundle(&p, &f, true);
     expect_verify_fails(&p, "verdicts.json has verdict format 1");
+}
+
+/// A renderer of another report format, or one that renders other bytes: what a future
+/// meshproof (or a changed renderer) would be to today's bundles.
+struct OtherRenderings {
+    format: u32,
+}
+
+impl meshproof::bundle::RenderReports for OtherRenderings {
+    fn format(&self) -> u32 {
+        self.format
+    }
+    fn render(
+        &self,
+        verdicts: &meshproof::verdict::Verdicts,
+        manifest: &meshproof::bundle::Manifest,
+        mesh_pin: Option<&[u8]>,
+    ) -> BTreeMap<String, Vec<u8>> {
+        let mut out = meshproof::report::BundleReports.render(verdicts, manifest, mesh_pin);
+        for bytes in out.values_mut() {
+            bytes.extend_from_slice(b"rendered differently\n");
+        }
+        out
+    }
+}
+
+fn reports_line(r: &meshproof::bundle::verify::VerifyReport) -> &meshproof::bundle::verify::CheckLine {
+    r.lines.iter().find(|l| l.name == "reports").expect("a reports line")
+}
+
+#[test]
+fn reports_are_compared_with_renderings_of_their_own_report_format_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b = packed(tmp.path(), MeshModel::Conformant);
+    let current = meshproof::bundle::REPORT_FORMAT;
+    // The same report format rendering other bytes: the bundle's reports are named.
+    let r = meshproof::bundle::verify::verify(&b, &Limits::default(), &OtherRenderings { format: current });
+    assert!(!r.ok());
+    let line = reports_line(&r);
+    assert!(!line.ok);
+    assert!(
+        line.detail.starts_with("report/junit.xml: differs from the report rendered"),
+        "{}",
+        line.detail
+    );
+    // A build of a newer report format does not re-render this bundle's older reports (it does
+    // not fail them for being old), and says so.
+    let r = meshproof::bundle::verify::verify(
+        &b,
+        &Limits::default(),
+        &OtherRenderings { format: current + 1 },
+    );
+    assert!(r.ok(), "{:?}", r.lines);
+    assert_eq!(
+        reports_line(&r).detail,
+        format!(
+            "not re-rendered: bundle format 1.{} holds report format {current}, this meshproof \
+             renders report format {}; the reports match SHA256SUMS",
+            meshproof::bundle::FORMAT_MINOR,
+            current + 1
+        )
+    );
+    // This build's renderings: compared, identical.
+    let r = verify(&b, &Limits::default());
+    assert!(reports_line(&r).ok && reports_line(&r).detail.ends_with("identical to the re-rendered reports"));
+}
+
+#[test]
+fn newer_minor_format_versions_are_read_and_named_when_their_reports_differ() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = packed(tmp.path(), MeshModel::Conformant);
+    let mut f = files_of(&good);
+    let text = String::from_utf8(f["manifest.json"].clone()).unwrap();
+    let newer = meshproof::bundle::FORMAT_MINOR + 1;
+    let edited = text.replacen(
+        &format!("\"minor\": {}", meshproof::bundle::FORMAT_MINOR),
+        &format!("\"minor\": {newer}"),
+        1,
+    );
+    assert_ne!(edited, text);
+    f.insert("manifest.json".into(), edited.into_bytes());
+    let p = tmp.path().join("newer-minor.tar.zst");
+    raw_bundle(&p, &f, true);
+    // Readable: what this build knows of it is there, and its reports render the same.
+    let r = verify(&p, &Limits::default());
+    assert!(r.ok(), "{:?}", r.lines);
+    assert_eq!(r.lines[2].detail, format!("bundle format 1.{newer}"));
+    // Reports that differ may be of a newer report format: verify says so.
+    let r = meshproof::bundle::verify::verify(
+        &p,
+        &Limits::default(),
+        &OtherRenderings {
+            format: meshproof::bundle::REPORT_FORMAT,
+        },
+    );
+    let line = reports_line(&r);
+    assert!(!line.ok);
+    assert!(
+        line.detail.contains(&format!(
+            "(bundle format 1.{newer} is newer than this meshproof's 1.{}: its reports may be of \
+             a newer report format",
+            meshproof::bundle::FORMAT_MINOR
+        )),
+        "{}",
+        line.detail
+    );
+}
+
+#[test]
+fn older_major_format_versions_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = packed(tmp.path(), MeshModel::Conformant);
+    let mut f = files_of(&good);
+    let text = String::from_utf8(f["manifest.json"].clone()).unwrap();
+    let v0 = text.replacen("\"major\": 1", "\"major\": 0", 1);
+    f.insert("manifest.json".into(), v0.into_bytes());
+    let p = tmp.path().join("v0.tar.zst");
+    raw_bundle(&p, &f, true);
+    expect_verify_fails(
+        &p,
+        &format!(
+            "unsupported bundle format 0.{} (this meshproof reads 1.x): the bundle is of an older major format",
+            meshproof::bundle::FORMAT_MINOR
+        ),
+    );
 }

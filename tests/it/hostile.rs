@@ -9,7 +9,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use common::{bin, write_run_dir, MeshModel};
-use meshproof::bundle::write::{pack, PackOptions};
+use meshproof::bundle::write::PackOptions;
+use meshproof::seal::pack;
 use serde_json::Value;
 
 type Files = BTreeMap<String, Vec<u8>>;

@@ -249,7 +249,7 @@ fn a_manifest_claiming_complete_for_unfinished_cases_fails_verification() {
     let dir = tmp.path().join("run");
     common::write_run_dir_with(&dir, &obs, "osm@1.2.4");
     let bundle = tmp.path().join("b.tar.zst");
-    let packed = meshproof::bundle::write::pack(&dir, &bundle, &Default::default()).unwrap();
+    let packed = meshproof::seal::pack(&dir, &bundle, &Default::default()).unwrap();
     assert_eq!(
         packed.manifest.run.status,
         meshproof::bundle::RunStatus::Incomplete

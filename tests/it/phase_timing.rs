@@ -4,7 +4,8 @@
 use crate::common;
 
 use common::{bin, repo, write_run_dir, MeshModel};
-use meshproof::bundle::write::{pack, PackOptions};
+use meshproof::bundle::write::PackOptions;
+use meshproof::seal::pack;
 use meshproof::timing::{self, PhaseTiming};
 use serde_json::{json, Value};
 

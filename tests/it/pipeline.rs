@@ -279,7 +279,7 @@ fn none_mesh_run_writes_a_verified_bundle_and_tears_down() {
     )
     .unwrap();
     assert_eq!(outcome.status, RunStatus::Complete);
-    assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
+    assert!(meshproof::seal::verify(&out, &Default::default()).ok());
     assert_eq!(outcome.verdicts.cases.len(), 5);
     // Every SMI case stops at its precondition (no CRDs), so none shows the data path...
     assert!(outcome
@@ -450,7 +450,7 @@ fn an_interrupt_writes_an_aborted_bundle_and_still_tears_down() {
         .unwrap()
         .to_string()
         .contains("interrupted"));
-    assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
+    assert!(meshproof::seal::verify(&out, &Default::default()).ok());
     let files =
         meshproof::bundle::read::read_selected(&out, &Default::default(), |p| p == "manifest.json")
             .unwrap();
@@ -520,7 +520,7 @@ fn an_infrastructure_failure_still_writes_a_bundle() {
     assert!(outcome.verdicts.cases[0].steps[0].checks[0]
         .observed
         .contains("the run failed before the case started: Deployment osm-system/osm-controller"));
-    assert!(meshproof::bundle::verify::verify(&out, &Default::default()).ok());
+    assert!(meshproof::seal::verify(&out, &Default::default()).ok());
     assert!(
         p.calls.contains(&"node_logs".to_string()),
         "evidence is collected after a failure"
@@ -1065,7 +1065,7 @@ fn reproduce_of_a_bundle_without_a_workload_or_with_an_incompatible_cluster_reco
     m["run"]["selection"]["cluster"] = json!("kind-v0.32.0");
     std::fs::write(dir.join("manifest.json"), m.to_string()).unwrap();
     let bundle = tmp.path().join("old.tar.zst");
-    meshproof::bundle::write::pack(&dir, &bundle, &Default::default()).unwrap();
+    meshproof::seal::pack(&dir, &bundle, &Default::default()).unwrap();
     let cancel = AtomicBool::new(false);
     // As recorded, the cluster is refused (exit 2) with what to do.
     let e = pipeline::reproduce(
@@ -1158,7 +1158,7 @@ fn rerun_failed_of_an_aborted_bundle_plans_every_case() {
     )
     .unwrap();
     let empty = tmp.path().join("empty.tar.zst");
-    meshproof::bundle::write::pack(&dir, &empty, &Default::default()).unwrap();
+    meshproof::seal::pack(&dir, &empty, &Default::default()).unwrap();
     for (name, parent) in [("from-aborted", &aborted), ("from-empty", &empty)] {
         let stop = AtomicBool::new(false);
         let mut p2 = TestPlatform::new(MeshModel::Conformant);

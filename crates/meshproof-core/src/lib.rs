@@ -14,6 +14,7 @@ pub mod observation;
 pub mod plan;
 pub mod provenance;
 pub mod report;
+pub mod seal;
 pub mod spec;
 pub mod staged;
 pub mod suite;

@@ -82,11 +82,10 @@ impl Format {
 /// An external cluster (`run --kubeconfig`) is named by its context and server version, not by
 /// the kind pin a reproduction would use.
 fn cluster_label(m: &crate::bundle::Manifest) -> Option<String> {
-    let e = m.run.extra.get("external_cluster")?;
-    let context = e.get("context").and_then(|c| c.as_str()).unwrap_or("?");
-    Some(match e.get("server_version").and_then(|v| v.as_str()) {
-        Some(v) => format!("external {context} (Kubernetes {v})"),
-        None => format!("external {context}"),
+    let e = m.run.extra.external_cluster.as_ref()?;
+    Some(match &e.server_version {
+        Some(v) => format!("external {} (Kubernetes {v})", e.context),
+        None => format!("external {}", e.context),
     })
 }
 
@@ -110,12 +109,7 @@ impl ReportContext {
         ReportContext {
             run_id: m.run.id.clone(),
             status: Some(m.run.status),
-            failure: m
-                .run
-                .extra
-                .get("failure")
-                .and_then(|f| f.as_str())
-                .map(str::to_string),
+            failure: m.run.extra.failure.clone(),
             rejudged_from: m.rejudged_from.clone(),
             finished_at: m.run.finished_at.clone(),
             mesh,
@@ -557,4 +551,40 @@ pub fn json_with_run(v: &Verdicts, ctx: &ReportContext) -> String {
 /// `verdicts.json` as JSON text.
 pub fn json(v: &Verdicts) -> String {
     String::from_utf8(v.to_json()).expect("utf-8 json")
+}
+
+/// This build's renderings of a bundle's `report/` files (report format
+/// [`crate::bundle::REPORT_FORMAT`]): what `pack` writes and `verify` re-renders to compare.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BundleReports;
+
+impl crate::bundle::RenderReports for BundleReports {
+    fn format(&self) -> u32 {
+        crate::bundle::REPORT_FORMAT
+    }
+
+    /// JUnit and the Markdown summary always; Meshery's format cannot say "incomplete", so only
+    /// complete runs get an export.
+    fn render(
+        &self,
+        verdicts: &Verdicts,
+        manifest: &Manifest,
+        mesh_pin: Option<&[u8]>,
+    ) -> std::collections::BTreeMap<String, Vec<u8>> {
+        use crate::bundle::paths;
+        let ctx = ReportContext::from_manifest(manifest, mesh_pin);
+        let mut out = std::collections::BTreeMap::new();
+        out.insert(
+            paths::REPORT_JUNIT.into(),
+            junit(verdicts, &ctx).into_bytes(),
+        );
+        out.insert(
+            paths::REPORT_SUMMARY.into(),
+            markdown(verdicts, &ctx).into_bytes(),
+        );
+        if let Ok(text) = meshery_json(verdicts, &ctx) {
+            out.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
+        }
+        out
+    }
 }

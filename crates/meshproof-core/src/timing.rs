@@ -1,110 +1,19 @@
 //! Phase wall times a run records in its manifest (`run.phases`): typed records, read from a
 //! (hostile) manifest and rendered for `show`.
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::bundle::{Phase, PhaseTiming};
 use crate::bundle::Manifest;
 
 /// Key of the phase list in the manifest's `run` section.
 pub const PHASES: &str = "phases";
 
-/// A timed phase of a run: what progress lines and JSON events name, and what the manifest
-/// records. Written as its name (`preflight`, `cluster`, `workload image`, `mesh`,
-/// `case <name>`, `evidence`, `teardown`), the same strings bundles have always carried.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Phase {
-    /// The machine is checked (tools, Docker, the kind binary); nothing written yet.
-    Preflight,
-    /// The kind cluster is created, or the external one connected.
-    Cluster,
-    /// The workload image is loaded into the nodes (or named for an external cluster).
-    WorkloadImage,
-    /// The mesh is installed (or the installed one recorded).
-    Mesh,
-    /// One case of the suite.
-    Case(String),
-    /// Evidence of the mesh and the nodes, before anything is deleted.
-    Evidence,
-    /// The cluster is deleted (or kept).
-    Teardown,
-    /// A name this build does not know (a bundle from another build, or hostile input): kept
-    /// as written.
-    Other(String),
-}
-
-impl Phase {
-    /// The phase's recorded name.
-    pub fn name(&self) -> std::borrow::Cow<'_, str> {
-        use std::borrow::Cow;
-        match self {
-            Phase::Preflight => Cow::Borrowed("preflight"),
-            Phase::Cluster => Cow::Borrowed("cluster"),
-            Phase::WorkloadImage => Cow::Borrowed("workload image"),
-            Phase::Mesh => Cow::Borrowed("mesh"),
-            Phase::Case(name) => Cow::Owned(format!("case {name}")),
-            Phase::Evidence => Cow::Borrowed("evidence"),
-            Phase::Teardown => Cow::Borrowed("teardown"),
-            Phase::Other(name) => Cow::Borrowed(name),
-        }
-    }
-
-    /// The phase a recorded name stands for; every string is some phase (unknown ones are
-    /// [`Phase::Other`]), and `Phase::parse(&p.name()) == p`.
-    pub fn parse(name: &str) -> Phase {
-        match name {
-            "preflight" => Phase::Preflight,
-            "cluster" => Phase::Cluster,
-            "workload image" => Phase::WorkloadImage,
-            "mesh" => Phase::Mesh,
-            "evidence" => Phase::Evidence,
-            "teardown" => Phase::Teardown,
-            other => match other.strip_prefix("case ") {
-                Some(case) => Phase::Case(case.to_string()),
-                None => Phase::Other(other.to_string()),
-            },
-        }
-    }
-}
-
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.name())
-    }
-}
-
-impl Serialize for Phase {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for Phase {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let name = std::borrow::Cow::<'de, str>::deserialize(d)?;
-        Ok(Phase::parse(&name))
-    }
-}
-
-/// One phase of a run, in the order the phases started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhaseTiming {
-    pub phase: Phase,
-    /// Wall time from the phase's start to its end.
-    pub duration_ms: u64,
-    /// Whether the phase succeeded.
-    pub ok: bool,
-}
-
 /// The phases a bundle recorded: `Ok(None)` when it recorded none (a hand-made run directory,
 /// a bundle written before phase timings), an error naming the field when they are malformed.
 pub fn recorded(m: &Manifest) -> Result<Option<Vec<PhaseTiming>>, String> {
-    let Some(v) = m.run.extra.get(PHASES) else {
-        return Ok(None);
-    };
-    Vec::<PhaseTiming>::deserialize(v)
-        .map(Some)
-        .map_err(|e| format!("manifest.json: run.{PHASES}: {e}"))
+    if let Some(why) = m.run.extra.malformed(PHASES) {
+        return Err(format!("manifest.json: run.{PHASES}: {why}"));
+    }
+    Ok(m.run.extra.phases.clone())
 }
 
 fn secs(ms: u64) -> String {

@@ -34,7 +34,7 @@ pub fn page(e: &Entry, d: &Detail) -> String {
 fn summary(e: &Entry, d: &Detail) -> Markup {
     let m = &d.manifest;
     let why = m.run.status.why_not_complete(&d.verdicts);
-    let failure = m.run.extra.get("failure").and_then(|f| f.as_str());
+    let failure = m.run.extra.failure.as_deref();
     html! {
         table.kv {
             tr { th { "Bundle" } td { code { (e.file) } } }
@@ -70,22 +70,9 @@ fn summary(e: &Entry, d: &Detail) -> Markup {
     }
 }
 
-/// `phases` as the runner records them in the manifest.
-#[derive(Debug, serde::Deserialize)]
-struct Phase {
-    phase: String,
-    duration_ms: u64,
-    ok: bool,
-}
-
 fn phases(d: &Detail) -> Markup {
-    let phases: Vec<Phase> = d
-        .manifest
-        .run
-        .extra
-        .get("phases")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let phases: &[crate::bundle::PhaseTiming] =
+        d.manifest.run.extra.phases.as_deref().unwrap_or_default();
     html! {
         h2 { "Timings per phase" }
         @if phases.is_empty() {

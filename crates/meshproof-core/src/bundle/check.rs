@@ -4,9 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{
-    json, paths, BundleError, FormatVersion, Limits, Manifest, Scanned, Sums, FORMAT_MAJOR,
-};
+use super::{json, paths, BundleError, FormatVersion, Limits, Manifest, Scanned, Sums};
 
 /// Files the structural checks read (always kept in memory by a scan).
 pub fn is_structural(path: &str) -> bool {
@@ -84,12 +82,7 @@ pub fn manifest(s: &Scanned) -> Result<Manifest, BundleError> {
         format: FormatVersion,
     }
     let v: V = json::parse(paths::MANIFEST, bytes)?;
-    if v.format.major != FORMAT_MAJOR {
-        return Err(BundleError::Format {
-            major: v.format.major,
-            minor: v.format.minor,
-        });
-    }
+    v.format.check_readable_by(FormatVersion::CURRENT)?;
     let m: Manifest = json::parse(paths::MANIFEST, bytes)?;
     super::names::check_selection(&m)?;
     Ok(m)

@@ -4,6 +4,7 @@
 //! uid/gid 0, mode 0644, no owner names, compression level 3, so the same files give the same bytes.
 
 pub mod check;
+pub mod format;
 pub mod json;
 pub mod names;
 pub mod read;
@@ -27,12 +28,10 @@ pub struct Scanned {
     pub entries: u64,
 }
 
-/// Format version written by this meshproof; readers refuse other majors.
-pub const FORMAT_MAJOR: u32 = 1;
-/// 1: run status `incomplete`; `rejudged_from` in the manifest. 2: observations format 2 and
-/// verdicts format 3 (outcome classes judged with the mesh pin's signatures); bundles of 1.0 and
-/// 1.1 are read, and `verify` names their older observation format instead of re-judging them.
-pub const FORMAT_MINOR: u32 = 2;
+pub use format::{
+    ClusterMode, ExternalCluster, FormatIncompatible, FormatVersion, Phase, PhaseTiming, RenderReports,
+    RunExtras, RunManifest, FORMAT_MAJOR, FORMAT_MINOR, REPORT_FORMAT,
+};
 
 /// Every path of the bundle format, in one place.
 pub mod paths {
@@ -93,12 +92,6 @@ pub fn default_jobs() -> u32 {
         .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         .unwrap_or(ZSTD_MIN_WORKERS)
         .max(ZSTD_MIN_WORKERS)
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FormatVersion {
-    pub major: u32,
-    pub minor: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,9 +248,9 @@ pub struct RunInfo {
     /// Run id of the bundle this one re-ran (`rerun --failed`, `reproduce`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
-    /// Anything else the runner recorded (phase timings, cluster mode, ...).
+    /// Everything else the runner recorded (phase timings, cluster mode, ...).
     #[serde(flatten)]
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub extra: RunExtras,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -338,8 +331,8 @@ pub enum BundleError {
     Limit { entry: String, reason: String },
     #[error("{file}: {reason}")]
     Integrity { file: String, reason: String },
-    #[error("unsupported bundle format {major}.{minor} (this meshproof reads {FORMAT_MAJOR}.x)")]
-    Format { major: u32, minor: u32 },
+    #[error(transparent)]
+    Format(#[from] FormatIncompatible),
     #[error("{file}: {reason}")]
     BadInput { file: String, reason: String },
     #[error(transparent)]

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::check;
 use super::read::scan;
+use super::format::{FormatVersion, Readable, RenderReports};
 use super::{paths, BundleError, Limits, Manifest};
 use crate::verdict::{Verdicts, VERDICT_FORMAT};
 
@@ -91,8 +92,9 @@ impl VerifyReport {
     }
 }
 
-/// Verify a bundle offline. Never needs Docker, a cluster or the network.
-pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
+/// Verify a bundle offline, comparing its `report/` with what `reports` renders (this build's
+/// renderings: `crate::seal::verify`). Never needs Docker, a cluster or the network.
+pub fn verify(bundle: &Path, limits: &Limits, reports: &dyn RenderReports) -> VerifyReport {
     let mut report = VerifyReport::default();
     let scanned = scan(bundle, limits, &is_structured, None)
         .and_then(|s| check::parse_limits(&s, limits).map(|_| s));
@@ -167,27 +169,46 @@ pub fn verify(bundle: &Path, limits: &Limits) -> VerifyReport {
         Err(line) => return report.fail("run status", line),
     }
     let manifest = report.manifest.as_ref().expect("set above");
-    let reports = reports(manifest, &rejudged, &files);
+    let checked = check_reports(manifest, &rejudged, &files, reports);
     report.verdicts = Some(rejudged);
-    report.record("reports", reports, String::clone);
+    report.record("reports", checked, String::clone);
     report
 }
 
 /// `report/` must be exactly what this meshproof renders from the re-judged verdicts (the
-/// renderings are deterministic): an edited, added or removed report is named.
-fn reports(
+/// renderings are deterministic): an edited, added or removed report is named. Reports of a
+/// report format this build does not render (an older bundle's: [`FormatVersion::report_format`])
+/// are not re-rendered; `SHA256SUMS` covers them, and the line says so.
+fn check_reports(
     manifest: &Manifest,
     verdicts: &Verdicts,
     files: &std::collections::BTreeMap<String, Vec<u8>>,
+    renderer: &dyn RenderReports,
 ) -> Result<String, BundleError> {
-    let fresh = super::write::render_reports(
+    let format = manifest.format;
+    let newer = format.check_readable_by(FormatVersion::CURRENT) == Ok(Readable::NewerMinor);
+    if let Some(old) = format.report_format().filter(|f| *f != renderer.format()) {
+        return Ok(format!(
+            "not re-rendered: bundle format {format} holds report format {old}, this meshproof \
+             renders report format {}; the reports match SHA256SUMS",
+            renderer.format()
+        ));
+    }
+    let fresh = renderer.render(
         verdicts,
         manifest,
         files.get(paths::INPUT_MESH).map(Vec::as_slice),
     );
     let other_version = || {
         let tool = &manifest.tool;
-        if tool.version == crate::TOOL_VERSION {
+        if newer {
+            format!(
+                " (bundle format {format} is newer than this meshproof's {}: its reports may be \
+                 of a newer report format; re-verify with meshproof {})",
+                FormatVersion::CURRENT,
+                tool.version
+            )
+        } else if tool.version == crate::TOOL_VERSION {
             String::new()
         } else {
             format!(

@@ -1,4 +1,5 @@
-//! `bundle pack`: judge a run directory's observations and write the deterministic bundle.
+//! `bundle pack`: judge a run directory's observations ([`prepare`]) and write the deterministic
+//! bundle with the reports its caller rendered from them ([`Prepared::write`]).
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -10,7 +11,6 @@ use super::{paths, BundleError, FormatVersion, Manifest, Rejudged, RunInfo, Tool
 use super::{FORMAT_MAJOR, FORMAT_MINOR, ZSTD_LEVEL, ZSTD_MIN_WORKERS};
 use crate::calls::Semantics;
 use crate::observation::CaseObservation;
-use crate::report::ReportContext;
 use crate::spec::catalog::{FileTree, Suite};
 use crate::verdict::{judge, Scoring, Verdicts};
 
@@ -314,29 +314,6 @@ pub fn judge_files(
     Ok((suite, observations, verdicts))
 }
 
-/// The files of `report/` for these verdicts: what `pack` writes and `verify` re-renders to
-/// compare. Meshery's format cannot say "incomplete": only complete runs get an export.
-pub fn render_reports(
-    verdicts: &Verdicts,
-    manifest: &Manifest,
-    mesh_pin: Option<&[u8]>,
-) -> BTreeMap<String, Vec<u8>> {
-    let ctx = ReportContext::from_manifest(manifest, mesh_pin);
-    let mut out = BTreeMap::new();
-    out.insert(
-        paths::REPORT_JUNIT.into(),
-        crate::report::junit(verdicts, &ctx).into_bytes(),
-    );
-    out.insert(
-        paths::REPORT_SUMMARY.into(),
-        crate::report::markdown(verdicts, &ctx).into_bytes(),
-    );
-    if let Ok(text) = crate::report::meshery_json(verdicts, &ctx) {
-        out.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
-    }
-    out
-}
-
 /// The recorded mesh pin's denial and data-plane signatures (`inputs/mesh.yaml`), which classify
 /// every call the judge reads.
 fn bundle_semantics(files: &BTreeMap<String, Vec<u8>>) -> Result<Semantics, BundleError> {
@@ -404,8 +381,23 @@ fn hash_file(p: &Path) -> Result<String, BundleError> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// Pack `dir` into `out`. The output appears atomically (temp file + rename) or not at all.
-pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, BundleError> {
+/// A run directory judged and hashed, its manifest made: everything of the bundle but the
+/// `report/` files, which the caller renders from [`Prepared::verdicts`] and
+/// [`Prepared::manifest`] (`crate::seal::pack` with this build's renderings).
+#[derive(Debug)]
+pub struct Prepared {
+    pub manifest: Manifest,
+    pub verdicts: Verdicts,
+    /// `inputs/mesh.yaml`, which the reports name the mesh from.
+    mesh_pin: Option<Vec<u8>>,
+    out: PathBuf,
+    files: BTreeMap<String, DiskFile>,
+    sums: BTreeMap<String, String>,
+    jobs: u32,
+}
+
+/// Judge `dir` for a bundle at `out` (refused when it exists, unless `opts.force`).
+pub fn prepare(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Prepared, BundleError> {
     if out.exists() && !opts.force {
         return Err(BundleError::BadInput {
             file: out.display().to_string(),
@@ -415,22 +407,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
     let (run, bundle_manifest) = read_run_info(dir)?;
     let files = list_run_dir(dir)?;
     let origin = origin(dir, &run, bundle_manifest, opts.from.as_deref())?;
-    // Structured inputs the judge reads.
-    let mut parsed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    for (rel, f) in &files {
-        if rel.starts_with(&format!("{}/", paths::INPUT_SUITE))
-            || rel.starts_with(&format!("{}/", paths::OBSERVATIONS))
-            || rel == paths::INPUT_MESH
-        {
-            parsed.insert(rel.clone(), read_small(f, rel)?);
-        }
-    }
-    if !parsed.keys().any(|k| k.starts_with(paths::INPUT_SUITE)) {
-        return Err(BundleError::BadInput {
-            file: dir.join(paths::INPUT_SUITE).display().to_string(),
-            reason: "missing: the run directory must hold the suite it ran".into(),
-        });
-    }
+    let mut parsed = judged_files(dir, &files)?;
     let scoring = opts.scoring.unwrap_or(run.scoring);
     let suite_name = run
         .selection
@@ -445,10 +422,11 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         .unwrap_or_else(super::default_jobs)
         .max(ZSTD_MIN_WORKERS);
     let hashes = hash_files(&listed, jobs as usize)?;
-    let mut sums: BTreeMap<String, String> = BTreeMap::new();
-    for ((rel, _), h) in listed.iter().zip(hashes) {
-        sums.insert((*rel).clone(), h);
-    }
+    let sums: BTreeMap<String, String> = listed
+        .iter()
+        .zip(hashes)
+        .map(|((rel, _), h)| ((*rel).clone(), h))
+        .collect();
     let inputs: BTreeMap<String, String> = sums
         .iter()
         .filter(|(k, _)| k.starts_with(&format!("{}/", paths::INPUTS)))
@@ -476,37 +454,118 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
         inputs,
         rejudged_from,
     };
-    let mut generated = render_reports(
-        &verdicts,
-        &manifest,
-        parsed.get(paths::INPUT_MESH).map(Vec::as_slice),
-    );
-    generated.insert(paths::VERDICTS.into(), verdicts.to_json());
-    generated.insert(paths::MANIFEST.into(), manifest.to_json());
-    for (k, v) in &generated {
-        sums.insert(k.clone(), crate::sha256_hex(v));
-    }
-    let mut sumfile = String::new();
-    for (k, v) in &sums {
-        sumfile.push_str(&format!("{v}  {k}\n"));
-    }
-    generated.insert(paths::SHA256SUMS.into(), sumfile.into_bytes());
+    Ok(Prepared {
+        manifest,
+        verdicts,
+        mesh_pin: parsed.remove(paths::INPUT_MESH),
+        out: out.to_path_buf(),
+        files,
+        sums,
+        jobs,
+    })
+}
 
-    let mut entries: BTreeMap<String, Source> = BTreeMap::new();
-    for (k, f) in files {
-        entries.insert(k, Source::Disk(f));
+/// The structured inputs the judge reads (the suite, the observations, the mesh pin), in memory.
+fn judged_files(
+    dir: &Path,
+    files: &BTreeMap<String, DiskFile>,
+) -> Result<BTreeMap<String, Vec<u8>>, BundleError> {
+    let mut parsed: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    for (rel, f) in files {
+        if rel.starts_with(&format!("{}/", paths::INPUT_SUITE))
+            || rel.starts_with(&format!("{}/", paths::OBSERVATIONS))
+            || rel == paths::INPUT_MESH
+        {
+            parsed.insert(rel.clone(), read_small(f, rel)?);
+        }
     }
-    for (k, v) in generated {
-        entries.insert(k, Source::Memory(v));
+    if !parsed.keys().any(|k| k.starts_with(paths::INPUT_SUITE)) {
+        return Err(BundleError::BadInput {
+            file: dir.join(paths::INPUT_SUITE).display().to_string(),
+            reason: "missing: the run directory must hold the suite it ran".into(),
+        });
     }
-    let count = entries.len();
+    Ok(parsed)
+}
+
+impl Prepared {
+    /// The recorded mesh pin (`inputs/mesh.yaml`), for the reports.
+    pub fn mesh_pin(&self) -> Option<&[u8]> {
+        self.mesh_pin.as_deref()
+    }
+
+    /// Write the bundle with `reports` (path under `report/` → bytes, as the caller rendered them
+    /// from these verdicts and this manifest). The output appears atomically (temp file +
+    /// rename) or not at all.
+    pub fn write(self, reports: BTreeMap<String, Vec<u8>>) -> Result<Packed, BundleError> {
+        let Prepared {
+            manifest,
+            verdicts,
+            out,
+            files,
+            mut sums,
+            jobs,
+            ..
+        } = self;
+        if let Some(bad) = reports.keys().find(|k| {
+            !(k.starts_with(&format!("{}/", paths::REPORT))
+                && paths::GENERATED.contains(&k.as_str()))
+        }) {
+            return Err(BundleError::BadInput {
+                file: bad.clone(),
+                reason: format!(
+                    "not a report file of the bundle format (reports: {}, {}, {})",
+                    paths::REPORT_JUNIT,
+                    paths::REPORT_SUMMARY,
+                    paths::REPORT_MESHERY
+                ),
+            });
+        }
+        let mut generated = reports;
+        generated.insert(paths::VERDICTS.into(), verdicts.to_json());
+        generated.insert(paths::MANIFEST.into(), manifest.to_json());
+        for (k, v) in &generated {
+            sums.insert(k.clone(), crate::sha256_hex(v));
+        }
+        let mut sumfile = String::new();
+        for (k, v) in &sums {
+            sumfile.push_str(&format!("{v}  {k}\n"));
+        }
+        generated.insert(paths::SHA256SUMS.into(), sumfile.into_bytes());
+
+        let mut entries: BTreeMap<String, Source> = BTreeMap::new();
+        for (k, f) in files {
+            entries.insert(k, Source::Disk(f));
+        }
+        for (k, v) in generated {
+            entries.insert(k, Source::Memory(v));
+        }
+        let count = entries.len();
+        let bytes = write_atomically(&out, &entries, &sums, jobs)?;
+        Ok(Packed {
+            path: out,
+            files: count,
+            bytes,
+            manifest,
+            verdicts,
+        })
+    }
+}
+
+/// Write the archive to a temporary file beside `out`, then rename it to `out`; its size.
+fn write_atomically(
+    out: &Path,
+    entries: &BTreeMap<String, Source>,
+    sums: &BTreeMap<String, String>,
+    jobs: u32,
+) -> Result<u64, BundleError> {
     let parent = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let tmp = crate::staged::StagedFile::new_in(parent, ".meshproof-pack-")
         .map_err(|e| BundleError::io(parent.display(), e))?;
-    write_archive(tmp.as_file(), &entries, &sums, jobs)?;
+    write_archive(tmp.as_file(), entries, sums, jobs)?;
     tmp.as_file()
         .sync_all()
         .map_err(|e| BundleError::io(out.display(), e))?;
@@ -525,13 +584,7 @@ pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, Bundle
     }
     tmp.persist(out)
         .map_err(|e| BundleError::io(out.display(), e))?;
-    Ok(Packed {
-        path: out.to_path_buf(),
-        files: count,
-        bytes,
-        manifest,
-        verdicts,
-    })
+    Ok(bytes)
 }
 
 /// Size of the chunks the reader thread hands to the compressor.

@@ -163,7 +163,7 @@ impl VerifiedBundle {
 pub fn verify_bundle(path: &Path) -> Result<VerifiedBundle, ProvenanceError> {
     let sha256 = crate::sha256_file(path).map_err(|e| ProvenanceError::io(path, e))?;
     let limits = Limits::default();
-    let report = bundle::verify::verify(path, &limits);
+    let report = crate::seal::verify(path, &limits);
     let mut inputs = BTreeMap::new();
     if report.ok() {
         let files = bundle::read::read_selected(path, &limits, |p| p == paths::SHA256SUMS)
