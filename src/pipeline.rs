@@ -14,8 +14,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use serde_json::{json, Value};
-
 pub use error::{PlatformError, RunError};
 pub use outcome::RunOutcome;
 pub use phases::RunContext;
@@ -33,31 +31,23 @@ use crate::verdict::{Capability, Verdicts};
 /// What a platform knows about the cluster it brought up or connected to.
 #[derive(Debug, Clone, Default)]
 pub struct ClusterFacts {
-    /// `meshproof-<id>` for kind clusters, the context name for external ones.
-    pub name: String,
-    pub external: bool,
     /// The rendered kind config (kind clusters only) — goes to `inputs/kind-config.yaml`.
     pub kind_config: Option<String>,
-    /// Facts for `resolved/cluster.json` (kind/Kubernetes versions, node image digest, node ids, commands).
-    pub facts: BTreeMap<String, Value>,
+    /// `resolved/cluster.json`: its name, whether it is external, kind/Kubernetes versions, node
+    /// image digest, node ids, commands.
+    pub record: bundle::ResolvedCluster,
 }
 
-/// The workload image as loaded into the cluster.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ImageFacts {
-    /// Reference written into the manifests (`meshproof-probe:0.1.0`).
-    pub reference: String,
-    /// Image id / config digest (`sha256:…`).
-    pub id: String,
-}
+/// The workload image as loaded into the cluster (`resolved/workload-image.json`).
+pub use crate::bundle::WorkloadImage as ImageFacts;
 
 /// The mesh as installed.
 #[derive(Debug, Clone, Default)]
 pub struct MeshFacts {
     /// Rendered manifests that were applied → `inputs/mesh-rendered/`.
     pub rendered: FileTree,
-    /// Facts for `resolved/mesh.json` (chart digest, commands, versions).
-    pub facts: BTreeMap<String, Value>,
+    /// `resolved/mesh.json`: charts, manifests, CLI commands, lock, pinned and unpinned images.
+    pub record: bundle::ResolvedMesh,
 }
 
 /// What the run gives every platform call that needs it — passed as an argument, so no call
@@ -153,7 +143,7 @@ pub trait Platform {
     /// Node logs of the cluster into `dir` (kind clusters); returns failures.
     fn collect_node_logs(&mut self, dir: &Path) -> Vec<String>;
     /// What the run pinned, for `resolved/<name>.json` (image digests from pod statuses, versions).
-    fn resolved(&mut self) -> BTreeMap<String, Value>;
+    fn resolved(&mut self) -> bundle::PlatformResolved;
     /// Delete the cluster `cluster_up` created, unless its run keeps it; returns a note (how to
     /// reach a kept cluster).
     fn teardown(&mut self) -> Result<Option<String>, PlatformError>;
@@ -210,12 +200,6 @@ fn write(dir: &Path, rel: &str, bytes: &[u8]) -> Result<(), AppError> {
         std::fs::create_dir_all(parent).map_err(AppError::io(parent.display()))?;
     }
     std::fs::write(&p, bytes).map_err(AppError::io(p.display()))
-}
-
-fn json_bytes(v: &impl serde::Serialize) -> Vec<u8> {
-    let mut b = serde_json::to_vec_pretty(v).expect("json");
-    b.push(b'\n');
-    b
 }
 
 /// Run the suite end to end. Bad input is an error before anything starts; afterwards every
@@ -311,7 +295,7 @@ pub fn inputs_from_bundle(path: &Path) -> Result<BundleInputs, AppError> {
         crate::spec::mesh::load(&mesh_rel, &pin_text),
         parent_facts
             .get("resolved/mesh.json")
-            .and_then(|b| serde_json::from_slice::<Value>(b).ok()),
+            .and_then(|b| serde_json::from_slice::<bundle::ResolvedMesh>(b).ok()),
     ) {
         if let Some(lock) = crate::install::lock::from_parent(&pin, &facts) {
             let rel = crate::spec::mesh::Mesh::lock_path(&mesh_rel);
@@ -504,15 +488,13 @@ pub fn parent_image_pins(
     let mut pins: BTreeMap<String, String> = images_json
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
-    let mesh: Value = mesh_json
-        .and_then(|b| serde_json::from_slice(b).ok())
-        .unwrap_or(Value::Null);
-    if let Some(pinned) = mesh.get("pinned_images").and_then(Value::as_object) {
-        for (reference, to) in pinned {
-            if let Some(to) = to.as_str() {
-                pins.insert(reference.clone(), to.to_string());
-            }
-        }
+    let mesh: Option<bundle::ResolvedMesh> =
+        mesh_json.and_then(|b| serde_json::from_slice(b).ok());
+    for (reference, to) in mesh
+        .iter()
+        .flat_map(|m| m.pinned_images.iter().flat_map(|p| p.iter()))
+    {
+        pins.insert(reference.clone(), to.clone());
     }
     pins
 }

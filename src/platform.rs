@@ -15,8 +15,9 @@ use meshproof_cluster::kind::{
 };
 use meshproof_cluster::Engine;
 use meshproof_kube::{Condition, Kube};
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::bundle;
 use crate::observation::{CallRecord, MetricsObservation, ObjectResult, PodObservation, SourcePod};
 use crate::pipeline::{
     ClusterFacts, ImageFacts, MeshFacts, MeshPreparation, Platform, PlatformError, PreparedMesh,
@@ -532,24 +533,16 @@ type InstallStep = (String, Vec<u8>, Vec<Value>, Option<String>);
 fn pin_and_record(text: &str, digests: &BTreeMap<String, String>, facts: &mut MeshFacts) -> String {
     let r = crate::install::images::pin_images(text, digests);
     if !r.pinned.is_empty() {
-        let entry = facts
-            .facts
-            .entry("pinned_images".to_string())
-            .or_insert_with(|| json!({}));
+        let pinned = facts.record.pinned_images.get_or_insert_with(Default::default);
         for (from, to) in &r.pinned {
-            entry[from] = json!(to);
+            pinned.insert(from, to);
         }
     }
     if !r.unresolved.is_empty() {
-        let entry = facts
-            .facts
-            .entry("unpinned_images".to_string())
-            .or_insert_with(|| json!([]));
-        if let Some(list) = entry.as_array_mut() {
-            for u in r.unresolved {
-                if !list.iter().any(|v| v == &json!(u)) {
-                    list.push(json!(u));
-                }
+        let list = facts.record.unpinned_images.get_or_insert_with(Vec::new);
+        for u in r.unresolved {
+            if !list.contains(&u) {
+                list.push(u);
             }
         }
     }
@@ -634,11 +627,6 @@ impl KindPlatform {
         facts: &mut MeshFacts,
     ) -> Result<Vec<InstallStep>, PlatformError> {
         let lock = prepared.lock;
-        if let Some(l) = &lock {
-            facts
-                .facts
-                .insert("lock_sha256".into(), json!(crate::sha256_hex(&l.bytes)));
-        }
         let caps = self.helm_capabilities(mesh)?;
         let rendered = crate::install::render::render_fetched(
             mesh,
@@ -646,7 +634,10 @@ impl KindPlatform {
             Path::new("helm"),
             &caps,
         )?;
-        facts.facts.extend(rendered.facts);
+        facts.record = bundle::ResolvedMesh {
+            lock_sha256: lock.as_ref().map(|l| crate::sha256_hex(&l.bytes)),
+            ..rendered.record
+        };
         facts.rendered.extend(rendered.files);
         // Images: the lock's registry digests, overridden by a parent run's observed ones
         // (`reproduce`), so the applied manifests name exactly the bits to run.
@@ -791,9 +782,9 @@ impl KindPlatform {
         Ok((kind, scratch, version))
     }
 
-    /// `resolved/cluster.json` of a kind cluster this run brought up (and its API server's
-    /// version, `kubernetes_server`, added by the caller).
-    fn kind_facts(
+    /// `resolved/cluster.json` of a kind cluster this run brought up (its name and its API
+    /// server's version, `kubernetes_server`, added by the caller).
+    fn kind_record(
         &self,
         pin: &crate::spec::cluster::Cluster,
         engine: &Engine,
@@ -801,33 +792,43 @@ impl KindPlatform {
         version: &kind::KindVersion,
         up: &crate::bringup::BroughtUp,
         nodes: &[meshproof_cluster::Node],
-    ) -> BTreeMap<String, Value> {
-        let mut facts = BTreeMap::new();
-        facts.insert("kind_version".into(), json!(version.version.to_string()));
-        if let Some(c) = &self.kind_choice {
-            facts.insert(
-                "kind_binary".into(),
-                json!(c.describe(&pin.spec.kind.version)),
-            );
+    ) -> bundle::ResolvedCluster {
+        bundle::ResolvedCluster {
+            kind_version: Some(version.version.to_string()),
+            kind_binary: self
+                .kind_choice
+                .as_ref()
+                .map(|c| c.describe(&pin.spec.kind.version)),
+            docker_engine: Some(bundle::DockerEngine {
+                host: engine.host().to_string(),
+                source: engine.source().to_string(),
+            }),
+            node_image: Some(pin.spec.node_image.clone()),
+            ready_nodes: Some(up.ready.nodes.clone()),
+            kind_warnings: (!up.create.warnings.is_empty()).then(|| up.create.warnings.clone()),
+            nodes: Some(bundle::ClusterNodes::Kind(
+                nodes
+                    .iter()
+                    .map(|n| bundle::KindNode {
+                        name: n.name.clone(),
+                        container_id: n.container_id.clone(),
+                        role: n.role.clone(),
+                        image_id: n.image_id.clone(),
+                    })
+                    .collect(),
+            )),
+            commands: Some(
+                kind.records()
+                    .into_iter()
+                    .map(|c| bundle::CommandRecord {
+                        argv: c.argv,
+                        exit_code: c.exit_code,
+                        duration_ms: c.duration_ms,
+                    })
+                    .collect(),
+            ),
+            ..bundle::ResolvedCluster::default()
         }
-        facts.insert(
-            "docker_engine".into(),
-            json!({"host": engine.host(), "source": engine.source()}),
-        );
-        facts.insert("node_image".into(), json!(pin.spec.node_image));
-        facts.insert("ready_nodes".into(), json!(up.ready.nodes));
-        if !up.create.warnings.is_empty() {
-            facts.insert("kind_warnings".into(), json!(up.create.warnings));
-        }
-        facts.insert(
-            "nodes".into(),
-            json!(nodes
-                .iter()
-                .map(|n| json!({"name": n.name, "container_id": n.container_id, "role": n.role, "image_id": n.image_id}))
-                .collect::<Vec<_>>()),
-        );
-        facts.insert("commands".into(), json!(kind.records()));
-        facts
     }
 }
 
@@ -899,13 +900,15 @@ impl Platform for KindPlatform {
         let nodes = self
             .rt
             .block_on(meshproof_cluster::nodes::list_nodes(&engine, &name))?;
-        let mut facts = self.kind_facts(&pin, &engine, &kind, &version, &up, &nodes);
-        facts.insert("kubernetes_server".into(), json!(server));
-        Ok(ClusterFacts {
+        let record = bundle::ResolvedCluster {
             name,
             external: false,
+            kubernetes_server: Some(server),
+            ..self.kind_record(&pin, &engine, &kind, &version, &up, &nodes)
+        };
+        Ok(ClusterFacts {
             kind_config: Some(config),
-            facts,
+            record,
         })
     }
 
@@ -919,18 +922,21 @@ impl Platform for KindPlatform {
         let server = self.connect(kubeconfig, context)?;
         let k = self.kube()?;
         let nodes = self.interrupt.run(self.rt.handle(), k.node_info())??;
-        let mut facts = BTreeMap::new();
-        facts.insert("kubernetes_server".into(), json!(server));
-        facts.insert("nodes".into(), json!(nodes));
-        facts.insert(
-            "note".into(),
-            json!("external cluster: recorded as found (server version, nodes); nothing about it is pinned"),
-        );
-        Ok(ClusterFacts {
+        let record = bundle::ResolvedCluster {
+            kubernetes_server: Some(server),
+            nodes: Some(external_nodes(nodes)),
+            note: Some(
+                "external cluster: recorded as found (server version, nodes); nothing about it is \
+                 pinned"
+                    .into(),
+            ),
             name: context.unwrap_or("current-context").to_string(),
             external: true,
+            ..bundle::ResolvedCluster::default()
+        };
+        Ok(ClusterFacts {
             kind_config: None,
-            facts,
+            record,
         })
     }
 
@@ -1042,13 +1048,14 @@ impl Platform for KindPlatform {
         }
     }
 
-    fn resolved(&mut self) -> BTreeMap<String, Value> {
-        let mut out = BTreeMap::new();
-        out.insert("images".into(), json!(self.images));
-        if let Some(v) = &self.server_version {
-            out.insert("kubernetes".into(), json!({"server_version": v}));
+    fn resolved(&mut self) -> bundle::PlatformResolved {
+        bundle::PlatformResolved {
+            images: Some(self.images.clone()),
+            kubernetes: self
+                .server_version
+                .clone()
+                .map(|server_version| bundle::KubernetesVersion { server_version }),
         }
-        out
     }
 
     fn teardown(&mut self) -> Result<Option<String>, PlatformError> {
@@ -1065,6 +1072,24 @@ impl Platform for KindPlatform {
     }
 }
 
+/// An external cluster's nodes, as `resolved/cluster.json` records them.
+fn external_nodes(nodes: Vec<meshproof_kube::external::NodeInfo>) -> bundle::ClusterNodes {
+    bundle::ClusterNodes::External(
+        nodes
+            .into_iter()
+            .map(|n| bundle::ExternalNode {
+                name: n.name,
+                kubelet_version: n.kubelet_version,
+                container_runtime_version: n.container_runtime_version,
+                operating_system: n.operating_system,
+                architecture: n.architecture,
+                os_image: n.os_image,
+                kernel_version: n.kernel_version,
+            })
+            .collect(),
+    )
+}
+
 /// `resolved/mesh.json` of a mesh the user installed: what runs in its namespaces (images,
 /// image ids, version labels) and the SMI versions served; the pin is only what was asked for.
 pub fn installed_mesh_facts(
@@ -1072,39 +1097,45 @@ pub fn installed_mesh_facts(
     served: BTreeMap<String, Vec<String>>,
     running: meshproof_kube::RunningMesh,
 ) -> MeshFacts {
-    let mut facts = MeshFacts::default();
-    facts.facts.insert("installed_by_user".into(), json!(true));
-    facts.facts.insert("requested_pin".into(), json!(mesh.id()));
-    facts
-        .facts
-        .insert("namespaces".into(), json!(mesh.spec.namespaces));
-    facts.facts.insert("served_smi".into(), json!(served));
-    let mut images: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut images: BTreeMap<String, String> = BTreeMap::new();
     for c in &running.containers {
-        images.entry(&c.image).or_insert(&c.image_id);
+        images
+            .entry(c.image.clone())
+            .or_insert_with(|| c.image_id.clone());
     }
-    facts.facts.insert("running_images".into(), json!(images));
-    facts
-        .facts
-        .insert("containers".into(), json!(running.containers));
-    facts
-        .facts
-        .insert("version_labels".into(), json!(running.version_labels));
-    if !running.unlisted.is_empty() {
-        facts
-            .facts
-            .insert("unlisted".into(), json!(running.unlisted));
+    let note = running.containers.is_empty().then(|| {
+        format!(
+            "no pod found in the mesh namespaces {}: the mesh may not be installed there",
+            mesh.spec.namespaces.join(", ")
+        )
+    });
+    let record = bundle::ResolvedMesh {
+        installed_by_user: Some(true),
+        requested_pin: Some(mesh.id()),
+        namespaces: Some(mesh.spec.namespaces.clone()),
+        served_smi: Some(served),
+        running_images: Some(images),
+        containers: Some(
+            running
+                .containers
+                .into_iter()
+                .map(|c| bundle::RunningContainer {
+                    pod: c.pod,
+                    container: c.container,
+                    image: c.image,
+                    image_id: c.image_id,
+                })
+                .collect(),
+        ),
+        version_labels: Some(running.version_labels),
+        unlisted: (!running.unlisted.is_empty()).then_some(running.unlisted),
+        note,
+        ..bundle::ResolvedMesh::default()
+    };
+    MeshFacts {
+        rendered: Default::default(),
+        record,
     }
-    if running.containers.is_empty() {
-        facts.facts.insert(
-            "note".into(),
-            json!(format!(
-                "no pod found in the mesh namespaces {}: the mesh may not be installed there",
-                mesh.spec.namespaces.join(", ")
-            )),
-        );
-    }
-    facts
 }
 
 #[cfg(test)]
@@ -1194,21 +1225,24 @@ mod tests {
             "split.smi-spec.io".to_string(),
             vec!["v1alpha2".to_string()],
         )]);
-        let f = installed_mesh_facts(&pin, served.clone(), running).facts;
-        assert_eq!(f["requested_pin"], json!("osm@1.2.4"));
+        let f = installed_mesh_facts(&pin, served.clone(), running).record;
+        assert_eq!(f.requested_pin.as_deref(), Some("osm@1.2.4"));
         assert_eq!(
-            f["running_images"],
-            json!({"docker.io/openservicemesh/osm-controller:v1.1.0": "docker.io/openservicemesh/osm-controller@sha256:ab"})
+            f.running_images,
+            Some(BTreeMap::from([(
+                "docker.io/openservicemesh/osm-controller:v1.1.0".to_string(),
+                "docker.io/openservicemesh/osm-controller@sha256:ab".to_string()
+            )]))
         );
         assert_eq!(
-            f["version_labels"]["app.kubernetes.io/version"],
-            json!(["1.1.0"])
+            f.version_labels.unwrap()["app.kubernetes.io/version"],
+            ["1.1.0"]
         );
-        assert!(!f.contains_key("note"));
+        assert_eq!(f.note, None);
         // Nothing found is said, not hidden.
-        let f = installed_mesh_facts(&pin, served, Default::default()).facts;
-        assert!(f["note"]
-            .as_str()
+        let f = installed_mesh_facts(&pin, served, Default::default()).record;
+        assert!(f
+            .note
             .unwrap()
             .starts_with("no pod found in the mesh namespaces"));
     }

@@ -10,10 +10,12 @@ use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
 };
-use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::InstallError;
+use crate::bundle::format::{
+    LinkerdIdentityIssuer, LinkerdIdentityValues, LinkerdIssuerPems, LinkerdIssuerTls,
+};
 
 /// Trust anchor lifetime: 87600h, the docs' example `--not-after` for the root.
 pub const ANCHOR_VALIDITY: Duration = Duration::hours(87_600);
@@ -100,24 +102,26 @@ impl LinkerdIdentity {
     }
 
     /// Helm values for `linkerd-control-plane`, including the issuer key (never record these).
-    pub fn helm_values(&self) -> Value {
-        json!({
-            "identityTrustAnchorsPEM": self.trust_anchor_pem,
-            "identity": {"issuer": {"tls": {
-                "crtPEM": self.issuer_cert_pem,
-                "keyPEM": self.issuer_key_pem,
-            }}},
-        })
+    pub fn helm_values(&self) -> LinkerdIdentityValues {
+        self.values(&self.issuer_key_pem)
     }
 
     /// The same values without the key: what may be recorded in the bundle.
-    pub fn public_values(&self) -> Value {
-        json!({
-            "identityTrustAnchorsPEM": self.trust_anchor_pem,
-            "identity": {"issuer": {"tls": {
-                "crtPEM": self.issuer_cert_pem,
-                "keyPEM": "REDACTED-BY-MESHPROOF (generated per run, never recorded)",
-            }}},
-        })
+    pub fn public_values(&self) -> LinkerdIdentityValues {
+        self.values("REDACTED-BY-MESHPROOF (generated per run, never recorded)")
+    }
+
+    fn values(&self, key_pem: &str) -> LinkerdIdentityValues {
+        LinkerdIdentityValues {
+            identity_trust_anchors_pem: self.trust_anchor_pem.clone(),
+            identity: LinkerdIdentityIssuer {
+                issuer: LinkerdIssuerTls {
+                    tls: LinkerdIssuerPems {
+                        crt_pem: self.issuer_cert_pem.clone(),
+                        key_pem: key_pem.to_string(),
+                    },
+                },
+            },
+        }
     }
 }

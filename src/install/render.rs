@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::{json, Value};
-
 use super::{certs, cli, helm, manifests, InstallError};
+use crate::bundle::format::RecordedValues;
+use crate::bundle::{ChartRecord, CliCommand, CliRecord, ManifestRecord, ResolvedMesh};
 use crate::spec::mesh::{Generated, InstallMethod, Mesh};
 use meshproof_core::install::lock::{self, Lock};
 
@@ -25,12 +25,13 @@ pub struct Step {
     pub namespace: Option<String>,
 }
 
-/// A rendered pin: the steps in apply order, facts for `resolved/mesh.json`, and extra
-/// recorded files (Helm values, with generated secrets left out).
+/// A rendered pin: the steps in apply order, what `resolved/mesh.json` records of the render
+/// (charts, manifests, CLI commands), and extra recorded files (Helm values, with generated
+/// secrets left out).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rendered {
     pub steps: Vec<Step>,
-    pub facts: BTreeMap<String, Value>,
+    pub record: ResolvedMesh,
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
@@ -94,7 +95,11 @@ pub fn fetch_mesh(
         InstallMethod::Manifests => {
             let mut recorded = Vec::new();
             for f in manifests::fetch_all(&mesh.spec.install.manifests)? {
-                recorded.push(json!({"url": f.url, "sha256": f.sha256, "file": f.name}));
+                recorded.push(ManifestRecord {
+                    url: f.url.clone(),
+                    sha256: f.sha256.clone(),
+                    file: f.name.clone(),
+                });
                 out.rendered.steps.push(Step {
                     name: f.name,
                     source: f.url,
@@ -102,9 +107,7 @@ pub fn fetch_mesh(
                     namespace: None,
                 });
             }
-            out.rendered
-                .facts
-                .insert("manifests".into(), json!(recorded));
+            out.rendered.record.manifests = Some(recorded);
         }
         InstallMethod::Helm => {
             for (index, h) in mesh.spec.install.helm_charts().into_iter().enumerate() {
@@ -154,16 +157,19 @@ fn render_cli(mesh: &Mesh, lock: Option<&Lock>, scratch: &Path) -> Result<Render
             text: String::from_utf8_lossy(&rendered).into_owned(),
             namespace: Some(step.namespace.clone()),
         });
-        commands.push(json!({"command": command, "namespace": step.namespace}));
+        commands.push(CliCommand {
+            command,
+            namespace: step.namespace.clone(),
+        });
     }
-    out.facts.insert(
-        "cli".into(),
-        json!({
-            "name": prepared.name, "platform": prepared.platform,
-            "url": prepared.url, "sha256": prepared.sha256,
-            "member": prepared.member, "commands": commands,
-        }),
-    );
+    out.record.cli = Some(CliRecord {
+        name: prepared.name.clone(),
+        platform: prepared.platform.clone(),
+        url: prepared.url.clone(),
+        sha256: prepared.sha256.clone(),
+        member: prepared.member.clone(),
+        commands,
+    });
     Ok(out)
 }
 
@@ -186,8 +192,10 @@ pub fn render_fetched(
         let i = f.index;
         let (chart, dir, tgz) = (&f.chart, &f.dir, &f.tgz);
         let mut value_files = vec![f.values.clone()];
-        let mut recorded_values = serde_json::Map::new();
-        recorded_values.insert("pinned".into(), Value::Object(h.values.clone()));
+        let mut recorded_values = RecordedValues {
+            pinned: h.values.clone(),
+            generated_linkerd_identity: None,
+        };
         // Generated values with secrets live in a file removed right after rendering.
         let mut secret_files = Vec::new();
         for g in &h.generate {
@@ -202,7 +210,7 @@ pub fn render_fetched(
                     std::fs::write(&f, v).map_err(|e| write_io(&f, e))?;
                     value_files.push(f.clone());
                     secret_files.push(f);
-                    recorded_values.insert("generated-linkerd-identity".into(), id.public_values());
+                    recorded_values.generated_linkerd_identity = Some(id.public_values());
                 }
             }
         }
@@ -222,17 +230,20 @@ pub fn render_fetched(
         });
         out.files.insert(
             format!("{name}-values.json"),
-            serde_json::to_vec_pretty(&Value::Object(recorded_values))
-                .expect("JSON values serialize"),
+            serde_json::to_vec_pretty(&recorded_values).expect("JSON values serialize"),
         );
-        recorded.push(json!({
-            "repo": h.repo, "chart": h.chart, "version": h.version,
-            "url": chart.url, "sha256": chart.sha256, "index_digest": chart.index_digest,
-            "dropped_hooks": hooks.dropped,
-            "command": helm::recorded_command(h, &chart.file_name, caps),
-        }));
+        recorded.push(ChartRecord {
+            repo: h.repo.clone(),
+            chart: h.chart.clone(),
+            version: h.version.clone(),
+            url: chart.url.clone(),
+            sha256: chart.sha256.clone(),
+            index_digest: chart.index_digest.clone(),
+            dropped_hooks: hooks.dropped,
+            command: helm::recorded_command(h, &chart.file_name, caps),
+        });
     }
-    out.facts.insert("charts".into(), json!(recorded));
-    out.facts.insert("helm_capabilities".into(), caps.to_json());
+    out.record.charts = Some(recorded);
+    out.record.helm_capabilities = Some(caps.record());
     Ok(out)
 }

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{
-    json_bytes, new_run_id, rfc3339, write, ClusterFacts, ImageFacts, Platform, PlatformError,
+    new_run_id, rfc3339, write, ClusterFacts, ImageFacts, Platform, PlatformError,
     PreparedMesh, RunInputs, RunOutcome, RunRequest,
 };
 use crate::bundle::{self, paths, RunStatus};
@@ -86,7 +86,7 @@ pub struct Record {
     pub prepared: Option<Result<PreparedMesh, PlatformError>>,
     pub image: Option<ImageFacts>,
     /// `resolved/<name>.json`.
-    pub resolved: BTreeMap<String, Value>,
+    pub resolved: bundle::Resolved,
     pub observations: BTreeMap<String, CaseObservation>,
     pub status: RunStatus,
     pub failure: Option<Arc<PlatformError>>,
@@ -168,7 +168,7 @@ impl<'a> RunContext<'a> {
                 cluster: None,
                 prepared: None,
                 image: None,
-                resolved: BTreeMap::new(),
+                resolved: bundle::Resolved::default(),
                 observations: BTreeMap::new(),
                 status: RunStatus::Complete,
                 failure: None,
@@ -402,11 +402,11 @@ fn cluster(cx: &mut RunContext<'_>, platform: &mut dyn Platform) -> Result<(), P
             Some(k) => platform
                 .connect_external(k, s.req.context.as_deref(), &inputs)
                 .map(|f| {
-                    let d = format!("external cluster {}", f.name);
+                    let d = format!("external cluster {}", f.record.name);
                     (f, d)
                 }),
             None => platform.cluster_up(&inputs).map(|f| {
-                let d = format!("{} ({})", f.name, s.plan.cluster.node_image);
+                let d = format!("{} ({})", f.record.name, s.plan.cluster.node_image);
                 (f, d)
             }),
         });
@@ -436,10 +436,7 @@ fn workload_image(
                 (i, d)
             })
     })?;
-    cx.record.resolved.insert(
-        "workload-image".into(),
-        json!({"reference": image.reference, "id": image.id}),
-    );
+    cx.record.resolved.workload_image = Some(image.clone());
     cx.record.image = Some(image);
     Ok(())
 }
@@ -473,7 +470,7 @@ fn mesh(cx: &mut RunContext<'_>, platform: &mut dyn Platform) -> Result<(), Plat
         )
         .map_err(|e| PlatformError::failed(e.to_string()))?;
     }
-    cx.record.resolved.insert("mesh".into(), json!(facts.facts));
+    cx.record.resolved.mesh = Some(facts.record);
     Ok(())
 }
 
@@ -567,7 +564,7 @@ pub fn evidence(cx: &mut RunContext<'_>, platform: &mut dyn Platform) {
 /// Teardown (always): the kind cluster is deleted unless kept — also after a failed create;
 /// an external cluster is never touched. A failed teardown after the work is the run's failure.
 pub fn teardown(cx: &mut RunContext<'_>, platform: &mut dyn Platform) {
-    let external = cx.record.cluster.as_ref().map(|f| f.external);
+    let external = cx.record.cluster.as_ref().map(|f| f.record.external);
     if external == Some(true) || (external.is_none() && !cx.kind_cluster()) {
         return;
     }
@@ -645,23 +642,17 @@ fn write_records(s: &Setup<'_>, record: &mut Record) -> Result<(), AppError> {
         if let Some(cfg) = &facts.kind_config {
             write(&dir, paths::INPUT_KIND_CONFIG, cfg.as_bytes())?;
         }
-        let mut cf = facts.facts.clone();
-        cf.insert("name".into(), json!(facts.name));
-        cf.insert("external".into(), json!(facts.external));
-        record.resolved.insert("cluster".into(), json!(cf));
+        record.resolved.cluster = Some(facts.record.clone());
     }
-    let served: BTreeMap<&String, &BTreeMap<String, Vec<String>>> = record
-        .observations
-        .iter()
-        .map(|(k, o)| (k, &o.served))
-        .collect();
-    record.resolved.insert("served-smi".into(), json!(served));
-    for (name, v) in &record.resolved {
-        write(
-            &dir,
-            &format!("{}/{name}.json", paths::RESOLVED),
-            &json_bytes(v),
-        )?;
+    record.resolved.served_smi = Some(
+        record
+            .observations
+            .iter()
+            .map(|(k, o)| (k.clone(), o.served.clone()))
+            .collect(),
+    );
+    for (path, bytes) in record.resolved.files() {
+        write(&dir, &path, &bytes)?;
     }
     let mut unstarted: BTreeMap<String, CaseObservation> = BTreeMap::new();
     if let Some(failure) = &record.failure {
@@ -680,7 +671,7 @@ fn write_records(s: &Setup<'_>, record: &mut Record) -> Result<(), AppError> {
         }
     }
     for (name, o) in record.observations.iter().chain(&unstarted) {
-        write(&dir, &paths::observation(name), &json_bytes(o))?;
+        write(&dir, &paths::observation(name), &bundle::format::json_file(o))?;
     }
     Ok(())
 }
@@ -736,14 +727,10 @@ fn manifest(s: &Setup<'_>, record: &Record, timings: &[PhaseTiming]) -> bundle::
         external_cluster: record
             .cluster
             .as_ref()
-            .filter(|f| f.external)
+            .filter(|f| f.record.external)
             .map(|f| bundle::ExternalCluster {
-                context: f.name.clone(),
-                server_version: f
-                    .facts
-                    .get("kubernetes_server")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                context: f.record.name.clone(),
+                server_version: f.record.kubernetes_server.clone(),
             }),
         mesh_installed_by_user: Some(req.mesh_installed),
         timeout_scale: Some(req.plan.timeout_scale),

@@ -364,12 +364,12 @@ fn entry(input: &Unique, d: &Detail, pins: &Pins, signature: Signature) -> Entry
 
 /// `kubernetes` from `resolved/versions.json`, when the cluster pin is not readable.
 fn resolved_kubernetes(d: &Detail) -> Option<String> {
+    /// `resolved/versions.json`, as hand-made run directories (the test model's) record it.
+    #[derive(serde::Deserialize)]
+    struct Versions {
+        kubernetes: String,
+    }
     let (_, text) = d.resolved.get("resolved/versions.json")?;
-    let v: serde_json::Value = serde_json::from_str(text.as_deref()?).ok()?;
-    Some(
-        v.get("kubernetes")?
-            .as_str()?
-            .trim_start_matches('v')
-            .to_string(),
-    )
+    let v: Versions = serde_json::from_str(text.as_deref()?).ok()?;
+    Some(v.kubernetes.trim_start_matches('v').to_string())
 }

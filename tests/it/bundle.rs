@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use common::{bin, write_run_dir, MeshModel};
 use meshproof::bundle::read::{read_selected, unpack};
-use meshproof::seal::verify;
 use meshproof::bundle::write::PackOptions;
-use meshproof::seal::pack;
 use meshproof::bundle::{BundleError, Limits};
+use meshproof::seal::pack;
+use meshproof::seal::verify;
 
 fn packed(tmp: &Path, mesh: MeshModel) -> PathBuf {
     let dir = tmp.join("run");
@@ -737,8 +737,13 @@ impl meshproof::bundle::RenderReports for OtherRenderings {
     }
 }
 
-fn reports_line(r: &meshproof::bundle::verify::VerifyReport) -> &meshproof::bundle::verify::CheckLine {
-    r.lines.iter().find(|l| l.name == "reports").expect("a reports line")
+fn reports_line(
+    r: &meshproof::bundle::verify::VerifyReport,
+) -> &meshproof::bundle::verify::CheckLine {
+    r.lines
+        .iter()
+        .find(|l| l.name == "reports")
+        .expect("a reports line")
 }
 
 #[test]
@@ -747,12 +752,17 @@ fn reports_are_compared_with_renderings_of_their_own_report_format_only() {
     let b = packed(tmp.path(), MeshModel::Conformant);
     let current = meshproof::bundle::REPORT_FORMAT;
     // The same report format rendering other bytes: the bundle's reports are named.
-    let r = meshproof::bundle::verify::verify(&b, &Limits::default(), &OtherRenderings { format: current });
+    let r = meshproof::bundle::verify::verify(
+        &b,
+        &Limits::default(),
+        &OtherRenderings { format: current },
+    );
     assert!(!r.ok());
     let line = reports_line(&r);
     assert!(!line.ok);
     assert!(
-        line.detail.starts_with("report/junit.xml: differs from the report rendered"),
+        line.detail
+            .starts_with("report/junit.xml: differs from the report rendered"),
         "{}",
         line.detail
     );
@@ -761,7 +771,9 @@ fn reports_are_compared_with_renderings_of_their_own_report_format_only() {
     let r = meshproof::bundle::verify::verify(
         &b,
         &Limits::default(),
-        &OtherRenderings { format: current + 1 },
+        &OtherRenderings {
+            format: current + 1,
+        },
     );
     assert!(r.ok(), "{:?}", r.lines);
     assert_eq!(
@@ -775,7 +787,12 @@ fn reports_are_compared_with_renderings_of_their_own_report_format_only() {
     );
     // This build's renderings: compared, identical.
     let r = verify(&b, &Limits::default());
-    assert!(reports_line(&r).ok && reports_line(&r).detail.ends_with("identical to the re-rendered reports"));
+    assert!(
+        reports_line(&r).ok
+            && reports_line(&r)
+                .detail
+                .ends_with("identical to the re-rendered reports")
+    );
 }
 
 #[test]

@@ -314,9 +314,9 @@ fn linkerd_identity_is_a_p256_chain_the_anchor_verifies() {
         assert_eq!(v.not_after.timestamp() - ts, hours * 3600);
     }
     // The key is only in the install-time values.
-    let with_key = id.helm_values().to_string();
+    let with_key = serde_json::to_string(&id.helm_values()).unwrap();
     assert!(with_key.contains("PRIVATE KEY"));
-    let public = id.public_values().to_string();
+    let public = serde_json::to_string(&id.public_values()).unwrap();
     assert!(
         !public.contains("PRIVATE KEY")
             && public.contains(&id.issuer_cert_pem.replace('\n', "\\n"))
@@ -602,12 +602,14 @@ fn helm_template_receives_the_cluster_version_and_api_versions() {
     // The values still go in, next to the capabilities.
     assert_eq!(flag_values(&argv, "--values").len(), 1, "{recorded}");
 
+    // As `resolved/mesh.json` records them.
+    let facts = serde_json::to_value(&r.record).unwrap();
     assert_eq!(
-        r.facts["helm_capabilities"],
+        facts["helm_capabilities"],
         serde_json::json!({"kube_version": "v1.24.17", "api_versions": caps.api_versions})
     );
     assert_eq!(
-        r.facts["charts"][0]["command"],
+        facts["charts"][0]["command"],
         "helm template demo demo-1.2.3.tgz --namespace demo-system --include-crds --kube-version v1.24.17 --api-versions <4 served API versions>"
     );
 }
@@ -1652,9 +1654,15 @@ fn lock_resolves_the_images_the_rendered_pin_names() {
 fn a_parent_lock_is_built_only_from_facts_that_cover_and_agree_with_the_pin() {
     let catalog = meshproof::spec::catalog::Catalog::new(common::repo());
     let osm = catalog.select_mesh("osm@1.2.4").unwrap().value;
+    // As a parent's `resolved/mesh.json` records them (charts without the fields added later).
+    let facts = |v: serde_json::Value| -> meshproof::bundle::ResolvedMesh {
+        serde_json::from_value(v).unwrap()
+    };
     let chart = |sha: &str| {
-        serde_json::json!({"charts": [{"repo": "https://openservicemesh.github.io/osm", "chart": "osm",
-            "version": "1.2.4", "url": "https://openservicemesh.github.io/osm/osm-1.2.4.tgz", "sha256": sha}]})
+        facts(
+            serde_json::json!({"charts": [{"repo": "https://openservicemesh.github.io/osm", "chart": "osm",
+            "version": "1.2.4", "url": "https://openservicemesh.github.io/osm/osm-1.2.4.tgz", "sha256": sha}]}),
+        )
     };
     let pinned = "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa";
     let l = lock::from_parent(&osm, &chart(pinned)).expect("agrees with the pin");
@@ -1662,12 +1670,12 @@ fn a_parent_lock_is_built_only_from_facts_that_cover_and_agree_with_the_pin() {
     assert!(l.spec.images.is_empty());
     // A recorded sha256 that contradicts the pin's digest, or facts without the charts: no lock.
     assert!(lock::from_parent(&osm, &chart(&"b".repeat(64))).is_none());
-    assert!(lock::from_parent(&osm, &serde_json::json!({})).is_none());
+    assert!(lock::from_parent(&osm, &facts(serde_json::json!({}))).is_none());
     // Linkerd installs three charts: two recorded are not enough.
     let linkerd = catalog.select_mesh("linkerd@2.14.10").unwrap().value;
-    let two = serde_json::json!({"charts": [
+    let two = facts(serde_json::json!({"charts": [
         {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-crds", "version": "1.8.0", "url": "u", "sha256": "c".repeat(64)},
-        {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-control-plane", "version": "1.16.11", "url": "u", "sha256": "d".repeat(64)}]});
+        {"repo": "https://helm.linkerd.io/stable", "chart": "linkerd-control-plane", "version": "1.16.11", "url": "u", "sha256": "d".repeat(64)}]}));
     assert!(lock::from_parent(&linkerd, &two).is_none());
 }
 

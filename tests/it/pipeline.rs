@@ -36,7 +36,7 @@ struct TestPlatform<'a> {
     fail_create: bool,
     fail_mesh: bool,
     /// What `install_mesh` reports (e.g. the images it pinned).
-    mesh_facts: BTreeMap<String, Value>,
+    mesh_facts: meshproof::bundle::ResolvedMesh,
     /// Whether the run's inputs were the repository's catalog (`RunInputs::catalog`).
     inputs_from_repo: Option<bool>,
     /// Whether the cluster is kept (`RunInputs::keep`, given to `cluster_up`).
@@ -75,7 +75,7 @@ impl<'a> TestPlatform<'a> {
             fail_preflight: false,
             fail_create: false,
             fail_mesh: false,
-            mesh_facts: BTreeMap::new(),
+            mesh_facts: Default::default(),
             inputs_from_repo: None,
             keep: false,
             durations: None,
@@ -131,10 +131,13 @@ impl Platform for TestPlatform<'_> {
             });
         }
         Ok(ClusterFacts {
-            name,
-            external: false,
             kind_config: Some(format!("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  image: {}\n", plan.cluster.node_image)),
-            facts: [("kind_version".to_string(), json!("0.32.0"))].into(),
+            record: meshproof::bundle::ResolvedCluster {
+                name,
+                external: false,
+                kind_version: Some("0.32.0".into()),
+                ..Default::default()
+            },
         })
     }
     fn connect_external(
@@ -149,10 +152,12 @@ impl Platform for TestPlatform<'_> {
             kubeconfig.display()
         ));
         Ok(ClusterFacts {
-            name: context.unwrap_or("current").into(),
-            external: true,
             kind_config: None,
-            facts: BTreeMap::new(),
+            record: meshproof::bundle::ResolvedCluster {
+                name: context.unwrap_or("current").into(),
+                external: true,
+                ..Default::default()
+            },
         })
     }
     fn load_workload_image(
@@ -197,7 +202,7 @@ impl Platform for TestPlatform<'_> {
             ));
         }
         Ok(MeshFacts {
-            facts: self.mesh_facts.clone(),
+            record: self.mesh_facts.clone(),
             ..MeshFacts::default()
         })
     }
@@ -223,12 +228,11 @@ impl Platform for TestPlatform<'_> {
         std::fs::write(dir.join("kubelet.log"), "kubelet started\n").unwrap();
         vec![]
     }
-    fn resolved(&mut self) -> BTreeMap<String, Value> {
-        [(
-            "images".to_string(),
-            json!({"meshproof-probe:test": "sha256:00"}),
-        )]
-        .into()
+    fn resolved(&mut self) -> meshproof::bundle::PlatformResolved {
+        meshproof::bundle::PlatformResolved {
+            images: Some([("meshproof-probe:test".to_string(), "sha256:00".to_string())].into()),
+            kubernetes: None,
+        }
     }
     fn teardown(&mut self) -> Result<Option<String>, PlatformError> {
         let keep = self.keep;
@@ -732,16 +736,19 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     let mut p = TestPlatform::new(MeshModel::IgnoresHttpRouteGroup);
     // The first run installed one image pinned by digest (from a lock file), from the pinned
     // chart tarball.
-    p.mesh_facts.insert(
-        "pinned_images".into(),
-        json!({"nats:2.9-alpine": format!("nats@sha256:{}", "a".repeat(64))}),
-    );
-    p.mesh_facts.insert(
-        "charts".into(),
-        json!([{"repo": "https://openservicemesh.github.io/osm", "chart": "osm", "version": "1.2.4",
-                "url": "https://openservicemesh.github.io/osm/osm-1.2.4.tgz",
-                "sha256": "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa"}]),
-    );
+    let mut pinned = meshproof::bundle::PinnedImages::default();
+    pinned.insert("nats:2.9-alpine", &format!("nats@sha256:{}", "a".repeat(64)));
+    p.mesh_facts.pinned_images = Some(pinned);
+    p.mesh_facts.charts = Some(vec![meshproof::bundle::ChartRecord {
+        repo: "https://openservicemesh.github.io/osm".into(),
+        chart: "osm".into(),
+        version: "1.2.4".into(),
+        url: "https://openservicemesh.github.io/osm/osm-1.2.4.tgz".into(),
+        sha256: "6a072c797c90fe53effaa9b7d6712aadb74ddaa40186a2dad31bf3b5983083fa".into(),
+        index_digest: None,
+        dropped_hooks: Vec::new(),
+        command: String::new(),
+    }]);
     let a = pipeline::run(
         &catalog(),
         &request("osm", &first),

@@ -477,6 +477,45 @@ pub fn meshery_id(v: &Verdicts, ctx: &ReportContext) -> uuid::Uuid {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
 }
 
+/// Meshery's `SmiResult`, as `report/meshery.json` holds it (snake_case, fields in Meshery's
+/// order).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MesheryResult {
+    /// [`meshery_id`].
+    pub id: String,
+    /// When the run finished (RFC 3339).
+    pub date: String,
+    pub mesh_name: String,
+    pub mesh_version: String,
+    /// Cases passed, as a decimal string.
+    pub cases_passed: String,
+    pub passing_percentage: String,
+    /// Always `completed`: incomplete runs are not exported.
+    pub status: String,
+    /// The historical cases, in [`MESHERY_ORDER`].
+    pub more_details: Vec<MesheryDetail>,
+}
+
+/// One case of [`MesheryResult::more_details`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MesheryDetail {
+    pub smi_specification: String,
+    /// [`smi_version`].
+    pub smi_version: String,
+    /// Always empty (Meshery recorded none).
+    pub time: String,
+    /// The case's step count, as a decimal string.
+    pub assertions: String,
+    /// `All test passed`, or what the first step that did not pass observed.
+    pub result: String,
+    /// `failed in step NN-<step>`, or empty.
+    pub reason: String,
+    /// `FULL`, `HALF` or `NONE`.
+    pub capability: String,
+    /// `PASSED` or `FAILED`.
+    pub status: String,
+}
+
 /// Meshery's `SmiResult` (snake_case), `more_details` in fixed order. Refused for a run that is
 /// not complete: the format would show a case the harness kept from finishing as a failure.
 pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> Result<String, ReportError> {
@@ -502,27 +541,27 @@ pub fn meshery_json(v: &Verdicts, ctx: &ReportContext) -> Result<String, ReportE
                 (text, format!("failed in step {:02}-{}", n, step.name))
             }
         };
-        details.push(serde_json::json!({
-            "smi_specification": c.name,
-            "smi_version": smi_version(c),
-            "time": "",
-            "assertions": m.steps.to_string(),
-            "result": result,
-            "reason": reason,
-            "capability": m.capability,
-            "status": m.status,
-        }));
+        details.push(MesheryDetail {
+            smi_specification: c.name.clone(),
+            smi_version: smi_version(c),
+            time: String::new(),
+            assertions: m.steps.to_string(),
+            result,
+            reason,
+            capability: m.capability.clone(),
+            status: m.status.clone(),
+        });
     }
-    let doc = serde_json::json!({
-        "id": meshery_id(v, ctx).to_string(),
-        "date": ctx.finished_at,
-        "mesh_name": ctx.mesh_name,
-        "mesh_version": ctx.mesh_version,
-        "cases_passed": v.summary.meshery_cases_passed.to_string(),
-        "passing_percentage": v.summary.meshery_percent,
-        "status": "completed",
-        "more_details": details,
-    });
+    let doc = MesheryResult {
+        id: meshery_id(v, ctx).to_string(),
+        date: ctx.finished_at.clone(),
+        mesh_name: ctx.mesh_name.clone(),
+        mesh_version: ctx.mesh_version.clone(),
+        cases_passed: v.summary.meshery_cases_passed.to_string(),
+        passing_percentage: v.summary.meshery_percent.clone(),
+        status: "completed".into(),
+        more_details: details,
+    };
     let mut s = serde_json::to_string_pretty(&doc).expect("json");
     s.push('\n');
     Ok(s)

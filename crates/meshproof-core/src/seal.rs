@@ -13,11 +13,7 @@ use crate::report::BundleReports;
 /// atomically (temp file + rename) or not at all.
 pub fn pack(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Packed, BundleError> {
     let prepared = crate::bundle::write::prepare(dir, out, opts)?;
-    let reports = BundleReports.render(
-        &prepared.verdicts,
-        &prepared.manifest,
-        prepared.mesh_pin(),
-    );
+    let reports = BundleReports.render(&prepared.verdicts, &prepared.manifest, prepared.mesh_pin());
     prepared.write(reports)
 }
 

@@ -81,7 +81,7 @@ fn phases(d: &Detail) -> Markup {
             table {
                 thead { tr { th { "Phase" } th.num { "Duration" } th { "Result" } } }
                 tbody {
-                    @for p in &phases {
+                    @for p in phases {
                         tr {
                             td { (p.phase) }
                             td.num { (format_ms(p.duration_ms)) }

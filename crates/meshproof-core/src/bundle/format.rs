@@ -1,7 +1,7 @@
 //! The bundle format's versions and typed records: which bundles this build can read
 //! ([`FormatVersion`], after nextest's `check_readable_by`), which renderings a bundle's
-//! `report/` files are ([`REPORT_FORMAT`], [`RenderReports`]), and what the runner records in
-//! `manifest.json` `run` ([`RunExtras`]).
+//! `report/` files are ([`REPORT_FORMAT`], [`RenderReports`]), what the runner records in
+//! `manifest.json` `run` ([`RunExtras`]) and under `resolved/` ([`Resolved`]).
 
 use std::collections::BTreeMap;
 
@@ -421,6 +421,417 @@ impl RunManifest {
     }
 }
 
+/// `resolved/workload-image.json`: the workload image as loaded into the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkloadImage {
+    /// Reference written into the manifests (`meshproof-probe:0.1.0`).
+    pub reference: String,
+    /// Image id / config digest (`sha256:…`).
+    pub id: String,
+}
+
+/// `resolved/cluster.json`: the cluster as the run found it. Keys in sorted order; what a kind
+/// cluster records and what an external one does differ (`nodes`, `note`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedCluster {
+    /// Every kind command run, in order (kind clusters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commands: Option<Vec<CommandRecord>>,
+    /// The Docker engine the kind nodes run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub docker_engine: Option<DockerEngine>,
+    /// Whether the cluster was not created by meshproof (`run --kubeconfig`).
+    #[serde(default)]
+    pub external: bool,
+    /// Which kind binary ran and why it was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_binary: Option<String>,
+    /// `kind version` (`0.32.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_version: Option<String>,
+    /// What `kind create cluster` warned about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_warnings: Option<Vec<String>>,
+    /// The API server's version (`v1.36.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes_server: Option<String>,
+    /// `meshproof-<id>` for kind clusters, the context name for external ones.
+    #[serde(default)]
+    pub name: String,
+    /// `kindest/node:<tag>@sha256:<digest>` of the pin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_image: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<ClusterNodes>,
+    /// What the record does not say (an external cluster: nothing about it is pinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The nodes that were Ready when the cluster was up, sorted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_nodes: Option<Vec<String>>,
+}
+
+/// One command a run ran (`kind …`), as the cluster layer recorded it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    /// The exact command line, binary first.
+    pub argv: Vec<String>,
+    /// Exit code (`None`: killed by a signal or could not start).
+    pub exit_code: Option<i32>,
+    /// Wall-clock duration in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Which Docker engine a kind cluster ran on, and how meshproof found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DockerEngine {
+    pub host: String,
+    pub source: String,
+}
+
+/// The nodes of `resolved/cluster.json`: kind's node containers, or an external cluster's nodes
+/// as their kubelets report them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClusterNodes {
+    Kind(Vec<KindNode>),
+    External(Vec<ExternalNode>),
+}
+
+/// A kind node container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindNode {
+    /// Container name (`<cluster>-control-plane`).
+    pub name: String,
+    pub container_id: String,
+    /// `control-plane`, `worker` (empty when the label was missing).
+    pub role: String,
+    /// Image id (`sha256:…`) the container runs.
+    pub image_id: String,
+}
+
+/// A node of an external cluster, as its kubelet reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalNode {
+    pub name: String,
+    /// `v1.29.2`.
+    pub kubelet_version: String,
+    /// `containerd://1.7.13`.
+    pub container_runtime_version: String,
+    /// `linux`.
+    pub operating_system: String,
+    /// `amd64`.
+    pub architecture: String,
+    /// `Ubuntu 22.04.4 LTS`.
+    pub os_image: String,
+    /// `6.5.0-1016-azure`.
+    pub kernel_version: String,
+}
+
+/// `resolved/mesh.json`: how the mesh was installed (charts, manifests, CLI commands, the lock,
+/// the images pinned and left by tag) or, with `--mesh-installed`, what runs in its namespaces.
+/// Keys in sorted order; each present only when the install method records it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResolvedMesh {
+    /// Helm charts, in install order (`method: helm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charts: Option<Vec<ChartRecord>>,
+    /// The mesh CLI and its render commands (`method: cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<CliRecord>,
+    /// Containers running in the mesh namespaces (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containers: Option<Vec<RunningContainer>>,
+    /// What `helm template` was told about the cluster (`method: helm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm_capabilities: Option<HelmCapabilities>,
+    /// `true` with `--mesh-installed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_by_user: Option<bool>,
+    /// sha256 of the lock file the install used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_sha256: Option<String>,
+    /// Manifest files, in apply order (`method: manifests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<Vec<ManifestRecord>>,
+    /// The mesh's namespaces (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Vec<String>>,
+    /// What the record does not say (`--mesh-installed` found no pod).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Image reference → the digest reference it was rewritten to (lock, or a parent run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_images: Option<PinnedImages>,
+    /// The pin the user said is installed (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_pin: Option<String>,
+    /// Image → image id of what runs (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_images: Option<BTreeMap<String, String>>,
+    /// SMI API group → versions the cluster serves (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_smi: Option<BTreeMap<String, Vec<String>>>,
+    /// Namespaces that could not be listed, with the API server's reason (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlisted: Option<BTreeMap<String, String>>,
+    /// Image references left by tag (no digest known), in the order first met.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unpinned_images: Option<Vec<String>>,
+    /// Version labels seen on the mesh's pods: label → every distinct value (`--mesh-installed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_labels: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// Image reference → the digest reference it was rewritten to, in the order the references
+/// were first pinned (install step after install step, each step's in sorted order), as a JSON
+/// object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PinnedImages(Vec<(String, String)>);
+
+impl PinnedImages {
+    /// Record that `reference` was rewritten to `to` (a reference pinned again keeps its place).
+    pub fn insert(&mut self, reference: &str, to: &str) {
+        match self.0.iter_mut().find(|(r, _)| r == reference) {
+            Some(e) => e.1 = to.to_string(),
+            None => self.0.push((reference.to_string(), to.to_string())),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(r, t)| (r, t))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for PinnedImages {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (r, t) in &self.0 {
+            map.serialize_entry(r, t)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for PinnedImages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = PinnedImages;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of image references")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<PinnedImages, A::Error> {
+                let mut out = PinnedImages::default();
+                while let Some((r, t)) = m.next_entry::<String, String>()? {
+                    out.insert(&r, &t);
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// One Helm chart as installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChartRecord {
+    pub repo: String,
+    pub chart: String,
+    pub version: String,
+    /// Where the tarball was downloaded from.
+    pub url: String,
+    /// sha256 of the tarball.
+    pub sha256: String,
+    /// The digest the repository index gives for it, when it gives one.
+    #[serde(default)]
+    pub index_digest: Option<String>,
+    /// `Kind/name (events)` of every hook left out of the install.
+    #[serde(default)]
+    pub dropped_hooks: Vec<String>,
+    /// The `helm template` command, as `plan` shows it.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// One manifest file as applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestRecord {
+    pub url: String,
+    pub sha256: String,
+    /// Its name under `inputs/mesh-rendered/`.
+    pub file: String,
+}
+
+/// The mesh CLI a `method: cli` install ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CliRecord {
+    pub name: String,
+    /// `<os>-<arch>` of the machine it ran on.
+    pub platform: String,
+    pub url: String,
+    /// sha256 of the download (the archive when `member` is set).
+    pub sha256: String,
+    pub member: Option<String>,
+    pub commands: Vec<CliCommand>,
+}
+
+/// One render command of the mesh CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CliCommand {
+    pub command: String,
+    /// Where its output was applied.
+    pub namespace: String,
+}
+
+/// What `helm template` was told about the cluster.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelmCapabilities {
+    /// `--kube-version` (empty: not passed).
+    pub kube_version: String,
+    /// `--api-versions`, one each (empty: none passed).
+    pub api_versions: Vec<String>,
+}
+
+/// A container running in a mesh namespace (`--mesh-installed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunningContainer {
+    /// `namespace/pod`.
+    pub pod: String,
+    pub container: String,
+    /// The image reference of the pod spec or status.
+    pub image: String,
+    /// The image id the kubelet resolved; empty while not started.
+    pub image_id: String,
+}
+
+/// `resolved/kubernetes.json`: the API server's version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KubernetesVersion {
+    pub server_version: String,
+}
+
+/// What a platform resolved beyond the cluster and the mesh: the images pod statuses reported
+/// (`resolved/images.json`) and the API server's version (`resolved/kubernetes.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlatformResolved {
+    /// Image reference → image id, from pod statuses; `None`: not recorded.
+    pub images: Option<BTreeMap<String, String>>,
+    pub kubernetes: Option<KubernetesVersion>,
+}
+
+/// SMI API group → served versions, per case (`resolved/served-smi.json`).
+pub type ServedSmi = BTreeMap<String, BTreeMap<String, Vec<String>>>;
+
+/// Everything a run writes under `resolved/`, one file per field that is set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    /// `resolved/cluster.json`.
+    pub cluster: Option<ResolvedCluster>,
+    /// `resolved/images.json`.
+    pub images: Option<BTreeMap<String, String>>,
+    /// `resolved/kubernetes.json`.
+    pub kubernetes: Option<KubernetesVersion>,
+    /// `resolved/mesh.json`.
+    pub mesh: Option<ResolvedMesh>,
+    /// `resolved/served-smi.json`.
+    pub served_smi: Option<ServedSmi>,
+    /// `resolved/workload-image.json`.
+    pub workload_image: Option<WorkloadImage>,
+}
+
+/// Pretty JSON and a final newline, as every JSON file of a bundle is written.
+pub fn json_file(v: &impl Serialize) -> Vec<u8> {
+    let mut out = serde_json::to_vec_pretty(v).expect("bundle records serialize");
+    out.push(b'\n');
+    out
+}
+
+impl Resolved {
+    /// Add what the platform resolved.
+    pub fn extend(&mut self, p: PlatformResolved) {
+        if p.images.is_some() {
+            self.images = p.images;
+        }
+        if p.kubernetes.is_some() {
+            self.kubernetes = p.kubernetes;
+        }
+    }
+
+    /// `resolved/<name>.json` → bytes, for every record that is set.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        let mut add = |name: &str, bytes: Option<Vec<u8>>| {
+            if let Some(b) = bytes {
+                out.insert(format!("{}/{name}.json", super::paths::RESOLVED), b);
+            }
+        };
+        add("cluster", self.cluster.as_ref().map(json_file));
+        add("images", self.images.as_ref().map(json_file));
+        add("kubernetes", self.kubernetes.as_ref().map(json_file));
+        add("mesh", self.mesh.as_ref().map(json_file));
+        add("served-smi", self.served_smi.as_ref().map(json_file));
+        add(
+            "workload-image",
+            self.workload_image.as_ref().map(json_file),
+        );
+        out
+    }
+}
+
+/// `inputs/mesh-rendered/<NN>-<release>-values.json`: the values a chart was rendered with — the
+/// pin's, and the public part of values generated for the run (never a private key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedValues {
+    /// The pin's `values`, as written there.
+    pub pinned: serde_json::Map<String, Value>,
+    /// Linkerd's identity, generated per run, its issuer key redacted.
+    #[serde(
+        rename = "generated-linkerd-identity",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub generated_linkerd_identity: Option<LinkerdIdentityValues>,
+}
+
+/// Helm values of Linkerd's identity (`linkerd-control-plane`): the trust anchor and the issuer's
+/// certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkerdIdentityValues {
+    #[serde(rename = "identityTrustAnchorsPEM")]
+    pub identity_trust_anchors_pem: String,
+    pub identity: LinkerdIdentityIssuer,
+}
+
+/// `identity.issuer` of [`LinkerdIdentityValues`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkerdIdentityIssuer {
+    pub issuer: LinkerdIssuerTls,
+}
+
+/// `identity.issuer.tls` of [`LinkerdIdentityValues`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkerdIssuerTls {
+    pub tls: LinkerdIssuerPems,
+}
+
+/// The issuer's certificate and key (PEM; the key redacted in what is recorded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkerdIssuerPems {
+    #[serde(rename = "crtPEM")]
+    pub crt_pem: String,
+    #[serde(rename = "keyPEM")]
+    pub key_pem: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -506,7 +917,10 @@ mod tests {
                 duration_ms: 12,
                 ok: true,
             }]),
-            other: BTreeMap::from([("zz".to_string(), Value::from(1)), ("aa".to_string(), Value::from(2))]),
+            other: BTreeMap::from([
+                ("zz".to_string(), Value::from(1)),
+                ("aa".to_string(), Value::from(2)),
+            ]),
             ..RunExtras::default()
         };
         assert_eq!(
@@ -524,8 +938,18 @@ mod tests {
         assert_eq!(x.timeout_scale, Some(2.5));
         assert_eq!(x.failure, None);
         assert_eq!(x.phases, None);
-        assert!(x.malformed("failure").unwrap().contains("expected a string"), "{x:?}");
-        assert!(x.malformed("phases").unwrap().contains("missing field `duration_ms`"), "{x:?}");
+        assert!(
+            x.malformed("failure")
+                .unwrap()
+                .contains("expected a string"),
+            "{x:?}"
+        );
+        assert!(
+            x.malformed("phases")
+                .unwrap()
+                .contains("missing field `duration_ms`"),
+            "{x:?}"
+        );
         assert_eq!(x.malformed("timeout_scale"), None);
         // Written back unchanged.
         assert_eq!(serde_json::to_string(&x).unwrap(), text);
@@ -539,7 +963,99 @@ mod tests {
         .unwrap();
         assert_eq!(m.run.extra.failure.as_deref(), Some("kind: gone"));
         let text = String::from_utf8(m.to_json()).unwrap();
-        assert!(text.starts_with("{\n  \"run\": {\n    \"id\": \"r\","), "{text}");
-        assert!(text.ends_with("\"failure\": \"kind: gone\"\n  }\n}\n"), "{text}");
+        assert!(
+            text.starts_with("{\n  \"run\": {\n    \"id\": \"r\","),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("\"failure\": \"kind: gone\"\n  }\n}\n"),
+            "{text}"
+        );
+    }
+
+    /// The records serialize as the runner wrote them with `json!` maps before they were typed:
+    /// top-level keys sorted, nested records in their fields' order.
+    #[test]
+    fn resolved_records_keep_their_recorded_layout() {
+        let mut pinned = PinnedImages::default();
+        pinned.insert("z:1", "z@sha256:1");
+        pinned.insert("a:1", "a@sha256:1");
+        pinned.insert("z:1", "z@sha256:2");
+        let mesh = ResolvedMesh {
+            lock_sha256: Some("ab".into()),
+            charts: Some(vec![ChartRecord {
+                repo: "https://r".into(),
+                chart: "c".into(),
+                version: "1".into(),
+                url: "https://r/c-1.tgz".into(),
+                sha256: "cd".into(),
+                index_digest: None,
+                dropped_hooks: vec!["Job/x (post-delete)".into()],
+                command: "helm template c".into(),
+            }]),
+            helm_capabilities: Some(HelmCapabilities::default()),
+            pinned_images: Some(pinned),
+            unpinned_images: Some(vec!["b:2".into()]),
+            ..ResolvedMesh::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&mesh).unwrap(),
+            concat!(
+                r#"{"charts":[{"repo":"https://r","chart":"c","version":"1","url":"https://r/c-1.tgz","#,
+                r#""sha256":"cd","index_digest":null,"dropped_hooks":["Job/x (post-delete)"],"#,
+                r#""command":"helm template c"}],"helm_capabilities":{"kube_version":"","api_versions":[]},"#,
+                r#""lock_sha256":"ab","pinned_images":{"z:1":"z@sha256:2","a:1":"a@sha256:1"},"#,
+                r#""unpinned_images":["b:2"]}"#
+            )
+        );
+        let back: ResolvedMesh =
+            serde_json::from_str(&serde_json::to_string(&mesh).unwrap()).unwrap();
+        assert_eq!(back, mesh);
+        let cluster = ResolvedCluster {
+            name: "meshproof-1".into(),
+            kind_version: Some("0.32.0".into()),
+            nodes: Some(ClusterNodes::Kind(vec![KindNode {
+                name: "n".into(),
+                container_id: "c".into(),
+                role: "control-plane".into(),
+                image_id: "sha256:i".into(),
+            }])),
+            ..ResolvedCluster::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&cluster).unwrap(),
+            r#"{"external":false,"kind_version":"0.32.0","name":"meshproof-1","nodes":[{"name":"n","container_id":"c","role":"control-plane","image_id":"sha256:i"}]}"#
+        );
+        // The control run installs nothing: an empty object.
+        assert_eq!(json_file(&ResolvedMesh::default()), b"{}\n");
+    }
+
+    #[test]
+    fn resolved_files_are_one_per_record_set() {
+        let mut r = Resolved {
+            workload_image: Some(WorkloadImage {
+                reference: "p:1".into(),
+                id: "sha256:0".into(),
+            }),
+            served_smi: Some(ServedSmi::new()),
+            ..Resolved::default()
+        };
+        r.extend(PlatformResolved {
+            images: Some(BTreeMap::new()),
+            kubernetes: None,
+        });
+        let files = r.files();
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            [
+                "resolved/images.json",
+                "resolved/served-smi.json",
+                "resolved/workload-image.json"
+            ]
+        );
+        assert_eq!(
+            files["resolved/workload-image.json"],
+            b"{\n  \"reference\": \"p:1\",\n  \"id\": \"sha256:0\"\n}\n"
+        );
     }
 }

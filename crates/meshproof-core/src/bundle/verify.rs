@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use super::check;
-use super::read::scan;
 use super::format::{FormatVersion, Readable, RenderReports};
+use super::read::scan;
 use super::{paths, BundleError, Limits, Manifest};
 use crate::verdict::{Verdicts, VERDICT_FORMAT};
 

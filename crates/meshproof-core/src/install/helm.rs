@@ -111,8 +111,11 @@ impl Capabilities {
     }
 
     /// The recorded form (`resolved/mesh.json`, `helm_capabilities`).
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({"kube_version": self.kube_version, "api_versions": self.api_versions})
+    pub fn record(&self) -> crate::bundle::HelmCapabilities {
+        crate::bundle::HelmCapabilities {
+            kube_version: self.kube_version.clone(),
+            api_versions: self.api_versions.clone(),
+        }
     }
 }
 

@@ -162,40 +162,37 @@ pub fn locked_images(lock: &Lock) -> std::collections::BTreeMap<String, String> 
 /// `manifests`, `pinned_images`), so `reproduce`/`rerun` check that upstream still serves the
 /// same bytes. `None` when the facts do not cover every artifact of the pin (CLI pins record
 /// only the platform they ran on) or would contradict it.
-pub fn from_parent(mesh: &Mesh, facts: &serde_json::Value) -> Option<Lock> {
-    let text = |v: &serde_json::Value, k: &str| v.get(k)?.as_str().map(str::to_string);
+pub fn from_parent(mesh: &Mesh, facts: &crate::bundle::ResolvedMesh) -> Option<Lock> {
     let mut spec = LockSpec::default();
     match mesh.spec.install.method {
         InstallMethod::Helm => {
-            for c in facts.get("charts")?.as_array()? {
+            for c in facts.charts.as_ref()? {
                 spec.charts.push(LockedChart {
-                    repo: text(c, "repo")?,
-                    chart: text(c, "chart")?,
-                    version: text(c, "version")?,
-                    url: text(c, "url")?,
-                    sha256: text(c, "sha256")?,
+                    repo: c.repo.clone(),
+                    chart: c.chart.clone(),
+                    version: c.version.clone(),
+                    url: c.url.clone(),
+                    sha256: c.sha256.clone(),
                 });
             }
         }
         InstallMethod::Manifests => {
-            for m in facts.get("manifests")?.as_array()? {
+            for m in facts.manifests.as_ref()? {
                 spec.manifests.push(LockedFile {
-                    url: text(m, "url")?,
-                    sha256: text(m, "sha256")?,
+                    url: m.url.clone(),
+                    sha256: m.sha256.clone(),
                 });
             }
         }
         InstallMethod::None | InstallMethod::Unpinned | InstallMethod::Cli => return None,
     }
-    if let Some(pinned) = facts.get("pinned_images").and_then(|v| v.as_object()) {
-        for (reference, to) in pinned {
-            let digest = to.as_str()?.rsplit('@').next()?.to_string();
-            if crate::spec::is_sha256_digest(&digest) {
-                spec.images.push(LockedImage {
-                    reference: reference.clone(),
-                    digest,
-                });
-            }
+    for (reference, to) in facts.pinned_images.iter().flat_map(|p| p.iter()) {
+        let digest = to.rsplit('@').next()?.to_string();
+        if crate::spec::is_sha256_digest(&digest) {
+            spec.images.push(LockedImage {
+                reference: reference.to_string(),
+                digest,
+            });
         }
     }
     let lock = Document {
