@@ -6,8 +6,8 @@
 //! `meshproof-core`, re-exported here under the same paths (`meshproof::bundle`, …).
 
 pub use meshproof_core::{
-    bundle, calls, diff, observation, plan, provenance, report, seal, sha256_file, sha256_hex, spec,
-    substitute, suite, timeouts, timing, verdict, yaml, NAMESPACE_PLACEHOLDER, TOOL_VERSION,
+    bundle, calls, diff, observation, plan, provenance, report, seal, sha256_file, sha256_hex,
+    spec, substitute, suite, timeouts, timing, verdict, yaml, NAMESPACE_PLACEHOLDER, TOOL_VERSION,
     UNKNOWN_REVISION,
 };
 
