@@ -488,8 +488,7 @@ pub fn parent_image_pins(
     let mut pins: BTreeMap<String, String> = images_json
         .and_then(|b| serde_json::from_slice(b).ok())
         .unwrap_or_default();
-    let mesh: Option<bundle::ResolvedMesh> =
-        mesh_json.and_then(|b| serde_json::from_slice(b).ok());
+    let mesh: Option<bundle::ResolvedMesh> = mesh_json.and_then(|b| serde_json::from_slice(b).ok());
     for (reference, to) in mesh
         .iter()
         .flat_map(|m| m.pinned_images.iter().flat_map(|p| p.iter()))

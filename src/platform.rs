@@ -533,7 +533,10 @@ type InstallStep = (String, Vec<u8>, Vec<Value>, Option<String>);
 fn pin_and_record(text: &str, digests: &BTreeMap<String, String>, facts: &mut MeshFacts) -> String {
     let r = crate::install::images::pin_images(text, digests);
     if !r.pinned.is_empty() {
-        let pinned = facts.record.pinned_images.get_or_insert_with(Default::default);
+        let pinned = facts
+            .record
+            .pinned_images
+            .get_or_insert_with(Default::default);
         for (from, to) in &r.pinned {
             pinned.insert(from, to);
         }

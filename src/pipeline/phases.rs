@@ -671,7 +671,11 @@ fn write_records(s: &Setup<'_>, record: &mut Record) -> Result<(), AppError> {
         }
     }
     for (name, o) in record.observations.iter().chain(&unstarted) {
-        write(&dir, &paths::observation(name), &bundle::format::json_file(o))?;
+        write(
+            &dir,
+            &paths::observation(name),
+            &bundle::format::json_file(o),
+        )?;
     }
     Ok(())
 }

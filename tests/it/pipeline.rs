@@ -737,7 +737,10 @@ fn reproduce_reruns_the_bundles_own_inputs_and_compares() {
     // The first run installed one image pinned by digest (from a lock file), from the pinned
     // chart tarball.
     let mut pinned = meshproof::bundle::PinnedImages::default();
-    pinned.insert("nats:2.9-alpine", &format!("nats@sha256:{}", "a".repeat(64)));
+    pinned.insert(
+        "nats:2.9-alpine",
+        &format!("nats@sha256:{}", "a".repeat(64)),
+    );
     p.mesh_facts.pinned_images = Some(pinned);
     p.mesh_facts.charts = Some(vec![meshproof::bundle::ChartRecord {
         repo: "https://openservicemesh.github.io/osm".into(),

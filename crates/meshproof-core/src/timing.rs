@@ -1,8 +1,8 @@
 //! Phase wall times a run records in its manifest (`run.phases`): typed records, read from a
 //! (hostile) manifest and rendered for `show`.
 
-pub use crate::bundle::{Phase, PhaseTiming};
 use crate::bundle::Manifest;
+pub use crate::bundle::{Phase, PhaseTiming};
 
 /// Key of the phase list in the manifest's `run` section.
 pub const PHASES: &str = "phases";

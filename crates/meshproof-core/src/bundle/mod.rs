@@ -31,9 +31,9 @@ pub struct Scanned {
 pub use format::{
     ChartRecord, CliCommand, CliRecord, ClusterMode, ClusterNodes, CommandRecord, DockerEngine,
     ExternalCluster, ExternalNode, FormatIncompatible, FormatVersion, HelmCapabilities, KindNode,
-    KubernetesVersion, ManifestRecord, Phase, PhaseTiming, PinnedImages, PlatformResolved, RenderReports,
-    Resolved, ResolvedCluster, ResolvedMesh, RunExtras, RunManifest, RunningContainer, ServedSmi,
-    WorkloadImage, FORMAT_MAJOR, FORMAT_MINOR, REPORT_FORMAT,
+    KubernetesVersion, ManifestRecord, Phase, PhaseTiming, PinnedImages, PlatformResolved,
+    RenderReports, Resolved, ResolvedCluster, ResolvedMesh, RunExtras, RunManifest,
+    RunningContainer, ServedSmi, WorkloadImage, FORMAT_MAJOR, FORMAT_MINOR, REPORT_FORMAT,
 };
 
 /// Every path of the bundle format, in one place.
