@@ -26,7 +26,7 @@ use kube::Resource;
 use regex::Regex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::discovery::{Resolver, Served};
 use crate::{describe, Kube};
@@ -160,7 +160,42 @@ fn secret_metadata_only(api_version: &str, kind: &str, metadata: &Value) -> Valu
             annotations.remove(LAST_APPLIED);
         }
     }
-    json!({"apiVersion": api_version, "kind": kind, "metadata": metadata})
+    serde_json::to_value(ObjectHead {
+        api_version,
+        kind,
+        metadata,
+    })
+    .expect("an object's identity serializes")
+}
+
+/// An object reduced to its identity and metadata (what is recorded of a Secret).
+#[derive(serde::Serialize)]
+struct ObjectHead<'a> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    metadata: Value,
+}
+
+/// A `kind: List` document, as `logs/<namespace>/` records objects and events: its items
+/// redacted.
+#[derive(serde::Serialize)]
+struct List {
+    #[serde(rename = "apiVersion")]
+    api_version: &'static str,
+    kind: &'static str,
+    items: Vec<Value>,
+}
+
+impl List {
+    fn of(mut items: Vec<Value>) -> List {
+        items.iter_mut().for_each(redact_value);
+        List {
+            api_version: "v1",
+            kind: "List",
+            items,
+        }
+    }
 }
 
 fn name_of(v: &Value) -> &str {
@@ -172,9 +207,7 @@ fn name_of(v: &Value) -> &str {
 /// Wraps objects as a `kind: List` document, sorted by name, redacted, as YAML.
 fn list_yaml(mut items: Vec<Value>) -> Result<String, String> {
     items.sort_by(|a, b| name_of(a).cmp(name_of(b)));
-    let mut list = json!({"apiVersion": "v1", "kind": "List", "items": items});
-    redact_value(&mut list);
-    serde_saphyr::to_string(&list).map_err(|e| format!("rendering YAML: {e}"))
+    serde_saphyr::to_string(&List::of(items)).map_err(|e| format!("rendering YAML: {e}"))
 }
 
 /// Accumulates the report while collecting.
@@ -306,9 +339,7 @@ impl Kube {
                     .collect();
                 items.iter_mut().for_each(clean_metadata);
                 items.sort_by_cached_key(|e| (event_time(e), name_of(e).to_string()));
-                let mut doc = json!({"apiVersion": "v1", "kind": "List", "items": items});
-                redact_value(&mut doc);
-                match serde_saphyr::to_string(&doc) {
+                match serde_saphyr::to_string(&List::of(items)) {
                     Ok(yaml) => out.write(&base.join("events.yaml"), &yaml).await,
                     Err(e) => out.fail(ns, "events", format!("rendering YAML: {e}")),
                 }
@@ -512,6 +543,7 @@ fn event_time(event: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn byte_redaction_matches_text_redaction_and_keeps_other_bytes() {
