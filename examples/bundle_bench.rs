@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use meshproof::bundle::{RunInfo, RunManifest, RunStatus};
+use meshproof::bundle::{RunInfo, RunManifest, RunSelection, RunStatus};
 use meshproof::observation::{
     Attempt, CallRecord, CaseObservation, MetricsObservation, ObjectResult, ObjectSnapshot,
     StepObservation, StepStatus, TrafficObservation, OBSERVATION_FORMAT,
@@ -1007,15 +1007,13 @@ fn generate(repo: &Path, run: &Path, size: u64) -> Res<(usize, u64)> {
         started_at: "2026-11-26T10:00:00Z".into(),
         finished_at: "2026-11-26T10:42:17Z".into(),
         scoring: Scoring::default(),
-        selection: [
-            ("cluster", "kind-default"),
-            ("mesh", "osm@1.2.4"),
-            ("workload", "smi-apps"),
-            ("suite", "smi"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
+        selection: RunSelection {
+            cluster: Some("kind-default".into()),
+            mesh: Some("osm@1.2.4".into()),
+            workload: Some("smi-apps".into()),
+            suite: Some("smi".into()),
+            ..RunSelection::default()
+        },
         parent: None,
         extra: Default::default(),
     };

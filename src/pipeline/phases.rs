@@ -712,14 +712,14 @@ fn not_run_observation(lc: &LoadedCase, namespace: &str, why: &str) -> CaseObser
 /// The manifest's `run` section.
 fn manifest(s: &Setup<'_>, record: &Record, timings: &[PhaseTiming]) -> bundle::RunInfo {
     let req = s.req;
-    let mut selection = BTreeMap::new();
-    selection.insert("cluster".to_string(), s.plan.cluster.name.clone());
-    selection.insert("mesh".to_string(), s.plan.mesh.id.clone());
-    selection.insert("workload".to_string(), s.plan.workload.name.clone());
-    selection.insert("suite".to_string(), s.plan.suite.clone());
-    if !req.plan.only.is_empty() {
-        selection.insert("only".to_string(), req.plan.only.join(","));
-    }
+    let selection = bundle::RunSelection {
+        cluster: Some(s.plan.cluster.name.clone()),
+        mesh: Some(s.plan.mesh.id.clone()),
+        workload: Some(s.plan.workload.name.clone()),
+        suite: Some(s.plan.suite.clone()),
+        only: (!req.plan.only.is_empty()).then(|| req.plan.only.join(",")),
+        other: BTreeMap::new(),
+    };
     let extra = bundle::RunExtras {
         phases: Some(timings.to_vec()),
         cluster_mode: Some(if req.kubeconfig.is_some() {

@@ -337,7 +337,13 @@ fn entry(input: &Unique, d: &Detail, pins: &Pins, signature: Signature) -> Entry
         started_at: m.run.started_at.clone(),
         finished_at: m.run.finished_at.clone(),
         scoring: m.run.scoring,
-        selection: m.run.selection.clone(),
+        selection: m
+            .run
+            .selection
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         mesh: ctx.mesh.split('@').next().unwrap_or_default().to_string(),
         mesh_name: ctx.mesh_name.clone(),
         mesh_version: ctx.mesh_version.clone(),

@@ -1040,8 +1040,11 @@ fn reproduce_of_the_committed_fixture_reaches_preflight_with_the_bundles_exact_i
     let mut recorded = manifest.inputs.clone();
     recorded.retain(|k, _| !k.starts_with("inputs/suite/smoke/"));
     assert_eq!(planned, recorded);
-    assert_eq!(plan.cluster.name, manifest.run.selection["cluster"]);
-    assert_eq!(plan.mesh.id, manifest.run.selection["mesh"]);
+    assert_eq!(
+        Some(&plan.cluster.name),
+        manifest.run.selection.cluster.as_ref()
+    );
+    assert_eq!(Some(&plan.mesh.id), manifest.run.selection.mesh.as_ref());
     assert_eq!((plan.forced, plan.blocked), (None, None));
     assert!(plan.mesh.lock.is_none());
     let cases: Vec<&str> = plan.cases.iter().map(|c| c.name.as_str()).collect();

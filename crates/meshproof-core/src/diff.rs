@@ -160,14 +160,14 @@ fn ab(lines: &mut Vec<String>, what: &str, a: &str, b: &str) {
 /// The run's selection, status, scoring and the meshproof that made it.
 fn compare_run(a: &Side, b: &Side, lines: &mut Vec<String>) {
     let (ra, rb) = (&a.manifest.run, &b.manifest.run);
-    let keys: BTreeSet<&String> = ra.selection.keys().chain(rb.selection.keys()).collect();
-    let none = String::from("(none)");
+    let (sa, sb) = (ra.selection.entries(), rb.selection.entries());
+    let keys: BTreeSet<&str> = sa.keys().chain(sb.keys()).copied().collect();
     for k in keys {
         ab(
             lines,
             &format!("selection {k}"),
-            ra.selection.get(k).unwrap_or(&none),
-            rb.selection.get(k).unwrap_or(&none),
+            sa.get(k).copied().unwrap_or("(none)"),
+            sb.get(k).copied().unwrap_or("(none)"),
         );
     }
     ab(lines, "run status", ra.status.as_str(), rb.status.as_str());

@@ -91,8 +91,8 @@ fn cluster_label(m: &crate::bundle::Manifest) -> Option<String> {
 
 impl ReportContext {
     pub fn from_manifest(m: &Manifest, mesh_yaml: Option<&[u8]>) -> ReportContext {
-        let sel = |k: &str| m.run.selection.get(k).cloned().unwrap_or_default();
-        let mesh = sel("mesh");
+        let sel = &m.run.selection;
+        let mesh = sel.mesh.clone().unwrap_or_default();
         let mut mesh_name = mesh.split('@').next().unwrap_or_default().to_string();
         let mut mesh_version = mesh
             .split_once('@')
@@ -115,7 +115,7 @@ impl ReportContext {
             mesh,
             mesh_name,
             mesh_version,
-            cluster: cluster_label(m).unwrap_or_else(|| sel("cluster")),
+            cluster: cluster_label(m).unwrap_or_else(|| sel.cluster.clone().unwrap_or_default()),
         }
     }
 

@@ -273,6 +273,85 @@ pub struct RunExtras {
     pub other: BTreeMap<String, Value>,
 }
 
+/// `manifest.json` `run.selection`: the selectors the run resolved. Written as a map with its
+/// keys in sorted order; every key is optional (hand-made run directories record fewer), and
+/// keys this build does not know are kept as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSelection {
+    /// Cluster pin name (`kind-v0.32.0`).
+    pub cluster: Option<String>,
+    /// Mesh pin id (`osm@1.2.4`).
+    pub mesh: Option<String>,
+    /// `--only` case names, comma-separated.
+    pub only: Option<String>,
+    /// Suite name (`smi`).
+    pub suite: Option<String>,
+    /// Workload name (`smi-apps`).
+    pub workload: Option<String>,
+    /// Keys this build does not know, as written.
+    pub other: BTreeMap<String, String>,
+}
+
+impl RunSelection {
+    /// Every recorded key and value, sorted by key (what `diff` compares).
+    pub fn entries(&self) -> BTreeMap<&str, &str> {
+        let known = [
+            ("cluster", &self.cluster),
+            ("mesh", &self.mesh),
+            ("only", &self.only),
+            ("suite", &self.suite),
+            ("workload", &self.workload),
+        ];
+        let mut out: BTreeMap<&str, &str> = self
+            .other
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        for (k, v) in known {
+            if let Some(v) = v {
+                out.insert(k, v);
+            }
+        }
+        out
+    }
+
+    /// The suite the run ran: `suite`, else the default suite (bundles that name none).
+    pub fn suite_or_default(&self) -> &str {
+        self.suite
+            .as_deref()
+            .unwrap_or(crate::spec::catalog::DEFAULT_SUITE)
+    }
+
+    fn from_map(map: BTreeMap<String, String>) -> RunSelection {
+        let mut out = RunSelection::default();
+        for (k, v) in map {
+            match k.as_str() {
+                "cluster" => out.cluster = Some(v),
+                "mesh" => out.mesh = Some(v),
+                "only" => out.only = Some(v),
+                "suite" => out.suite = Some(v),
+                "workload" => out.workload = Some(v),
+                _ => {
+                    out.other.insert(k, v);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Serialize for RunSelection {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.entries().serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunSelection {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(RunSelection::from_map)
+    }
+}
+
 /// One value of [`RunExtras`] to serialize, borrowed.
 enum ExtraValue<'a> {
     Mode(ClusterMode),
@@ -1057,5 +1136,19 @@ mod tests {
             files["resolved/workload-image.json"],
             b"{\n  \"reference\": \"p:1\",\n  \"id\": \"sha256:0\"\n}\n"
         );
+    }
+
+    #[test]
+    fn a_run_selection_is_written_as_a_sorted_map_with_unknown_keys_in_place() {
+        let text = r#"{"cluster":"kind-v0.32.0","mesh":"osm@1.2.4","note":"x","suite":"smi","workload":"smi-apps"}"#;
+        let sel: RunSelection = serde_json::from_str(text).unwrap();
+        assert_eq!(sel.mesh.as_deref(), Some("osm@1.2.4"));
+        assert_eq!(sel.only, None);
+        assert_eq!(sel.other["note"], "x");
+        assert_eq!(serde_json::to_string(&sel).unwrap(), text);
+        assert_eq!(sel.suite_or_default(), "smi");
+        assert_eq!(RunSelection::default().suite_or_default(), "smi");
+        // Values are names: anything else is not a selection.
+        assert!(serde_json::from_str::<RunSelection>(r#"{"mesh":1}"#).is_err());
     }
 }

@@ -32,7 +32,7 @@ pub use format::{
     ChartRecord, CliCommand, CliRecord, ClusterMode, ClusterNodes, CommandRecord, DockerEngine,
     ExternalCluster, ExternalNode, FormatIncompatible, FormatVersion, HelmCapabilities, KindNode,
     KubernetesVersion, ManifestRecord, Phase, PhaseTiming, PinnedImages, PlatformResolved,
-    RenderReports, Resolved, ResolvedCluster, ResolvedMesh, RunExtras, RunManifest,
+    RenderReports, Resolved, ResolvedCluster, ResolvedMesh, RunExtras, RunManifest, RunSelection,
     RunningContainer, ServedSmi, WorkloadImage, FORMAT_MAJOR, FORMAT_MINOR, REPORT_FORMAT,
 };
 
@@ -245,9 +245,9 @@ pub struct RunInfo {
     pub finished_at: String,
     #[serde(default)]
     pub scoring: Scoring,
-    /// Selectors the run resolved (`cluster`, `mesh`, `workload`, `suite`).
+    /// Selectors the run resolved (`cluster`, `mesh`, `workload`, `suite`, `only`).
     #[serde(default)]
-    pub selection: BTreeMap<String, String>,
+    pub selection: RunSelection,
     /// Run id of the bundle this one re-ran (`rerun --failed`, `reproduce`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,

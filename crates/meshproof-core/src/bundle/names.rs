@@ -5,7 +5,6 @@
 use std::path::{Component, Path, PathBuf};
 
 use super::{paths, BundleError, Manifest};
-use crate::spec::catalog::DEFAULT_SUITE;
 
 /// The run selection of a bundle's manifest, every part checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,20 +51,22 @@ fn unsafe_name(field: &str, value: &str) -> BundleError {
 /// Check every name in `run.selection` that reaches the filesystem. Missing fields are allowed
 /// here (hand-packed run directories may lack some); [`Selection::from_manifest`] requires them.
 pub fn check_selection(m: &Manifest) -> Result<(), BundleError> {
-    for (field, value) in &m.run.selection {
-        match field.as_str() {
-            "cluster" | "workload" | "suite" if !is_safe_name(value) => {
-                return Err(unsafe_name(field, value));
-            }
-            "mesh" => check_mesh(value)?,
-            "only" => {
-                for case in value.split(',') {
-                    if !crate::spec::is_dns_label(case) {
-                        return Err(unsafe_name("only", case));
-                    }
-                }
-            }
-            _ => {}
+    let sel = &m.run.selection;
+    for (field, value) in [
+        ("cluster", &sel.cluster),
+        ("workload", &sel.workload),
+        ("suite", &sel.suite),
+    ] {
+        if let Some(v) = value.as_deref().filter(|v| !is_safe_name(v)) {
+            return Err(unsafe_name(field, v));
+        }
+    }
+    if let Some(mesh) = &sel.mesh {
+        check_mesh(mesh)?;
+    }
+    for case in sel.only.iter().flat_map(|o| o.split(',')) {
+        if !crate::spec::is_dns_label(case) {
+            return Err(unsafe_name("only", case));
         }
     }
     Ok(())
@@ -88,24 +89,23 @@ impl Selection {
     pub fn from_manifest(m: &Manifest) -> Result<Selection, BundleError> {
         check_selection(m)?;
         let sel = &m.run.selection;
-        let need = |k: &str| {
-            sel.get(k).cloned().ok_or_else(|| BundleError::Integrity {
+        let need = |k: &str, v: &Option<String>| {
+            v.clone().ok_or_else(|| BundleError::Integrity {
                 file: paths::MANIFEST.into(),
                 reason: format!("run.selection.{k} is missing"),
             })
         };
         Ok(Selection {
-            cluster: need("cluster")?,
-            mesh: need("mesh")?,
-            workload: need("workload")?,
-            suite: sel
-                .get("suite")
-                .cloned()
-                .unwrap_or_else(|| DEFAULT_SUITE.to_string()),
+            cluster: need("cluster", &sel.cluster)?,
+            mesh: need("mesh", &sel.mesh)?,
+            workload: need("workload", &sel.workload)?,
+            suite: sel.suite_or_default().to_string(),
             only: sel
-                .get("only")
-                .map(|o| o.split(',').map(str::to_string).collect())
-                .unwrap_or_default(),
+                .only
+                .iter()
+                .flat_map(|o| o.split(','))
+                .map(str::to_string)
+                .collect(),
         })
     }
 }

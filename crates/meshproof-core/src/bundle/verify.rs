@@ -126,12 +126,7 @@ pub fn verify(bundle: &Path, limits: &Limits, reports: &dyn RenderReports) -> Ve
     {
         return report;
     }
-    let suite_name = manifest
-        .run
-        .selection
-        .get("suite")
-        .cloned()
-        .unwrap_or_else(|| crate::spec::catalog::DEFAULT_SUITE.to_string());
+    let suite_name = manifest.run.selection.suite_or_default().to_string();
     let scoring = manifest.run.scoring;
     report.manifest = Some(manifest);
     let files = s.files;

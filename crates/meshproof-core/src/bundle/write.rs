@@ -409,11 +409,7 @@ pub fn prepare(dir: &Path, out: &Path, opts: &PackOptions) -> Result<Prepared, B
     let origin = origin(dir, &run, bundle_manifest, opts.from.as_deref())?;
     let mut parsed = judged_files(dir, &files)?;
     let scoring = opts.scoring.unwrap_or(run.scoring);
-    let suite_name = run
-        .selection
-        .get("suite")
-        .cloned()
-        .unwrap_or_else(|| crate::spec::catalog::DEFAULT_SUITE.to_string());
+    let suite_name = run.selection.suite_or_default().to_string();
     let (_suite, _obs, verdicts) = judge_files(&parsed, &suite_name, scoring)?;
 
     let listed: Vec<(&String, &DiskFile)> = files.iter().collect();

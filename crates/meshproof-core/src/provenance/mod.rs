@@ -16,7 +16,7 @@ use meshproof_attest::{
 use serde_json::{json, Value};
 
 use crate::bundle::verify::CheckLine;
-use crate::bundle::{paths, Manifest, RunStatus};
+use crate::bundle::{paths, Manifest, RunSelection, RunStatus};
 use crate::verdict::{Capability, CaseStatus, CheckKind, Outcome, Verdicts};
 
 pub use meshproof_attest::{STATEMENT_TYPE, TEST_RESULT_TYPE};
@@ -124,17 +124,21 @@ fn test_lists(v: &Verdicts) -> (Vec<String>, Vec<String>, Vec<String>) {
 }
 
 /// Which run selection each input belongs to (the `selection` annotation).
-const SELECTED_BY: [(&str, &str); 4] = [
-    (paths::INPUT_CLUSTER, "cluster"),
-    (paths::INPUT_MESH, "mesh"),
-    (paths::INPUT_SUITE, "suite"),
-    (paths::INPUT_WORKLOAD, "workload"),
-];
+fn selected_by<'a>(selection: &'a RunSelection, input: &str) -> Option<&'a str> {
+    let field = match input {
+        paths::INPUT_CLUSTER => &selection.cluster,
+        paths::INPUT_MESH => &selection.mesh,
+        paths::INPUT_SUITE => &selection.suite,
+        paths::INPUT_WORKLOAD => &selection.workload,
+        _ => return None,
+    };
+    field.as_deref()
+}
 
 /// One descriptor per entry of `inputs/`: a file with its `sha256`, a folder with its `dirHash`.
 fn input_descriptors(
     inputs: &BTreeMap<String, String>,
-    selection: &BTreeMap<String, String>,
+    selection: &RunSelection,
 ) -> Vec<ResourceDescriptor> {
     let prefix = format!("{}/", paths::INPUTS);
     let mut groups: BTreeMap<String, Vec<(&str, &str)>> = BTreeMap::new();
@@ -155,10 +159,8 @@ fn input_descriptors(
     }
     let describe = |name: String, digest: (&str, String)| {
         let mut annotations = BTreeMap::new();
-        if let Some((_, key)) = SELECTED_BY.iter().find(|(p, _)| *p == name) {
-            if let Some(sel) = selection.get(*key) {
-                annotations.insert("selection".to_string(), json!(sel));
-            }
+        if let Some(sel) = selected_by(selection, &name) {
+            annotations.insert("selection".to_string(), json!(sel));
         }
         ResourceDescriptor {
             name: Some(name),
