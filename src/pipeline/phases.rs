@@ -11,8 +11,8 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::{
-    new_run_id, rfc3339, write, ClusterFacts, ImageFacts, Platform, PlatformError,
-    PreparedMesh, RunInputs, RunOutcome, RunRequest,
+    new_run_id, rfc3339, write, ClusterFacts, ImageFacts, Platform, PlatformError, PreparedMesh,
+    RunInputs, RunOutcome, RunRequest,
 };
 use crate::bundle::{self, paths, RunStatus};
 use crate::error::AppError;
