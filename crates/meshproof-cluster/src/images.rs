@@ -147,9 +147,9 @@ pub struct ImageArchiveError {
 }
 
 /// Load the archive at `archive` into every Kubernetes node in `nodes` (others, such as the
-/// external load balancer, are skipped and listed), one after the other: read the node's
+/// external load balancer, are skipped and listed), all nodes at once: read each node's
 /// snapshotter, then stream the archive into [`ctr_import_argv`]. A node that fails does not
-/// stop the others.
+/// stop the others; the report lists the nodes in name order.
 pub async fn load_image_archive(
     engine: &Engine,
     nodes: &[Node],
@@ -168,12 +168,12 @@ pub async fn load_image_archive(
         nodes: Vec::new(),
         skipped: Vec::new(),
     };
-    for node in sorted {
-        if !node.is_kubernetes_node() {
-            report.skipped.push(node.name.clone());
-            continue;
-        }
-        let entry = match node_snapshotter(engine, node).await {
+    let (kube_nodes, others): (Vec<&Node>, Vec<&Node>) =
+        sorted.into_iter().partition(|n| n.is_kubernetes_node());
+    report.skipped = others.into_iter().map(|n| n.name.clone()).collect();
+    // Every node at once (each streams its own read of the archive); the report keeps node order.
+    let loads = kube_nodes.into_iter().map(|node| async move {
+        Ok::<_, ImageArchiveError>(match node_snapshotter(engine, node).await {
             Ok(snapshotter) => {
                 let file = tokio::fs::File::open(archive).await.map_err(open_err)?;
                 import(engine, node, &snapshotter, file).await
@@ -186,9 +186,12 @@ pub async fn load_image_archive(
                 stdout: String::new(),
                 detail,
             },
-        };
-        report.nodes.push(entry);
-    }
+        })
+    });
+    report.nodes = futures_util::future::join_all(loads)
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
     Ok(report)
 }
 

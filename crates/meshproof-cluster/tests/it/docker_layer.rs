@@ -330,6 +330,76 @@ async fn image_archive_is_streamed_into_every_node_with_its_snapshotter() {
     );
 }
 
+/// Every node imports at the same time: each node's `ctr` holds until the test releases it, and
+/// the test releases nothing before both have started — a load that went node by node would
+/// never have the second node's `ctr` running while the first one waits.
+#[tokio::test]
+async fn an_image_archive_is_loaded_into_every_node_at_once() {
+    let Some(fx) = Fixture::new("an_image_archive_is_loaded_into_every_node_at_once").await else {
+        return;
+    };
+    let cluster = test_cluster();
+    fx.node(
+        &cluster,
+        &format!("{cluster}-control-plane"),
+        "control-plane",
+    )
+    .await;
+    fx.node(&cluster, &format!("{cluster}-worker"), "worker")
+        .await;
+    let found = nodes::list_nodes(&fx.engine, &cluster).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:?}");
+    for n in &found {
+        nodes::exec(&fx.engine, &n.container_id, &["touch", "/tmp/ctr-hold"])
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let archive = dir.path().join("image.tar");
+    std::fs::write(&archive, b"a small fake image").unwrap();
+
+    let load = images::load_image_archive(&fx.engine, &found, &archive);
+    let watch = async {
+        // Both `ctr`s are started and held; bounded well below the fake's own 60 s hold.
+        for _ in 0..150 {
+            let mut started = 0;
+            for n in &found {
+                let out = nodes::exec(&fx.engine, &n.container_id, &["ls", "/tmp/ctr-started"])
+                    .await
+                    .unwrap();
+                started += usize::from(out.success());
+            }
+            if started == found.len() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let mut started = Vec::new();
+        for n in &found {
+            let out = nodes::exec(&fx.engine, &n.container_id, &["ls", "/tmp/ctr-started"])
+                .await
+                .unwrap();
+            started.push((n.name.clone(), out.success()));
+        }
+        for n in &found {
+            nodes::exec(&fx.engine, &n.container_id, &["touch", "/tmp/ctr-release"])
+                .await
+                .unwrap();
+        }
+        started
+    };
+    let (report, started) = tokio::join!(load, watch);
+    assert!(
+        started.iter().all(|(_, s)| *s),
+        "not every node's import was running at once: {started:?}"
+    );
+    let report = report.unwrap();
+    assert!(report.all_ok(), "{report:?}");
+    let names: Vec<&str> = report.nodes.iter().map(|n| n.node.as_str()).collect();
+    let expected: Vec<&str> = found.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, expected, "the report keeps node order");
+}
+
 #[tokio::test]
 async fn a_failed_create_is_exported_by_label_and_redacted() {
     let Some(fx) = Fixture::new("a_failed_create_is_exported_by_label_and_redacted").await else {

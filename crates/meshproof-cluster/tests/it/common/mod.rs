@@ -36,7 +36,7 @@ pub const POD_LOG: &str = "pod log line 1\npod log line 2\n";
 const FAKE_JOURNALCTL: &str =
     "#!/bin/sh\n# fake journalctl: echoes its arguments\necho \"fake-journal $*\"\n";
 const FAKE_CRICTL: &str = "#!/bin/sh\n# fake crictl: lists one image, or fails when /tmp/crictl-broken exists\nif [ -f /tmp/crictl-broken ]; then echo 'crictl: runtime not ready' >&2; exit 1; fi\necho 'IMAGE                     TAG    IMAGE ID   SIZE'\necho 'registry.k8s.io/pause     3.10   873ed7510   320kB'\n";
-const FAKE_CTR: &str = "#!/bin/sh\n# fake ctr: records its arguments and stores stdin, or fails when /tmp/ctr-broken exists\necho \"$*\" > /tmp/ctr-args\nif [ -f /tmp/ctr-broken ]; then cat >/dev/null; echo nope >&2; exit 2; fi\ncat > /tmp/imported.tar\necho \"unpacking fake image\"\n";
+const FAKE_CTR: &str = "#!/bin/sh\n# fake ctr: records its arguments and stores stdin, or fails when /tmp/ctr-broken exists; with /tmp/ctr-hold it marks /tmp/ctr-started and waits (at most 60 s) for /tmp/ctr-release\necho \"$*\" > /tmp/ctr-args\nif [ -f /tmp/ctr-hold ]; then touch /tmp/ctr-started; i=0; while [ ! -f /tmp/ctr-release ] && [ $i -lt 60 ]; do sleep 1; i=$((i+1)); done; fi\nif [ -f /tmp/ctr-broken ]; then cat >/dev/null; echo nope >&2; exit 2; fi\ncat > /tmp/imported.tar\necho \"unpacking fake image\"\n";
 /// The snapshotter the fake node's `containerd config dump` reports (not containerd's default
 /// `overlayfs`, so a test can tell it was read).
 pub const FAKE_SNAPSHOTTER: &str = "native";
