@@ -6,8 +6,8 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use common::{FakeClock, MeshModel, Scripted};
 use meshproof::bundle::RunStatus;
@@ -25,7 +25,85 @@ use meshproof::verdict::{Capability, CaseStatus};
 use serde_json::{json, Value};
 
 /// A simulated activity of the platform: what, when it started, when it ended.
-type Span = (&'static str, Instant, Instant);
+/// The model platform's simulated activities on a virtual clock. An activity that starts while
+/// others run records that it overlapped them; one that finds nothing else running waits (at
+/// most its `patience`) for another to start before it ends, so whether two activities
+/// ran at once is observed, never timed. Their simulated durations then add up on the virtual
+/// clock as a run with these overlaps would take: the longer of overlapped ones, else the sum.
+#[derive(Debug)]
+struct Timeline {
+    state: Mutex<TimelineState>,
+    changed: Condvar,
+    /// How long a lone activity waits for company (only a run that does not overlap waits).
+    patience: Duration,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Timeline {
+            state: Mutex::default(),
+            changed: Condvar::new(),
+            patience: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct TimelineState {
+    running: Vec<&'static str>,
+    started: usize,
+    /// Pairs (running, starting) that ran at once.
+    overlapped: Vec<(&'static str, &'static str)>,
+    /// Simulated durations of the activities that ran.
+    durations: Vec<(&'static str, Duration)>,
+    /// `start X`, `end X`, `install`, in the order they happened (on any thread).
+    events: Vec<String>,
+}
+
+impl Timeline {
+    fn simulate(&self, what: &'static str, d: Duration) {
+        let mut s = self.state.lock().unwrap();
+        let others = s.running.clone();
+        s.overlapped.extend(others.iter().map(|o| (*o, what)));
+        s.running.push(what);
+        s.started += 1;
+        s.events.push(format!("start {what}"));
+        self.changed.notify_all();
+        let start_count = s.started;
+        let (mut s, _) = self
+            .changed
+            .wait_timeout_while(s, self.patience, |s| {
+                s.running.len() < 2 && s.started == start_count
+            })
+            .unwrap();
+        s.running.retain(|r| *r != what);
+        s.durations.push((what, d));
+        s.events.push(format!("end {what}"));
+        self.changed.notify_all();
+    }
+
+    fn event(&self, e: &str) {
+        self.state.lock().unwrap().events.push(e.to_string());
+    }
+
+    /// Virtual time the two activities took: the longer when they overlapped, else the sum.
+    fn span(&self, a: &str, b: &str) -> Duration {
+        let s = self.state.lock().unwrap();
+        let d = |w: &str| {
+            s.durations
+                .iter()
+                .find(|(x, _)| *x == w)
+                .map(|(_, d)| *d)
+                .unwrap_or_else(|| panic!("{w} did not run: {s:?}"))
+        };
+        let together = s.overlapped.iter().any(|p| *p == (a, b) || *p == (b, a));
+        if together {
+            d(a).max(d(b))
+        } else {
+            d(a) + d(b)
+        }
+    }
+}
 
 /// A test double of a cluster platform: the model plays the mesh; every call is recorded.
 struct TestPlatform<'a> {
@@ -43,8 +121,8 @@ struct TestPlatform<'a> {
     keep: bool,
     /// Simulated durations of creating the cluster and of preparing the mesh install.
     durations: Option<(Duration, Duration)>,
-    /// When each simulated activity ran (`cluster`, `preparation`, `install`), on any thread.
-    spans: Arc<Mutex<Vec<Span>>>,
+    /// The simulated activities (`cluster`, `preparation`) and the install, on any thread.
+    timeline: Arc<Timeline>,
     /// What `install_mesh` received from the preparation.
     prepared: Option<String>,
     /// The plan preflight was asked to check (what the run would execute).
@@ -79,19 +157,13 @@ impl<'a> TestPlatform<'a> {
             inputs_from_repo: None,
             keep: false,
             durations: None,
-            spans: Arc::default(),
+            timeline: Arc::default(),
             prepared: None,
             preflight_plan: None,
         }
     }
 
     /// `what` takes `d` (a sleep), recorded as a span.
-    fn simulate(spans: &Mutex<Vec<Span>>, what: &'static str, d: Duration) {
-        let start = Instant::now();
-        std::thread::sleep(d);
-        spans.lock().unwrap().push((what, start, Instant::now()));
-    }
-
     /// What every call given the run's inputs records: where they came from.
     fn saw(&mut self, run: &RunInputs<'_>) {
         self.inputs_from_repo = Some(run.catalog.root == common::repo());
@@ -115,7 +187,7 @@ impl Platform for TestPlatform<'_> {
         self.calls.push("cluster_up".into());
         self.keep = run.keep;
         if let Some((cluster, _)) = self.durations {
-            Self::simulate(&self.spans, "cluster", cluster);
+            self.timeline.simulate("cluster", cluster);
         }
         let (plan, name) = (run.plan, format!("meshproof-{}", &run.run_id[..8]));
         if self.fail_create {
@@ -173,11 +245,11 @@ impl Platform for TestPlatform<'_> {
         })
     }
     fn prepare_mesh(&mut self, mesh: &Mesh, _: &RunInputs<'_>) -> MeshPreparation {
-        let (spans, id) = (Arc::clone(&self.spans), mesh.id());
+        let (timeline, id) = (Arc::clone(&self.timeline), mesh.id());
         let took = self.durations.map(|(_, preparation)| preparation);
         Box::new(move || {
             if let Some(d) = took {
-                Self::simulate(&spans, "preparation", d);
+                timeline.simulate("preparation", d);
             }
             Ok(PreparedMesh::new(format!("{id} prepared")))
         })
@@ -188,8 +260,7 @@ impl Platform for TestPlatform<'_> {
         prepared: PreparedMesh,
         run: &RunInputs<'_>,
     ) -> Result<MeshFacts, PlatformError> {
-        let now = Instant::now();
-        self.spans.lock().unwrap().push(("install", now, now));
+        self.timeline.event("install");
         self.prepared = prepared.take::<String>();
         self.saw(run);
         if !run.image_pins.is_empty() {
@@ -613,9 +684,9 @@ fn a_failed_kind_create_reaches_the_cli_with_its_cause_chain() {
 }
 
 /// The mesh install's cluster-free part (fetching and checking artifacts, rendering) runs
-/// while the cluster is created: with simulated durations — cluster 600 ms, preparation 500 ms
-/// — the two together take about the longer, not the sum (1.1 s), and the install starts only
-/// after both, with what the preparation produced.
+/// while the cluster is created: the model platform observes both running at once, so on its
+/// virtual clock (cluster 600 ms, preparation 500 ms) they take the longer, 600 ms, not the sum,
+/// 1.1 s; the install starts only after both, with what the preparation produced.
 #[test]
 fn the_mesh_preparation_overlaps_the_cluster_creation() {
     let tmp = tempfile::tempdir().unwrap();
@@ -635,23 +706,44 @@ fn the_mesh_preparation_overlaps_the_cluster_creation() {
     .unwrap();
     assert_eq!(outcome.status, RunStatus::Complete);
     assert_eq!(p.prepared.as_deref(), Some("osm@1.2.4 prepared"));
-    let spans = p.spans.lock().unwrap().clone();
-    let span = |what: &str| {
-        let s = spans
-            .iter()
-            .find(|s| s.0 == what)
-            .unwrap_or_else(|| panic!("{what}: {spans:?}"));
-        (s.1, s.2)
-    };
-    let ((c0, c1), (p0, p1), (install, _)) =
-        (span("cluster"), span("preparation"), span("install"));
-    let both = c1.max(p1) - c0.min(p0);
-    assert!(both >= cluster, "{both:?}");
-    assert!(
-        both < cluster + preparation - Duration::from_millis(250),
-        "cluster and preparation took {both:?} together: not overlapped"
+    let state = p.timeline.state.lock().unwrap().clone();
+    assert_eq!(
+        p.timeline.span("cluster", "preparation"),
+        cluster.max(preparation),
+        "cluster and preparation did not run at once: {state:?}"
     );
-    assert!(install >= c1 && install >= p1);
+    let at = |e: &str| {
+        state
+            .events
+            .iter()
+            .position(|x| x == e)
+            .unwrap_or_else(|| panic!("{e}: {state:?}"))
+    };
+    assert!(at("install") > at("end cluster") && at("install") > at("end preparation"));
+}
+
+/// The model's check can fail: activities run one after the other add up on its clock.
+#[test]
+fn the_timeline_adds_up_activities_that_did_not_overlap() {
+    let t = Timeline {
+        patience: Duration::from_millis(20),
+        ..Timeline::default()
+    };
+    t.simulate("cluster", Duration::from_millis(600));
+    t.simulate("preparation", Duration::from_millis(500));
+    assert_eq!(
+        t.span("cluster", "preparation"),
+        Duration::from_millis(1100)
+    );
+    let overlapped = Timeline::default();
+    std::thread::scope(|s| {
+        s.spawn(|| overlapped.simulate("cluster", Duration::from_millis(600)));
+        s.spawn(|| overlapped.simulate("preparation", Duration::from_millis(500)));
+    });
+    assert_eq!(
+        overlapped.span("cluster", "preparation"),
+        Duration::from_millis(600)
+    );
 }
 
 #[test]
