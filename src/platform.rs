@@ -354,6 +354,9 @@ pub struct KindPlatform {
     scratch: tempfile::TempDir,
     /// Ctrl-C drops the request or wait in flight (`KindPlatform::interrupt_on`).
     interrupt: Interrupt,
+    /// The probe image's `docker build` and `docker save`, started by preflight so they run
+    /// while kind creates the cluster; `load_workload_image` takes the archive from it.
+    probe_build: Option<std::thread::JoinHandle<Result<PathBuf, PlatformError>>>,
 }
 
 impl KindPlatform {
@@ -386,6 +389,7 @@ impl KindPlatform {
             scratch: tempfile::tempdir()
                 .map_err(PlatformError::io("creating a scratch directory"))?,
             interrupt: Interrupt::default(),
+            probe_build: None,
         })
     }
 
@@ -420,8 +424,14 @@ impl KindPlatform {
     }
 
     /// The probe image as a docker archive: `$MESHPROOF_PROBE_IMAGE_ARCHIVE` (the Nix wrapper
-    /// sets it), else `docker build` of the workload's Dockerfile and `docker save`.
+    /// sets it), else the build preflight started, else `docker build` of the workload's
+    /// Dockerfile and `docker save` now.
     fn image_archive(&mut self, w: &Sourced<Workload>) -> Result<PathBuf, PlatformError> {
+        if let Some(build) = self.probe_build.take() {
+            return build.join().unwrap_or_else(|_| {
+                Err(PlatformError::failed("building the probe image panicked"))
+            });
+        }
         self.image_archive_or_build(w, crate::env::probe_image_archive())
     }
 
@@ -434,7 +444,20 @@ impl KindPlatform {
         if let Some(p) = given {
             return Ok(p);
         }
-        if !self.catalog.root.join("Cargo.toml").is_file() {
+        let build = self.probe_build_job(&w.value)?;
+        build()
+    }
+
+    /// The probe image's `docker build` and `docker save` into the scratch directory, detached
+    /// from the platform (it runs on another thread while kind creates the cluster), or why the
+    /// catalog cannot build it.
+    fn probe_build_job(
+        &mut self,
+        w: &Workload,
+    ) -> Result<impl FnOnce() -> Result<PathBuf, PlatformError> + Send + 'static, PlatformError>
+    {
+        let root = self.catalog.root.clone();
+        if !root.join("Cargo.toml").is_file() {
             // An installed catalog (Nix, a release archive) is no build context: the probe's
             // Dockerfile builds from the source tree.
             return Err(PlatformError::failed(format!(
@@ -442,49 +465,95 @@ impl KindPlatform {
                  the probe from; build the Linux probe image archive (on Linux: `nix build .#probe-image`) \
                  and set {} to it (docs/packaging.md)",
                 crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE,
-                self.catalog.root.display(),
+                root.display(),
                 crate::env::MESHPROOF_PROBE_IMAGE_ARCHIVE
             )));
         }
-        let reference = format!("{}:{}", w.value.spec.image.name, crate::TOOL_VERSION);
+        let reference = format!("{}:{}", w.spec.image.name, crate::TOOL_VERSION);
+        let dockerfile = root.join(&w.spec.image.dockerfile);
         // The same engine the nodes run on (the resolved Docker context).
         let (set, remove) = self.engine()?.cli_env();
-        let docker = || {
-            let mut c = std::process::Command::new("docker");
-            c.envs(set.iter().map(|(k, v)| (k, v)));
-            for k in &remove {
-                c.env_remove(k);
-            }
-            c
-        };
-        let status = docker()
-            .arg("build")
-            .arg("-f")
-            .arg(self.catalog.root.join(&w.value.spec.image.dockerfile))
-            .arg("-t")
-            .arg(&reference)
-            .arg(&self.catalog.root)
-            .status()
-            .map_err(PlatformError::io("docker build"))?;
-        if !status.success() {
-            return Err(PlatformError::failed(format!(
-                "docker build of {reference} failed ({status})"
-            )));
-        }
         let archive = self.scratch.path().join("probe-image.tar");
-        let status = docker()
-            .args(["save", "-o"])
-            .arg(&archive)
-            .arg(&reference)
-            .status()
-            .map_err(PlatformError::io("docker save"))?;
-        if !status.success() {
-            return Err(PlatformError::failed(format!(
-                "docker save of {reference} failed ({status})"
-            )));
-        }
-        Ok(archive)
+        Ok(move || build_probe_archive(&set, &remove, &dockerfile, &root, &reference, archive))
     }
+
+    /// Start the probe image build when this run will load it from a local build: a kind
+    /// cluster (an external one pulls `--probe-image`), no `$MESHPROOF_PROBE_IMAGE_ARCHIVE`, a
+    /// source tree to build from. Anything else is decided (and reported) when the image loads.
+    fn start_probe_build(&mut self, run: &RunInputs<'_>) {
+        let given = crate::env::probe_image_archive().is_some();
+        if !builds_probe_during_cluster(run.probe_image, given) {
+            return;
+        }
+        let Ok(w) = self.catalog.select_workload(&run.plan.workload.name) else {
+            return;
+        };
+        if let Ok(job) = self.probe_build_job(&w.value) {
+            self.probe_build = Some(std::thread::spawn(job));
+        }
+    }
+}
+
+/// Whether preflight starts the probe image build: only for a kind cluster (no `--probe-image`,
+/// which only external clusters take) without a prebuilt archive.
+fn builds_probe_during_cluster(probe_image: Option<&str>, archive_given: bool) -> bool {
+    probe_image.is_none() && !archive_given
+}
+
+/// `docker build` of the probe and `docker save` into `archive`, on the engine `set`/`remove`
+/// select. Their output goes to `<archive>.log` (the build runs beside kind's progress); a
+/// failure shows its last lines.
+fn build_probe_archive(
+    set: &[(String, String)],
+    remove: &[String],
+    dockerfile: &Path,
+    context: &Path,
+    reference: &str,
+    archive: PathBuf,
+) -> Result<PathBuf, PlatformError> {
+    let log_path = archive.with_extension("log");
+    let log =
+        std::fs::File::create(&log_path).map_err(PlatformError::io("creating the build log"))?;
+    let run = |what: &str, args: &mut dyn FnMut(&mut std::process::Command)| {
+        let mut c = std::process::Command::new("docker");
+        c.envs(set.iter().map(|(k, v)| (k, v)));
+        for k in remove {
+            c.env_remove(k);
+        }
+        args(&mut c);
+        let out = log
+            .try_clone()
+            .map_err(PlatformError::io("the build log"))?;
+        let err = log
+            .try_clone()
+            .map_err(PlatformError::io("the build log"))?;
+        let status = c
+            .stdout(out)
+            .stderr(err)
+            .status()
+            .map_err(PlatformError::io("docker"))?;
+        if status.success() {
+            return Ok(());
+        }
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n  ");
+        Err(PlatformError::failed(format!(
+            "docker {what} of {reference} failed ({status}); last lines of its output:\n  {tail}"
+        )))
+    };
+    run("build", &mut |c| {
+        c.arg("build")
+            .arg("-f")
+            .arg(dockerfile)
+            .arg("-t")
+            .arg(reference)
+            .arg(context);
+    })?;
+    run("save", &mut |c| {
+        c.args(["save", "-o"]).arg(&archive).arg(reference);
+    })?;
+    Ok(archive)
 }
 
 /// What the kind platform prepares of a mesh install before there is a cluster.
@@ -853,6 +922,7 @@ impl Platform for KindPlatform {
             })?;
         self.kind_binary = Some(binary);
         self.kind_choice = Some(choice);
+        self.start_probe_build(run);
         Ok(())
     }
 
@@ -1144,6 +1214,84 @@ pub fn installed_mesh_facts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The probe build's `docker build` + `docker save` on the real engine (a `FROM scratch`
+    /// image needs no registry): the archive is a docker archive, and a failed build says why
+    /// with the last lines of its output (which went to a log, not the terminal).
+    #[test]
+    fn the_probe_archive_is_built_and_saved_and_a_failure_shows_its_output() {
+        let docker_ok = std::process::Command::new("docker")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !docker_ok {
+            assert!(
+                std::env::var("MESHPROOF_REQUIRE_DOCKER").as_deref() != Ok("1"),
+                "docker is required (MESHPROOF_REQUIRE_DOCKER=1) but does not answer"
+            );
+            eprintln!("SKIP: no Docker engine");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("hello"), b"hi\n").unwrap();
+        std::fs::write(
+            dir.path().join("Dockerfile"),
+            "FROM scratch\nCOPY hello /hello\n",
+        )
+        .unwrap();
+        let tag = format!("meshproof-test-probe-build:{}", std::process::id());
+        let archive = build_probe_archive(
+            &[],
+            &[],
+            &dir.path().join("Dockerfile"),
+            dir.path(),
+            &tag,
+            dir.path().join("probe-image.tar"),
+        )
+        .unwrap();
+        let names: Vec<String> = tar::Archive::new(std::fs::File::open(&archive).unwrap())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert!(names.iter().any(|n| n == "manifest.json"), "{names:?}");
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &tag])
+            .output();
+
+        std::fs::write(
+            dir.path().join("Broken"),
+            "FROM scratch\nCOPY missing-file /x\n",
+        )
+        .unwrap();
+        let e = build_probe_archive(
+            &[],
+            &[],
+            &dir.path().join("Broken"),
+            dir.path(),
+            &tag,
+            dir.path().join("broken.tar"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!("docker build of {tag} failed")),
+            "{e}"
+        );
+        assert!(e.contains("missing-file"), "{e}");
+    }
+
+    /// Preflight builds the probe image beside the cluster creation only for kind clusters
+    /// (external ones pull `--probe-image`) that have no prebuilt archive.
+    #[test]
+    fn the_probe_image_builds_during_the_cluster_phase_only_for_local_builds() {
+        assert!(builds_probe_during_cluster(None, false));
+        assert!(!builds_probe_during_cluster(
+            Some("ghcr.io/me/probe:1"),
+            false
+        ));
+        assert!(!builds_probe_during_cluster(None, true));
+    }
 
     /// Every kind the pin schema accepts has a wait condition, each waiting for the named object.
     #[test]
