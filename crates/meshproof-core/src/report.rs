@@ -602,28 +602,21 @@ impl crate::bundle::RenderReports for BundleReports {
         crate::bundle::REPORT_FORMAT
     }
 
-    /// JUnit and the Markdown summary always; Meshery's format cannot say "incomplete", so only
-    /// complete runs get an export.
+    /// [`Format::BUNDLED`]: JUnit and the Markdown summary always; Meshery's format cannot say
+    /// "incomplete", so only complete runs get an export.
     fn render(
         &self,
         verdicts: &Verdicts,
         manifest: &Manifest,
         mesh_pin: Option<&[u8]>,
     ) -> std::collections::BTreeMap<String, Vec<u8>> {
-        use crate::bundle::paths;
         let ctx = ReportContext::from_manifest(manifest, mesh_pin);
-        let mut out = std::collections::BTreeMap::new();
-        out.insert(
-            paths::REPORT_JUNIT.into(),
-            junit(verdicts, &ctx).into_bytes(),
-        );
-        out.insert(
-            paths::REPORT_SUMMARY.into(),
-            markdown(verdicts, &ctx).into_bytes(),
-        );
-        if let Ok(text) = meshery_json(verdicts, &ctx) {
-            out.insert(paths::REPORT_MESHERY.into(), text.into_bytes());
-        }
-        out
+        Format::BUNDLED
+            .iter()
+            .filter_map(|f| {
+                let text = f.render(verdicts, &ctx).ok()?;
+                Some((f.bundle_path()?.to_string(), text.into_bytes()))
+            })
+            .collect()
     }
 }
