@@ -1226,8 +1226,9 @@ mod tests {
             .is_ok_and(|o| o.status.success());
         if !docker_ok {
             assert!(
-                std::env::var("MESHPROOF_REQUIRE_DOCKER").as_deref() != Ok("1"),
-                "docker is required (MESHPROOF_REQUIRE_DOCKER=1) but does not answer"
+                !crate::env::require_docker(),
+                "docker is required ({}=1) but does not answer",
+                crate::env::MESHPROOF_REQUIRE_DOCKER
             );
             eprintln!("SKIP: no Docker engine");
             return;
