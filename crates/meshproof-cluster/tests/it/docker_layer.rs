@@ -227,14 +227,7 @@ async fn image_archive_is_streamed_into_every_node_with_its_snapshotter() {
         return;
     };
     let cluster = test_cluster();
-    fx.node(
-        &cluster,
-        &format!("{cluster}-control-plane"),
-        "control-plane",
-    )
-    .await;
-    fx.node(&cluster, &format!("{cluster}-worker"), "worker")
-        .await;
+    fx.two_nodes(&cluster).await;
     // kind's haproxy container for clusters with several control planes: it carries the
     // cluster label but is not a node.
     let lb_name = format!("{cluster}-external-load-balancer");
@@ -339,14 +332,7 @@ async fn an_image_archive_is_loaded_into_every_node_at_once() {
         return;
     };
     let cluster = test_cluster();
-    fx.node(
-        &cluster,
-        &format!("{cluster}-control-plane"),
-        "control-plane",
-    )
-    .await;
-    fx.node(&cluster, &format!("{cluster}-worker"), "worker")
-        .await;
+    fx.two_nodes(&cluster).await;
     let found = nodes::list_nodes(&fx.engine, &cluster).await.unwrap();
     assert_eq!(found.len(), 2, "{found:?}");
     for n in &found {

@@ -180,6 +180,21 @@ impl Fixture {
         Some(fixture)
     }
 
+    /// A kind-like cluster of a control plane and a worker (`<cluster>-control-plane`,
+    /// `<cluster>-worker`); returns their container ids in that order.
+    pub async fn two_nodes(&self, cluster: &str) -> [String; 2] {
+        [
+            self.node(
+                cluster,
+                &format!("{cluster}-control-plane"),
+                "control-plane",
+            )
+            .await,
+            self.node(cluster, &format!("{cluster}-worker"), "worker")
+                .await,
+        ]
+    }
+
     /// Create and start a container named `name` in `cluster` with kind's labels (a fake
     /// node: prints [`BOOT_MARKER`], then sleeps), with an anonymous `/var` volume like kind's
     /// nodes. Returns the container id.
