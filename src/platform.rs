@@ -485,13 +485,19 @@ impl KindPlatform {
         if !builds_probe_during_cluster(run.probe_image, given) {
             return;
         }
-        let Ok(w) = self.catalog.select_workload(&run.plan.workload.name) else {
+        let Ok(w) = run.catalog.select_workload(&run.plan.workload.name) else {
             return;
         };
         if let Ok(job) = self.probe_build_job(&w.value) {
             self.probe_build = Some(std::thread::spawn(job));
         }
     }
+}
+
+/// The cluster pin a run creates: from the run's inputs (for `reproduce` and `rerun`, the
+/// bundle's own pin), never from the user's checkout, whose pin of the same name may differ.
+fn cluster_pin(run: &RunInputs<'_>) -> Result<crate::spec::cluster::Cluster, PlatformError> {
+    Ok(run.catalog.select_cluster(&run.plan.cluster.name)?.value)
 }
 
 /// Whether preflight starts the probe image build: only for a kind cluster (no `--probe-image`,
@@ -927,7 +933,7 @@ impl Platform for KindPlatform {
     }
 
     fn cluster_up(&mut self, run: &RunInputs<'_>) -> Result<ClusterFacts, PlatformError> {
-        let pin = self.catalog.select_cluster(&run.plan.cluster.name)?.value;
+        let pin = cluster_pin(run)?;
         let name = kind::cluster_name(run.run_id)?;
         let (config, config_path) = self.kind_config(&name, &pin)?;
         let engine = self.engine()?.clone();
@@ -1280,6 +1286,59 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("missing-file"), "{e}");
+    }
+
+    /// The cluster a run creates is the pin of its inputs: a reproduction whose bundle pinned
+    /// another node image than the user's checkout has today gets the bundle's.
+    #[test]
+    fn the_cluster_pin_comes_from_the_runs_inputs_not_the_checkout() {
+        fn copy(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                let dest = to.join(e.file_name());
+                if e.file_type().unwrap().is_dir() {
+                    copy(&e.path(), &dest);
+                } else {
+                    std::fs::copy(e.path(), dest).unwrap();
+                }
+            }
+        }
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tmp = tempfile::tempdir().unwrap();
+        for d in ["clusters", "meshes", "workloads", "suites"] {
+            copy(&repo.join(d), &tmp.path().join(d));
+        }
+        let inputs = Catalog::new(tmp.path());
+        let req = crate::plan::PlanRequest::default();
+        let chosen = crate::plan::plan(&inputs, &req).unwrap().cluster.file.path;
+        let file = tmp.path().join(&chosen);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let at = text
+            .find("@sha256:")
+            .expect("the pin names its node image by digest")
+            + 8;
+        let edited = format!("{}{}{}", &text[..at], "ab".repeat(32), &text[at + 64..]);
+        std::fs::write(&file, edited).unwrap();
+        let plan = crate::plan::plan(&inputs, &req).unwrap();
+        let run = RunInputs {
+            run_id: "0123456789abcdef",
+            plan: &plan,
+            catalog: &inputs,
+            image_pins: &BTreeMap::new(),
+            probe_image: None,
+            keep: false,
+        };
+        let pin = cluster_pin(&run).unwrap();
+        assert!(
+            pin.spec.node_image.ends_with(&"ab".repeat(32)),
+            "{}",
+            pin.spec.node_image
+        );
+        let checkout = Catalog::new(repo)
+            .select_cluster(&plan.cluster.name)
+            .unwrap();
+        assert_ne!(checkout.value.spec.node_image, pin.spec.node_image);
     }
 
     /// Preflight builds the probe image beside the cluster creation only for kind clusters
